@@ -1,0 +1,63 @@
+/* credbroker entry point: global options, then dispatch to a command table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+#define CREDBROKER_VERSION "0.1.0"
+
+static int cmd_version(cli_ctx *ctx, int argc, char **argv)
+{
+    (void)argc; (void)argv;
+    if (ctx->json) cli_print_json(json_pack("{s:s}", "version", CREDBROKER_VERSION));
+    else printf("credbroker %s\n", CREDBROKER_VERSION);
+    return 0;
+}
+
+static const cli_command commands[] = {
+    {"version", cmd_version, "print the version"},
+    {NULL, NULL, NULL}
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: credbroker [--db PATH] [--config FILE] [--policies DIR] [--json] [-q] [-v] COMMAND [ARGS]\n\ncommands:\n");
+    for (const cli_command *c = commands; c->name; c++) fprintf(f, "  %-18s %s\n", c->name, c->summary);
+    fprintf(f, "\nRun 'credbroker COMMAND --help' for a command's options.\n"
+               "Exit codes: 0 ok, 1 error, 2 usage, 3 findings, 4 master key missing or wrong.\n");
+}
+
+int main(int argc, char **argv)
+{
+    cb_harden_process();
+    cli_ctx ctx = {0};
+    ctx.prog = "credbroker";
+    ctx.db_path = getenv("CREDBROKER_DB");
+    ctx.config_path = getenv("CREDBROKER_CONFIG");
+    ctx.policies_dir = getenv("CREDBROKER_POLICIES");
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--db") == 0 && i + 1 < argc) ctx.db_path = argv[++i];
+        else if (strncmp(a, "--db=", 5) == 0) ctx.db_path = a + 5;
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc) ctx.config_path = argv[++i];
+        else if (strcmp(a, "--policies") == 0 && i + 1 < argc) ctx.policies_dir = argv[++i];
+        else if (strcmp(a, "--json") == 0) ctx.json = 1;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) ctx.quiet = 1;
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) ctx.verbose++;
+        else if (strcmp(a, "-vv") == 0) ctx.verbose += 2;
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
+        else if (a[0] == '-') { fprintf(stderr, "credbroker: unknown option %s\n", a); usage(stderr); return CB_EUSAGE; }
+        else break;
+    }
+    if (!ctx.db_path) ctx.db_path = "credbroker.db";
+    if (!ctx.config_path) ctx.config_path = "credbroker.json";
+    if (!ctx.policies_dir) ctx.policies_dir = "policies";
+    cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
+    if (i >= argc) { usage(stderr); return CB_EUSAGE; }
+    for (const cli_command *c = commands; c->name; c++)
+        if (strcmp(c->name, argv[i]) == 0) return c->fn(&ctx, argc - i, argv + i);
+    fprintf(stderr, "credbroker: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return CB_EUSAGE;
+}

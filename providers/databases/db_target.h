@@ -1,0 +1,53 @@
+/* The db_target interface: everything the broker core knows about a database engine.
+ * One implementation per file in providers/databases/ (postgres.c, sqlserver.c),
+ * registered in providers/databases/registry.c. */
+#ifndef CB_DB_TARGET_H
+#define CB_DB_TARGET_H
+#include <stdint.h>
+#include <jansson.h>
+#include "util.h"
+#include "connstr.h"
+
+typedef struct db_conn db_conn;   /* opaque, engine specific */
+
+typedef struct db_limits {
+    int max_rows;              /* row cap; more rows -> truncated=true */
+    int statement_timeout_ms;  /* server-side timeout */
+    size_t max_bytes;          /* cap on the serialized result, 0 = 1 MiB default */
+} db_limits;
+
+typedef struct db_target {
+    const char *engine;        /* "postgres", "sqlserver" */
+    /* Connects with the URL's credentials. Errors are sanitized (no password, no URL). */
+    int (*connect)(const conn_url *url, db_conn **out, cb_error *e);
+    void (*close)(db_conn *c);
+    /* Sets user's password; the admin connection runs it. old_password is given when a
+     * login rotates itself (SQL Server OLD_PASSWORD), else NULL. Postgres hashes on the
+     * client (PQencryptPasswordConn), so the plaintext never reaches the server. */
+    int (*set_password)(db_conn *admin, const char *user, const char *new_password,
+                        const char *old_password, cb_error *e);
+    /* Logs in with url's user/password and disconnects. */
+    int (*test_login)(const conn_url *url, cb_error *e);
+    /* Ends every session of user except the calling one; *count = sessions ended. */
+    int (*terminate_sessions)(db_conn *c, const char *user, int *count, cb_error *e);
+    /* Cross-instance lock (pg_try_advisory_lock / sp_getapplock). *acquired = 0 if busy. */
+    int (*lock)(db_conn *c, const char *name, int *acquired, cb_error *e);
+    int (*unlock)(db_conn *c, const char *name, cb_error *e);
+    /* One statement, bound params (JSON array of scalars), read-only transaction,
+     * timeout and row cap. *result = {"columns":[{name,type}],"rows":[[...]],
+     * "row_count":n,"truncated":bool}. */
+    int (*query_readonly)(db_conn *c, const char *sql, json_t *params, const db_limits *lim,
+                          json_t **result, cb_error *e);
+    /* One statement that may write (policy decides who may call it). */
+    int (*query_execute)(db_conn *c, const char *sql, json_t *params, const db_limits *lim,
+                         json_t **result, cb_error *e);
+    /* {"tables":[{"schema","name","columns":[{name,type,nullable}],"primary_key":[..],
+     *   "foreign_keys":[{columns,references_table,references_columns}]}]} */
+    int (*describe_schema)(db_conn *c, json_t **out, cb_error *e);
+    /* Server version string. */
+    int (*server_version)(db_conn *c, char **out, cb_error *e);
+} db_target;
+
+const db_target *db_target_for(const char *engine);
+
+#endif
