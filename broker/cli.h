@@ -32,4 +32,24 @@ void cli_print_json(json_t *v);
 /* True when argv has -h/--help. */
 int cli_wants_help(int argc, char **argv);
 
+struct cb_store;
+/* Opens and unlocks the store named by ctx (master key from the environment).
+ * On failure prints the error and returns the exit code (4 for a missing/wrong key). */
+int cli_open_store(cli_ctx *ctx, struct cb_store **out);
+/* Reads a secret (URL, key) from stdin; prompts without echo when stdin is a terminal.
+ * Returns NULL after printing an error. Free with cb_free_secret. */
+char *cli_read_secret_stdin(cli_ctx *ctx, const char *prompt);
+/* Valid connection/credential/API key name: [A-Za-z0-9_.-]{1,64}. */
+int cli_valid_name(const char *name);
+/* Tiny option parser: returns the value of --opt (or --opt=value) and removes both
+ * from argv; *argc updated. NULL when absent. flag variant returns 1 if present. */
+const char *cli_take_opt(int *argc, char **argv, const char *opt);
+int cli_take_flag(int *argc, char **argv, const char *flag);
+/* After options are taken, any remaining "-x" argument is an error: returns 0 if ok. */
+int cli_no_unknown_opts(int argc, char **argv);
+/* Prints a one-line message to stdout unless -q / --json. */
+void cli_say(cli_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Milliseconds since the command started, for audit durations. */
+long cli_elapsed_ms(void);
+
 #endif

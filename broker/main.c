@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "commands.h"
+#include "audit.h"
 
 #define CREDBROKER_VERSION "0.1.0"
 
@@ -15,6 +17,13 @@ static int cmd_version(cli_ctx *ctx, int argc, char **argv)
 }
 
 static const cli_command commands[] = {
+    {"init", cmd_init, "create an encrypted store"},
+    {"conn", cmd_conn, "add, list, show, update, remove connections; print a URL (audited)"},
+    {"key", cmd_key, "generate a master key; rotate it (optionally re-encrypting); encrypt plaintext rows"},
+    {"import", cmd_import, "import the SQL Server MCP server's store (mssqlmcp)"},
+    {"assess", cmd_assess, "security assessment of connections and the store (exit 3 on findings)"},
+    {"verify", cmd_verify, "authenticate and decrypt every encrypted value (exit 3 on failures)"},
+    {"audit", cmd_audit, "list or verify the hash-chained audit log"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL}
 };
@@ -53,6 +62,7 @@ int main(int argc, char **argv)
     if (!ctx.db_path) ctx.db_path = "credbroker.db";
     if (!ctx.config_path) ctx.config_path = "credbroker.json";
     if (!ctx.policies_dir) ctx.policies_dir = "policies";
+    ctx.actor = audit_cli_actor();
     cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
     if (i >= argc) { usage(stderr); return CB_EUSAGE; }
     for (const cli_command *c = commands; c->name; c++)
