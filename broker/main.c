@@ -44,21 +44,29 @@ int main(int argc, char **argv)
     ctx.db_path = getenv("CREDBROKER_DB");
     ctx.config_path = getenv("CREDBROKER_CONFIG");
     ctx.policies_dir = getenv("CREDBROKER_POLICIES");
-    int i = 1;
-    for (; i < argc; i++) {
+    /* Global options are accepted anywhere before a "--" (credbroker conn list --json). */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < argc) argv[n++] = argv[i++];
+            break;
+        }
         if (strcmp(a, "--db") == 0 && i + 1 < argc) ctx.db_path = argv[++i];
         else if (strncmp(a, "--db=", 5) == 0) ctx.db_path = a + 5;
-        else if (strcmp(a, "--config") == 0 && i + 1 < argc) ctx.config_path = argv[++i];
-        else if (strcmp(a, "--policies") == 0 && i + 1 < argc) ctx.policies_dir = argv[++i];
+        else if (strcmp(a, "--config") == 0 && i + 1 < argc && n == 1) ctx.config_path = argv[++i];
+        else if (strcmp(a, "--policies") == 0 && i + 1 < argc && n == 1) ctx.policies_dir = argv[++i];
         else if (strcmp(a, "--json") == 0) ctx.json = 1;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) ctx.quiet = 1;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) ctx.verbose++;
         else if (strcmp(a, "-vv") == 0) ctx.verbose += 2;
-        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) { usage(stdout); return 0; }
-        else if (a[0] == '-') { fprintf(stderr, "credbroker: unknown option %s\n", a); usage(stderr); return CB_EUSAGE; }
-        else break;
+        else if (n == 1 && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) { usage(stdout); return 0; }
+        else if (n == 1 && a[0] == '-') { fprintf(stderr, "credbroker: unknown option %s\n", a); usage(stderr); return CB_EUSAGE; }
+        else argv[n++] = argv[i];
     }
+    argc = n;
+    argv[argc] = NULL;
+    int i = 1;
     if (!ctx.db_path) ctx.db_path = "credbroker.db";
     if (!ctx.config_path) ctx.config_path = "credbroker.json";
     if (!ctx.policies_dir) ctx.policies_dir = "policies";

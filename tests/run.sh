@@ -9,7 +9,7 @@ BUILD=${BUILD:-build}
 export BUILD
 FILTER=${1:-}
 pass=0; fail=0; skip=0; failed_names=()
-LOGDIR=$(mktemp -d -t credbroker-tests.XXXXXX)
+mkdir -p "$BUILD/test-logs"; LOGDIR=$(mktemp -d "$BUILD/test-logs/run.XXXXXX")
 export CREDBROKER_TEST_LOGDIR=$LOGDIR
 
 # Reads TAP on stdin, echoes it, and updates the counters of the caller.

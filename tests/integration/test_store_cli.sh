@@ -137,7 +137,6 @@ expect_exit 4 "key rotate without CREDBROKER_NEW_MASTER_KEY exits 4" "$CB" key r
 # 10,000 rows, a failure midway: nothing changes
 "$BUILD/tools/store_tool" fill "$CREDBROKER_DB" 10000 >/dev/null
 ok $? "10,000 connections added"
-sum_before=$(sqlite3 "$CREDBROKER_DB" "select hex(sha3_query) from (select 1)" 2>/dev/null || true)
 snap() { sqlite3 "$CREDBROKER_DB" "select name, hex(url_enc), key_version from connections order by name" | sha256sum; }
 s1=$(snap)
 python3 - "$CREDBROKER_DB" <<'PY'
@@ -166,8 +165,6 @@ export CREDBROKER_MASTER_KEY=$NEW2
 expect_exit 0 "the new key verifies every row" "$CB" verify
 is "$(sqlite3 "$CREDBROKER_DB" 'select count(distinct key_version) from connections')" 1 "every row carries the new key version"
 like "$("$CB" conn url conn009999)" "postgresql://user9999:" "a re-encrypted row decrypts"
-for n in $(seq 10 10 9990); do "$CB" conn remove "conn$(printf %06d "$n")" >/dev/null 2>&1; done
-sqlite3 "$CREDBROKER_DB" "select name from connections where name like 'conn%'" | head -0
 
 # --- passphrase store (Argon2id)
 PSTORE="$TMP/pass.db"
@@ -183,7 +180,8 @@ enc() { local iv; iv=$(openssl rand -hex 16); { printf "$(echo "$iv" | sed 's/..
 SRC="$TMP/mssqlmcp.db"
 E1=$(enc "Server=sql1.corp;Database=sales;User Id=sales;Password=$PW3;Encrypt=True;TrustServerCertificate=true")
 E2=$(enc "Server=sql2.corp;Database=ops;User Id=ops;Password=$PW3-2")
-BAD="${E2:0:20}AAAA${E2:24}"
+# corrupt the ciphertext body (an IV change in this MAC-less format cannot be detected: see README)
+c=${E2:60:1}; [ "$c" = A ] && r=B || r=A; BAD="${E2:0:60}$r${E2:61}"
 sqlite3 "$SRC" "create table Connections(Name text primary key, ConnectionString text, ServerType text, Description text, LastUsed text, CreatedOn text);
 insert into Connections values('legacy_enc','$E1','SqlServer','sales db',null,'2024-01-01');
 insert into Connections values('legacy_plain','Server=sql3.corp;Database=hr;User Id=hr;Password=$PW3-3','SqlServer',null,null,'2024-01-01');
@@ -226,7 +224,7 @@ sqlite3 "$CREDBROKER_DB" 'select * from audit' >> "$LOG"
 for pw in "$PW1" "$PW2" "$PW3" "$PW4"; do
   n=$(grep -c -F -- "$pw" "$LOG" || true)
   is "$n" 0 "leak check: '$pw' not in any output, error or audit row"
-  hits=$(cat "$TMP"/*.db "$TMP"/*.db-wal 2>/dev/null | grep -a -c -F -- "$pw" || true)
+  hits=$(cat "$CREDBROKER_DB"* "$TMP"/pass.db* 2>/dev/null | grep -a -c -F -- "$pw" || true)
   is "$hits" 0 "leak check: '$pw' not in any store file or WAL"
 done
 done_testing
