@@ -110,7 +110,7 @@ fuzz-run: fuzz
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	  --suppress=missingIncludeSystem $(INCLUDES) broker providers
-	shellcheck scripts/*.sh tests/*.sh tests/lib/*.sh tests/integration/*.sh
+	shellcheck -x scripts/*.sh tests/*.sh tests/lib/*.sh tests/integration/*.sh
 
 clean:
 	rm -rf build

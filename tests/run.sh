@@ -4,7 +4,7 @@
 # Every test speaks TAP (cmocka via CMOCKA_MESSAGE_OUTPUT=TAP, scripts via tests/lib/common.sh).
 # Optional filter: tests/run.sh PATTERN runs only tests whose file name matches.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
 export BUILD
 FILTER=${1:-}

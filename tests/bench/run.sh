@@ -2,7 +2,7 @@
 # `make bench`: runs every tests/bench/bench_*.sh; each prints markdown table rows
 # (| what | credbroker | peer | ratio |). Output is collected into build/bench.md.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 export BUILD
 out="$BUILD/bench.md"

@@ -176,7 +176,8 @@ expect_exit 0 "the right passphrase opens it" env CREDBROKER_MASTER_KEY="correct
 # --- import mssqlmcp: fixture built with OpenSSL
 LEGACY_KEY='legacy-mssql-mcp-key'
 DK=$(openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt "pass:$LEGACY_KEY" -kdfopt salt:mssqlMCP.Salt -kdfopt iter:10000 PBKDF2 | tr -d ':')
-enc() { local iv; iv=$(openssl rand -hex 16); { printf "$(echo "$iv" | sed 's/../\\x&/g')"; printf '%s' "$1" | openssl enc -aes-256-cbc -K "$DK" -iv "$iv"; } | base64 -w0 | sed 's/^/ENC:/'; }
+hexbytes() { local h=$1 out=''; while [ -n "$h" ]; do out+="\\x${h:0:2}"; h=${h:2}; done; printf '%b' "$out"; }
+enc() { local iv; iv=$(openssl rand -hex 16); { hexbytes "$iv"; printf '%s' "$1" | openssl enc -aes-256-cbc -K "$DK" -iv "$iv"; } | base64 -w0 | sed 's/^/ENC:/'; }
 SRC="$TMP/mssqlmcp.db"
 E1=$(enc "Server=sql1.corp;Database=sales;User Id=sales;Password=$PW3;Encrypt=True;TrustServerCertificate=true")
 E2=$(enc "Server=sql2.corp;Database=ops;User Id=ops;Password=$PW3-2")

@@ -6,8 +6,8 @@
 # shellcheck disable=SC2034
 pg_start() {
   local bindir
-  bindir=$(pg_config --bindir 2>/dev/null || ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  [ -x "$bindir/initdb" ] || bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  bindir=$(pg_config --bindir 2>/dev/null)
+  [ -x "$bindir/initdb" ] || bindir=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d | sort -V | tail -1)
   [ -x "$bindir/initdb" ] || { echo "# no initdb found" >&2; return 1; }
   PGPORT=$(free_port)
   PGSOCK=$(mktemp -d -t pgtest.XXXXXX)
