@@ -175,6 +175,29 @@ int cb_master_key_raw(const char *s, uint8_t out[CB_KEY_LEN])
 
 static const char MSSQLMCP_SALT[] = "mssqlMCP.Salt";
 
+static int utf8_text(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c < 0x80) {
+            if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) return 0;
+            i++;
+            continue;
+        }
+        size_t k;
+        if (c >= 0xc2 && c <= 0xdf) k = 1;
+        else if (c >= 0xe0 && c <= 0xef) k = 2;
+        else if (c >= 0xf0 && c <= 0xf4) k = 3;
+        else return 0;
+        if (n - i <= k) return 0;
+        for (size_t j = 1; j <= k; j++)
+            if ((p[i + j] & 0xc0) != 0x80) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
 int cb_mssqlmcp_decrypt(const char *passphrase, const char *value, char **out, cb_error *e)
 {
     *out = NULL;
@@ -204,10 +227,10 @@ int cb_mssqlmcp_decrypt(const char *passphrase, const char *value, char **out, c
     cb_wipe(key, sizeof key);
     free(raw);
     size_t len = ok ? (size_t)(n1 + n2) : 0;
-    /* CBC without a MAC: a wrong key or corrupted row can still pass the padding check
-     * (about 1 in 256), so the plaintext must also look like text. */
-    for (size_t i = 0; ok && i < len; i++)
-        if (pt[i] == 0 || (pt[i] < 0x20 && pt[i] != '\t' && pt[i] != '\r' && pt[i] != '\n')) ok = 0;
+    /* CBC without a MAC: a wrong key or a corrupted block can still pass the padding
+     * check, so the plaintext must also be valid UTF-8 text without control characters
+     * (a garbled 16-byte block passes that with probability around 1e-7). */
+    if (ok && !utf8_text(pt, len)) ok = 0;
     if (!ok) {
         cb_free_secret_n(pt, ctlen + 17);
         return cb_fail(e, CB_ERR, CB_K_TAMPERED, "cannot decrypt (wrong MSSQL_MCP_KEY or corrupted value)");
