@@ -24,6 +24,9 @@ void cb_diags_add(cb_diags *d, const char *file, int line, int column, const cha
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    /* one line per diagnostic, whatever the input held */
+    for (char *q = buf; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
     cb_diag *g = &d->items[d->count++];
     g->file = cb_strdup(file ? file : "");
     g->line = line;

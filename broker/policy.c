@@ -195,12 +195,6 @@ static int tz_check(const char *tz, const char **why)
     size_t n = strlen(tz);
     if (n == 0 || n > 128) { *why = "length must be 1..128"; return -1; }
     if (tz[0] == '/') { *why = "must be a zone name, not a path"; return -1; }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)tz[i];
-        if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '+' || ch == '/') || ch >= 0x80) {
-            *why = "invalid character"; return -1;
-        }
-    }
     /* every path component must be a plain name: no "", ".", ".." */
     const char *p = tz;
     while (*p) {
@@ -212,6 +206,12 @@ static int tz_check(const char *tz, const char **why)
         if (!s) break;
         p = s + 1;
         if (!*p) { *why = "must be a zone name, not a path"; return -1; }
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)tz[i];
+        if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '+' || ch == '/') || ch >= 0x80) {
+            *why = "invalid character"; return -1;
+        }
     }
     const char *dir = getenv("TZDIR");
     if (!dir || dir[0] != '/') dir = "/usr/share/zoneinfo";
