@@ -39,12 +39,10 @@ static void print_errors(const cli_ctx *ctx, const cb_diags *d, json_t *summary)
 static const char *classes_text(unsigned bits, char out[40])
 {
     static const char *const names[] = {"lower", "upper", "digit", "symbol"};
+    size_t o = 0;
     out[0] = 0;
     for (int k = 0; k < 4; k++)
-        if (bits & (1u << k)) {
-            if (out[0]) strcat(out, ",");
-            strcat(out, names[k]);
-        }
+        if (bits & (1u << k)) o += (size_t)snprintf(out + o, 40 - o, "%s%s", o ? "," : "", names[k]);
     return out;
 }
 

@@ -225,8 +225,8 @@ static void parse_source(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
     }
     if ((v = json_object_get(o, "engine"))) {
         const jdoc_pos *at = member_or(pos, "engine");
-        if (!json_is_string(v) || (strcmp(json_string_value(v), "postgres") && strcmp(json_string_value(v), "sqlserver") &&
-                                   strcmp(json_string_value(v), "mysql")))
+        const char *en = json_is_string(v) ? json_string_value(v) : "";
+        if (strcmp(en, "postgres") != 0 && strcmp(en, "sqlserver") != 0 && strcmp(en, "mysql") != 0)
             jdoc_err(c, at, "%s.engine: must be one of postgres, sqlserver, mysql", path);
         else s->engine = cb_strdup(json_string_value(v));
     }
@@ -278,7 +278,9 @@ static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
             cfg->sources = cb_calloc(n ? n : 1, sizeof *cfg->sources);
             const char *k;
             json_t *it;
-            json_object_foreach(v, k, it) parse_source(c, k, it, member_or(sp, k), &cfg->sources[cfg->nsources++]);
+            json_object_foreach(v, k, it) {
+                parse_source(c, k, it, member_or(sp, k), &cfg->sources[cfg->nsources++]);
+            }
         }
     }
     if ((v = json_object_get(root, "listen"))) {

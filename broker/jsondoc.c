@@ -303,6 +303,18 @@ int jdoc_parse(jdoc *doc, const char *file, const char *text, size_t len, cb_dia
 {
     memset(doc, 0, sizeof *doc);
     doc->file = cb_strdup(file);
+    /* jansson silently skips a NUL byte right after a number or literal; JSON never
+     * has one outside strings (where it must be escaped), so refuse it outright */
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        int line = 1, col = 1;
+        for (const char *q = text; q < nul; q++) {
+            if (*q == '\n') { line++; col = 1; }
+            else if (((unsigned char)*q & 0xC0) != 0x80) col++;
+        }
+        cb_diags_add(d, file, line, col, "invalid JSON: NUL byte");
+        return -1;
+    }
     json_error_t err;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
     if (!root) {

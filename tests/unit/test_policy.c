@@ -444,6 +444,15 @@ static void test_syntax_errors(void **s)
     expect_bad("{\"clients\": {\"c\": {\"mode\": \"read-only\",\n \"mode\": \"read-write\"}}}", 2, 7, "duplicate object key");
     expect_bad("{\"a\": \"\\u0000\"}", 1, 14, "invalid JSON");
     expect_bad("{\"a\": \"\xff\"}", 1, 7, "invalid JSON");
+    /* jansson would skip a NUL after a number; we refuse it where it is */
+    cb_diags dn = {0};
+    cb_error en = {0};
+    cb_policy *pn = NULL;
+    static const char nul[] = "{\n  \"clients\": {\"c\": {\"max_rows\": 30\0, \"mode\": 1}}}";
+    assert_int_equal(policy_load_buffer("t.json", nul, sizeof nul - 1, &pn, &dn, &en), CB_EUSAGE);
+    assert_null(pn);
+    expect_diag(&dn, "t.json", 2, 35, "NUL byte");
+    cb_diags_free(&dn);
     /* nesting: 1000 levels parse (scanner recursion is bounded), 3000 are refused by jansson */
     for (int depth = 1000; depth <= 3000; depth += 2000) {
         cb_buf b;
