@@ -125,7 +125,7 @@ int aws_creds_from_env(aws_creds *out, cb_error *e)
 {
     memset(out, 0, sizeof *out);
     const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
-    if (!ak && !sk) return 1;
+    if (!ak && !sk) return -1;
     if (!ak || !sk)
         return cb_fail(e, CB_ERR, CB_K_DENIED, "partial AWS credentials in the environment: set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     const char *tok = env("AWS_SESSION_TOKEN");
@@ -143,7 +143,7 @@ static int creds_from_section(const char *text, size_t len, const char *section,
 {
     char *ak = aws_ini_get(text, len, section, "aws_access_key_id");
     char *sk = aws_ini_get(text, len, section, "aws_secret_access_key");
-    if (!ak && !sk) return 1;
+    if (!ak && !sk) return -1;
     if (!ak || !sk || !*ak || !*sk) {
         free(ak);
         cb_free_secret(sk);
@@ -163,26 +163,26 @@ int aws_creds_from_files(aws_creds *out, cb_error *e)
     const char *profile = aws_profile();
     size_t len = 0;
     char *path = NULL;
-    int rc = 1;
+    int rc = -1;
     char *text = read_shared("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials", &len, &path);
     if (text) {
         rc = creds_from_section(text, len, profile, out, path, e);
         cb_free_secret_n(text, len);
         free(path);
         path = NULL;
-        if (rc <= 0) return rc;
+        if (rc != -1) return rc;
     }
     text = read_shared("AWS_CONFIG_FILE", ".aws/config", &len, &path);
     if (text) {
         char *sec = strcmp(profile, "default") == 0 ? cb_strdup("default") : cb_sprintf("profile %s", profile);
         rc = creds_from_section(text, len, sec, out, path, e);
-        if (rc == 1 && strcmp(profile, "default") == 0) rc = creds_from_section(text, len, "profile default", out, path, e);
+        if (rc == -1 && strcmp(profile, "default") == 0) rc = creds_from_section(text, len, "profile default", out, path, e);
         free(sec);
         cb_free_secret_n(text, len);
         free(path);
-        if (rc <= 0) return rc;
+        if (rc != -1) return rc;
     }
-    return 1;
+    return -1;
 }
 
 /* IMDSv2: token, role name, role credentials. Short timeouts: off EC2 it must fail fast. */
@@ -300,9 +300,9 @@ fail:
 int aws_resolve_credentials(aws_creds *out, cb_error *e)
 {
     int rc = aws_creds_from_env(out, e);
-    if (rc <= 0) return rc;
+    if (rc != -1) return rc;
     rc = aws_creds_from_files(out, e);
-    if (rc <= 0) return rc;
+    if (rc != -1) return rc;
     if (!env_true("AWS_EC2_METADATA_DISABLED")) {
         cb_error ie = {0};
         rc = aws_creds_from_imds(out, &ie);

@@ -26,8 +26,9 @@ const char *aws_profile(void);
  * EC2 instance metadata (IMDSv2, unless AWS_EC2_METADATA_DISABLED=true).
  * CB_K_DENIED when none is found; the message lists where it looked. */
 int aws_resolve_credentials(aws_creds *out, cb_error *e);
-int aws_creds_from_env(aws_creds *out, cb_error *e);   /* 1 = none set */
-int aws_creds_from_files(aws_creds *out, cb_error *e); /* 1 = none found */
+/* 0 found, -1 none there, else an error code (e.g. partial credentials). */
+int aws_creds_from_env(aws_creds *out, cb_error *e);
+int aws_creds_from_files(aws_creds *out, cb_error *e);
 int aws_creds_from_imds(aws_creds *out, cb_error *e);
 
 /* Region: AWS_REGION, AWS_DEFAULT_REGION, the profile's region. malloc'd or NULL + e. */
