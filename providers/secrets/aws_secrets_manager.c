@@ -426,7 +426,9 @@ static int sm_get(void *st, const secret_ref *ref, secret_value *out, cb_error *
     memset(out, 0, sizeof *out);
     json_t *in = json_pack("{s:s}", "SecretId", ref->path);
     if (ref->version) json_object_set_new(in, "VersionId", json_string(ref->version));
-    else if (ref->stage) json_object_set_new(in, "VersionStage", json_string(ref->stage));
+    /* AWSCURRENT is the service's default; saying it explicitly also keeps moto right
+     * after UpdateSecretVersionStage (moto's implicit default does not follow the label) */
+    else json_object_set_new(in, "VersionStage", json_string(ref->stage ? ref->stage : "AWSCURRENT"));
     http_response r;
     int rc = call(s, "GetSecretValue", in, ref->path, NULL, &r, e);
     json_decref(in);
