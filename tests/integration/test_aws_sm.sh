@@ -9,7 +9,7 @@ source "$CB_ROOT/tests/lib/moto.sh"
 ST="$BUILD/tools/secret_tool"
 AT="$BUILD/tools/aws_sm_tool"
 FAKE="$CB_ROOT/tests/fakes/aws_fake.py"
-[ -x "$ST" ] && [ -x "$AT" ] || skip_all "build the tools first (make check-build)"
+{ [ -x "$ST" ] && [ -x "$AT" ]; } || skip_all "build the tools first (make check-build)"
 # never reach a real metadata service; the IMDS test turns it on explicitly
 export AWS_EC2_METADATA_DISABLED=true HOME="$TMP"
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
