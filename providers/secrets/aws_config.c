@@ -41,7 +41,10 @@ static char *trim(char *s, char *end)
 
 char *aws_ini_get(const char *text, size_t len, const char *section, const char *key)
 {
-    char *buf = cb_strndup(text, len), *res = NULL;
+    /* a copy of exactly len bytes (text may hold NULs: parsing stops there) */
+    char *buf = cb_malloc(len + 1), *res = NULL;
+    memcpy(buf, text, len);
+    buf[len] = 0;
     int in = 0;
     for (char *line = buf; line && *line && !res;) {
         char *nl = strchr(line, '\n');

@@ -191,6 +191,12 @@ static void test_ini(void **st)
     free(v);
     assert_null(aws_ini_get(t, strlen(t), "profile none", "region"));
     assert_null(aws_ini_get(t, strlen(t), "default", "region"));
+    /* embedded NUL (found by fuzzing: the copy was shorter than the bytes wiped) */
+    const char nul[] = "[default]\naws_access_key_id=A\0\n[x]\nregion=r\n";
+    v = aws_ini_get(nul, sizeof nul - 1, "default", "aws_access_key_id");
+    assert_string_equal(v, "A");
+    free(v);
+    assert_null(aws_ini_get(nul, sizeof nul - 1, "x", "region"));
 }
 
 static void test_credential_chain(void **st)
