@@ -59,10 +59,11 @@ char *aws_ini_get(const char *text, size_t len, const char *section, const char 
             if (close) {
                 char *name = trim(l + 1, close);
                 in = strcmp(name, section) == 0;
+                if (in && !key) res = cb_strdup(""); /* only asked whether the section exists */
             } else {
                 in = 0;
             }
-        } else if (in && !indented) {
+        } else if (in && key && !indented) {
             char *eq = strchr(l, '=');
             if (eq) {
                 char *k = trim(l, eq);
@@ -166,9 +167,12 @@ int aws_creds_from_files(aws_creds *out, cb_error *e)
     const char *profile = aws_profile();
     size_t len = 0;
     char *path = NULL;
-    int rc = -1;
+    int rc = -1, found = 0;
     char *text = read_shared("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials", &len, &path);
     if (text) {
+        char *has = aws_ini_get(text, len, profile, NULL);
+        found |= has != NULL;
+        free(has);
         rc = creds_from_section(text, len, profile, out, path, e);
         cb_free_secret_n(text, len);
         free(path);
@@ -178,6 +182,9 @@ int aws_creds_from_files(aws_creds *out, cb_error *e)
     text = read_shared("AWS_CONFIG_FILE", ".aws/config", &len, &path);
     if (text) {
         char *sec = strcmp(profile, "default") == 0 ? cb_strdup("default") : cb_sprintf("profile %s", profile);
+        char *has = aws_ini_get(text, len, sec, NULL);
+        found |= has != NULL;
+        free(has);
         rc = creds_from_section(text, len, sec, out, path, e);
         if (rc == -1 && strcmp(profile, "default") == 0) rc = creds_from_section(text, len, "profile default", out, path, e);
         free(sec);
@@ -185,6 +192,10 @@ int aws_creds_from_files(aws_creds *out, cb_error *e)
         free(path);
         if (rc != -1) return rc;
     }
+    /* like the SDKs: a profile asked for by name must exist (a typo must not fall
+     * through to instance credentials) */
+    if (!found && strcmp(profile, "default") != 0)
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "AWS profile '%s' not found in the shared credentials or config file", profile);
     return -1;
 }
 

@@ -16,7 +16,8 @@ typedef struct aws_creds {
 void aws_creds_free(aws_creds *c);
 
 /* Value of key in [section] of INI text (AWS shared-file flavour: '#'/';' comments,
- * "key = value", indented sub-section lines ignored). malloc'd, NULL when absent. */
+ * "key = value", indented sub-section lines ignored). malloc'd, NULL when absent.
+ * key NULL: "" when the section exists, else NULL. */
 char *aws_ini_get(const char *text, size_t len, const char *section, const char *key);
 
 /* The profile in use: AWS_PROFILE, AWS_DEFAULT_PROFILE, else "default". */
@@ -26,7 +27,8 @@ const char *aws_profile(void);
  * EC2 instance metadata (IMDSv2, unless AWS_EC2_METADATA_DISABLED=true).
  * CB_K_DENIED when none is found; the message lists where it looked. */
 int aws_resolve_credentials(aws_creds *out, cb_error *e);
-/* 0 found, -1 none there, else an error code (e.g. partial credentials). */
+/* 0 found, -1 none there, else an error code (partial credentials; a profile named by
+ * AWS_PROFILE that exists in neither file). */
 int aws_creds_from_env(aws_creds *out, cb_error *e);
 int aws_creds_from_files(aws_creds *out, cb_error *e);
 int aws_creds_from_imds(aws_creds *out, cb_error *e);

@@ -191,6 +191,10 @@ static void test_ini(void **st)
     free(v);
     assert_null(aws_ini_get(t, strlen(t), "profile none", "region"));
     assert_null(aws_ini_get(t, strlen(t), "default", "region"));
+    v = aws_ini_get(t, strlen(t), "dev", NULL);
+    assert_string_equal(v, "");
+    free(v);
+    assert_null(aws_ini_get(t, strlen(t), "nope", NULL));
     /* embedded NUL (found by fuzzing: the copy was shorter than the bytes wiped) */
     const char nul[] = "[default]\naws_access_key_id=A\0\n[x]\nregion=r\n";
     v = aws_ini_get(nul, sizeof nul - 1, "default", "aws_access_key_id");
@@ -231,6 +235,9 @@ static void test_credential_chain(void **st)
     assert_int_equal(aws_resolve_credentials(&c, &e), 0);
     assert_string_equal(c.access_key, "AKIDCFG");
     aws_creds_free(&c);
+    setenv("AWS_PROFILE", "typo", 1);
+    assert_int_equal(aws_resolve_credentials(&c, &e), CB_EUSAGE);
+    assert_non_null(strstr(e.msg, "AWS profile 'typo' not found"));
     setenv("AWS_PROFILE", "half", 1);
     assert_int_not_equal(aws_resolve_credentials(&c, &e), 0);
     assert_non_null(strstr(e.msg, "partial AWS credentials in [half]"));
