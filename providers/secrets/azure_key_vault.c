@@ -383,25 +383,43 @@ static int list_versions(azkv *s, const secret_ref *ref, json_t **out, cb_error 
     return 0;
 }
 
-static int by_created_desc(const void *a, const void *b)
+/* The version an unversioned get returns: the service's own answer, since creation
+ * times have one-second resolution. The value is wiped at once. */
+static int latest_version(azkv *s, const secret_ref *ref, char **out, cb_error *e)
 {
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    json_int_t cx = json_integer_value(json_object_get(x, "created")), cy = json_integer_value(json_object_get(y, "created"));
-    if (cx != cy) return cx < cy ? 1 : -1;
-    json_int_t ux = json_integer_value(json_object_get(x, "updated")), uy = json_integer_value(json_object_get(y, "updated"));
-    return ux < uy ? 1 : ux > uy ? -1 : 0;
+    secret_ref r = *ref;
+    r.version = NULL;
+    secret_value v;
+    int rc = azkv_get(s, &r, &v, e);
+    if (rc) return rc;
+    *out = v.version;
+    v.version = NULL;
+    secret_value_free(&v);
+    return *out ? 0 : cb_fail(e, CB_ERR, CB_K_INVALID, "azure-kv: latest version of %s has no id", ref->path);
 }
 
-/* Newest first; the newest is what an unversioned get returns. */
+typedef struct vent { json_t *v; size_t i; } vent;
+
+/* Newest first by created, then updated; ties keep the later-listed first (stable). */
+static int by_created_desc(const void *a, const void *b)
+{
+    const vent *x = a, *y = b;
+    json_int_t cx = json_integer_value(json_object_get(x->v, "created")), cy = json_integer_value(json_object_get(y->v, "created"));
+    if (cx != cy) return cx < cy ? 1 : -1;
+    json_int_t ux = json_integer_value(json_object_get(x->v, "updated")), uy = json_integer_value(json_object_get(y->v, "updated"));
+    if (ux != uy) return ux < uy ? 1 : -1;
+    return x->i < y->i ? 1 : x->i > y->i ? -1 : 0;
+}
+
 static void sort_versions(json_t *arr)
 {
     size_t n = json_array_size(arr);
     if (n < 2) return;
-    json_t **v = cb_malloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+    vent *v = cb_malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = (vent){json_incref(json_array_get(arr, i)), i};
     qsort(v, n, sizeof *v, by_created_desc);
     json_array_clear(arr);
-    for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
+    for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i].v);
     free(v);
 }
 
@@ -420,7 +438,11 @@ static int azkv_describe(void *state, const secret_ref *ref, json_t **out, cb_er
     json_object_set_new(o, "provider", json_string("azure-kv"));
     json_object_set_new(o, "vault", json_string(ref->host));
     json_object_set_new(o, "name", json_string(ref->path));
-    json_object_set(o, "latest", json_object_get(json_array_get(arr, 0), "version"));
+    char *latest = NULL;
+    cb_error le = {0};
+    if (latest_version(s, ref, &latest, &le) == 0) json_object_set_new(o, "latest", json_string(latest));
+    else json_object_set_new(o, "latest", json_null()); /* e.g. newest version disabled */
+    free(latest);
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v) {
@@ -491,10 +513,13 @@ static int azkv_promote(void *state, const secret_ref *ref, const char *version,
     json_t *arr;
     rc = list_versions(s, ref, &arr, e);
     if (rc) return rc;
-    sort_versions(arr);
-    const char *latest = json_string_value(json_object_get(json_array_get(arr, 0), "version"));
-    if (latest && strcmp(latest, version) != 0 &&
-        json_is_true(json_object_get(json_array_get(arr, 0), "enabled"))) {
+    char *latest = NULL;
+    rc = latest_version(s, ref, &latest, e);
+    if (rc) {
+        json_decref(arr);
+        return rc;
+    }
+    if (strcmp(latest, version) != 0) {
         /* readers get the newest version; tagging an older one would not change that */
         rc = cb_fail(e, CB_ERR, CB_K_CONFLICT,
                      "azure-kv: version %s of %s is not the newest (%s); Key Vault serves the newest version, write it again instead",
@@ -502,6 +527,7 @@ static int azkv_promote(void *state, const secret_ref *ref, const char *version,
     } else {
         rc = retag_current(s, ref, version, arr, e);
     }
+    free(latest);
     json_decref(arr);
     return rc;
 }
