@@ -270,7 +270,10 @@ static int kv_call(azkv *s, const char *host, const char *method, const char *ur
         }
         int rc = http_do(s->http, &req, resp, e);
         cb_free_secret(authz);
-        if (rc) return rc;
+        if (rc) {
+            if (e) cb_error_prefix(e, "azure-kv");
+            return rc;
+        }
         if (resp->status != 401) {
             if (!authed && body && resp->status < 300) {
                 /* our content-less probe must not be taken for the write */

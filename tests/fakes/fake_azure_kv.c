@@ -439,7 +439,8 @@ static enum MHD_Result vault(struct MHD_Connection *c, const char *url, const ch
         stats.faults++;
         char ra[16];
         snprintf(ra, sizeof ra, "%d", opt.retry_after);
-        json_t *j = json_pack("{s{ssss}}", "error", "code", opt.fail_status == 429 ? "Throttled" : "InternalServerError",
+        json_t *j = json_pack("{s{ssss}}", "error", "code",
+                              opt.fail_status == 429 ? "Throttled" : opt.fail_status == 503 ? "ServiceUnavailable" : "InternalServerError",
                               "message", opt.fail_status == 429 ? "Rate limit exceeded. Try again later." : "Injected fault.");
         char *s = json_dumps(j, JSON_COMPACT);
         json_decref(j);
