@@ -217,7 +217,7 @@ static int get_token(azkv *s, const char **tok, cb_error *e)
 
 /* The challenge's resource must be a parent domain of the vault (as the SDKs check),
  * so a vault cannot obtain tokens for another service. */
-static int resource_matches(const char *vault_host, const char *scope)
+int azkv_resource_matches(const char *vault_host, const char *scope)
 {
     const char *h = scope + 8;
     size_t hn = strcspn(h, "/:?#");
@@ -232,7 +232,7 @@ static int take_challenge(azkv *s, const char *host, const http_response *r, cb_
     azkv_challenge c;
     int rc = azkv_parse_challenge(h, &c, e);
     if (rc) return rc;
-    if (s->verify_resource && !resource_matches(host, c.scope)) {
+    if (s->verify_resource && !azkv_resource_matches(host, c.scope)) {
         rc = cb_fail(e, CB_ERR, CB_K_DENIED,
                      "azure-kv: challenge resource %.100s does not match vault host %.100s "
                      "(set CREDBROKER_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION=1 for a private endpoint)",

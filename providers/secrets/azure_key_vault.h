@@ -20,6 +20,10 @@ typedef struct azkv_challenge {
 int azkv_parse_challenge(const char *header, azkv_challenge *out, cb_error *e);
 void azkv_challenge_free(azkv_challenge *c);
 
+/* 1 when the scope's host (https://vault.azure.net/.default) is a parent domain of the
+ * vault host (myvault.vault.azure.net[:port]), as the SDKs require by default. */
+int azkv_resource_matches(const char *vault_host, const char *scope);
+
 /* Parses a SecretBundle (value, id -> version, attributes.created, credbroker-stage tag). */
 int azkv_parse_bundle(const char *body, size_t len, secret_value *out, cb_error *e);
 

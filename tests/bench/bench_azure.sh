@@ -4,7 +4,7 @@
 # same 1,000 gets in one process (process.cpuUsage). Both include the first get's
 # challenge and token request. Prints one markdown row.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 N=${BENCH_N:-1000}
 FAKE="$BUILD/fakes/fake_azure_kv"; ST="$BUILD/tools/secret_tool"

@@ -110,6 +110,18 @@ static enum MHD_Result kv_error(struct MHD_Connection *c, unsigned status, const
     return r;
 }
 
+/* 403 for a disabled version, as the service answers (innererror SecretDisabled). */
+static enum MHD_Result disabled(struct MHD_Connection *c)
+{
+    json_t *j = json_pack("{s{sssss{ss}}}", "error", "code", "Forbidden", "message",
+                          "Operation get is not allowed on a disabled secret.", "innererror", "code", "SecretDisabled");
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    enum MHD_Result r = send_body(c, 403, "application/json; charset=utf-8", s, "x-ms-error-code", "Forbidden");
+    free(s);
+    return r;
+}
+
 static enum MHD_Result aad_error(struct MHD_Connection *c, unsigned status, const char *err, const char *desc, int code)
 {
     char ts[32], tid[37];
@@ -469,7 +481,7 @@ static enum MHD_Result vault(struct MHD_Connection *c, const char *url, const ch
         if (!json_array_size(arr)) return not_found(c, name, NULL);
         json_t *b = json_array_get(arr, json_array_size(arr) - 1);
         if (json_is_false(json_object_get(json_object_get(b, "attributes"), "enabled")))
-            return kv_error(c, 403, "Forbidden", "Operation get is not allowed on a disabled secret.");
+            return disabled(c);
         if (opt.truncate) {
             struct trunc *t = malloc(sizeof *t);
             json_t *o = item_of(b, 1);
@@ -489,7 +501,7 @@ static enum MHD_Result vault(struct MHD_Connection *c, const char *url, const ch
     if (!b) return not_found(c, name, seg);
     if (strcmp(method, "GET") == 0) {
         if (json_is_false(json_object_get(json_object_get(b, "attributes"), "enabled")))
-            return kv_error(c, 403, "Forbidden", "Operation get is not allowed on a disabled secret.");
+            return disabled(c);
         return send_json(c, 200, item_of(b, 1));
     }
     if (strcmp(method, "PATCH") == 0) return patch_secret(c, b, r);

@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib/common.sh"
 
 FAKE="$BUILD/fakes/fake_azure_kv"
 ST="$BUILD/tools/secret_tool"
-[ -x "$FAKE" ] && [ -x "$ST" ] || skip_all "fake_azure_kv or secret_tool not built"
+if [ ! -x "$FAKE" ] || [ ! -x "$ST" ]; then skip_all "fake_azure_kv or secret_tool not built"; fi
 command -v openssl >/dev/null || skip_all "openssl missing"
 
 mkcert() { # mkcert DIR
@@ -49,13 +49,17 @@ if command -v node >/dev/null && [ -d "$NODE_DIR/node_modules/@azure/keyvault-se
   sdk_run() { local c=$1; shift; (cd "$NODE_DIR" && NODE_EXTRA_CA_CERTS="$CA" node azure_kv_sdk.mjs "$c" "$P" tenant-1 app-1 "$@"); }
   out=$(sdk_run check 2>&1); st=$?
   n=$(grep -c '^ok ' <<<"$out")
-  if [ $st -eq 0 ] && [ "$n" -ge 11 ]; then pass "@azure/keyvault-secrets against the fake ($n checks)"; else fail "@azure/keyvault-secrets against the fake"; diag "$out"; fi
+  if [ $st -eq 0 ] && [ "$n" -ge 12 ]; then pass "@azure/keyvault-secrets against the fake ($n checks)"; else fail "@azure/keyvault-secrets against the fake"; diag "$out"; fi
   ver=$(printf 'from-the-sdk' | sdk_run set xsdk 2>"$TMP/err")
   like "$ver" '^[0-9a-f]{32}$' "SDK setSecret returns a version"
   is "$("$ST" get "$KV/xsdk" 2>&1)" "from-the-sdk" "value written by the SDK is read by credbroker"
   is "$("$ST" get "$KV/xsdk/$ver" 2>&1)" "from-the-sdk" "credbroker reads the SDK's version by id"
   printf 'from-credbroker' | "$ST" put "$KV/xc" >/dev/null 2>&1
   is "$(sdk_run get xc 2>&1)" "from-credbroker" "value written by credbroker is read by the SDK"
+  sdk_run disable xc >/dev/null 2>&1
+  out=$("$ST" get "$KV/xc" 2>&1); st=$?
+  is "$st" "1" "latest version disabled by the SDK: get fails"
+  like "$out" "HTTP 403 Forbidden: Operation get is not allowed on a disabled secret" "disabled secret: clear error"
 else
   skip "node or @azure/keyvault-secrets not installed (SDK interop)"
 fi
@@ -109,7 +113,7 @@ out=$(AZURE_TENANT_ID=other-tenant "$ST" get "$KV/app-db" 2>&1)
 like "$out" "AZURE_ADDITIONALLY_ALLOWED_TENANTS" "challenge tenant differing from AZURE_TENANT_ID is refused"
 is "$(AZURE_TENANT_ID=other-tenant AZURE_ADDITIONALLY_ALLOWED_TENANTS='*' "$ST" get "$KV/app-db" 2>&1)" "rotated-pw" \
    "additionally allowed tenants accept the challenge tenant"
-out=$(CREDBROKER_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION= "$ST" get "$KV/app-db" 2>&1)
+out=$(CREDBROKER_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION='' "$ST" get "$KV/app-db" 2>&1)
 like "$out" "does not match vault host" "challenge resource must match the vault's domain by default"
 is "$(AZURE_KEYVAULT_API_VERSION=2025-07-01 "$ST" get "$KV/app-db" 2>&1)" "rotated-pw" "api-version 2025-07-01 accepted"
 out=$(AZURE_KEYVAULT_API_VERSION=9.9 "$ST" get "$KV/app-db" 2>&1)

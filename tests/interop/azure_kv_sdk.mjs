@@ -2,6 +2,7 @@
 // Usage: node azure_kv_sdk.mjs check PORT TENANT CLIENT_ID   (client secret in AZURE_CLIENT_SECRET)
 //        node azure_kv_sdk.mjs get PORT TENANT CLIENT_ID NAME       prints the value
 //        node azure_kv_sdk.mjs set PORT TENANT CLIENT_ID NAME       value from stdin, prints version
+//        node azure_kv_sdk.mjs disable PORT TENANT CLIENT_ID NAME   disables the latest version
 //        node azure_kv_sdk.mjs bench PORT TENANT CLIENT_ID NAME N   prints client CPU us/request
 // Needs NODE_EXTRA_CA_CERTS pointing at the fake's certificate. Prints TAP for `check`.
 import { SecretClient } from '@azure/keyvault-secrets';
@@ -47,6 +48,14 @@ async function check() {
   ok(upd.tags['credbroker-stage'] === 'current', 'updateSecretProperties sets tags');
   const again = await client.getSecret(nm, { version: s1.properties.version });
   ok(again.properties.tags['credbroker-stage'] === 'current' && again.value === 'first-value', 'tags persisted, value unchanged');
+  const last = await client.setSecret(nm, 'to-disable');
+  await client.updateSecretProperties(nm, last.properties.version, { enabled: false });
+  try {
+    await client.getSecret(nm);
+    ok(false, 'disabled latest version refuses get');
+  } catch (e) {
+    ok(e.statusCode === 403 && e.code === 'Forbidden', 'disabled latest version -> RestError 403 Forbidden', `${e.statusCode} ${e.code}`);
+  }
   try {
     await client.getSecret('no-such-secret-here');
     ok(false, 'missing secret raises');
@@ -67,6 +76,9 @@ async function main() {
     const v = readFileSync(0, 'utf8').replace(/\r?\n$/, '');
     const s = await client.setSecret(name, v);
     process.stdout.write(s.properties.version + '\n');
+  } else if (cmd === 'disable') {
+    const s = await client.getSecret(name);
+    await client.updateSecretProperties(name, s.properties.version, { enabled: false });
   } else if (cmd === 'bench') {
     const count = Number(n);
     // like `secret_tool bench`: the first get (challenge + token) is inside the measurement

@@ -83,6 +83,20 @@ static void test_challenge_rejects(void **s)
     chal_bad(big);
 }
 
+static void test_resource_matches(void **s)
+{
+    (void)s;
+    assert_true(azkv_resource_matches("myvault.vault.azure.net", "https://vault.azure.net/.default"));
+    assert_true(azkv_resource_matches("myvault.vault.azure.net:443", "https://vault.azure.net/.default"));
+    assert_true(azkv_resource_matches("MyVault.Vault.Azure.Net", "https://vault.azure.net/.default"));
+    assert_true(azkv_resource_matches("kv.privatelink.vaultcore.azure.net", "https://vaultcore.azure.net/.default"));
+    assert_false(azkv_resource_matches("vault.azure.net", "https://vault.azure.net/.default"));
+    assert_false(azkv_resource_matches("evilvault.azure.net", "https://vault.azure.net/.default"));
+    assert_false(azkv_resource_matches("myvault.vault.azure.net", "https://management.azure.com/.default"));
+    assert_false(azkv_resource_matches("127.0.0.1:8443", "https://vault.azure.net/.default"));
+    assert_false(azkv_resource_matches("x.net", "https://vault.azure.net/.default"));
+}
+
 static void test_bundle(void **s)
 {
     (void)s;
@@ -210,7 +224,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_challenge_real_format), cmocka_unit_test(test_challenge_variants),
-        cmocka_unit_test(test_challenge_rejects),     cmocka_unit_test(test_bundle),
+        cmocka_unit_test(test_challenge_rejects),     cmocka_unit_test(test_resource_matches),
+        cmocka_unit_test(test_bundle),
         cmocka_unit_test(test_bundle_rejects),        cmocka_unit_test(test_token),
         cmocka_unit_test(test_errors),                cmocka_unit_test(test_versions_page),
     };
