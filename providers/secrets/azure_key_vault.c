@@ -12,8 +12,10 @@
 #include "azure_key_vault.h"
 #include "http.h"
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STAGE_TAG "credbroker-stage"
 #define TOKEN_TAG "credbroker-request"
@@ -114,8 +116,9 @@ static int token_request(azkv *s, const char *tenant, const char *scope, char **
     int rc;
     char *url = NULL;
     const char *what;
-    if (csec) {
-        /* Client credentials. The configured tenant wins; a different challenge tenant
+    const char *fed = csec ? NULL : env("AZURE_FEDERATED_TOKEN_FILE");
+    if (csec || (fed && cid)) {
+        /* Client credentials (secret, or workload identity's federated assertion). The configured tenant wins; a different challenge tenant
          * is used only when allowed, like the SDK's additionallyAllowedTenants. */
         const char *cfg = env("AZURE_TENANT_ID");
         const char *t = tenant;
@@ -126,6 +129,18 @@ static int token_request(azkv *s, const char *tenant, const char *scope, char **
                                tenant, cfg);
         }
         if (!cid) return cb_fail(e, CB_ERR, CB_K_DENIED, "azure-kv: AZURE_CLIENT_SECRET is set but AZURE_CLIENT_ID is not");
+        char *assertion = NULL;
+        if (!csec) { /* re-read every time: the kubelet rotates the file */
+            int fd = open(fed, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) return cb_fail(e, CB_ERR, CB_K_DENIED, "azure-kv: cannot read AZURE_FEDERATED_TOKEN_FILE %.200s", fed);
+            cb_error fe = {0};
+            assertion = cb_read_stream_secret(fd, 64 * 1024, &fe);
+            close(fd);
+            if (!assertion || !*assertion) {
+                cb_free_secret(assertion);
+                return cb_fail(e, CB_ERR, CB_K_DENIED, "azure-kv: AZURE_FEDERATED_TOKEN_FILE %.200s is empty or unreadable", fed);
+            }
+        }
         const char *auth = env("AZURE_AUTHORITY_HOST");
         if (!auth) auth = "https://login.microsoftonline.com";
         if (strncmp(auth, "https://", 8) != 0)
@@ -136,14 +151,20 @@ static int token_request(azkv *s, const char *tenant, const char *scope, char **
         cb_buf form;
         cb_buf_init(&form, 1);
         form_add(&form, "client_id", cid);
-        form_add(&form, "client_secret", csec);
+        if (csec) {
+            form_add(&form, "client_secret", csec);
+        } else {
+            form_add(&form, "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+            form_add(&form, "client_assertion", assertion);
+            cb_free_secret(assertion);
+        }
         form_add(&form, "scope", scope);
         form_add(&form, "grant_type", "client_credentials");
         const char *hdrs[] = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json", NULL};
         http_request req = {.method = "POST", .url = url, .headers = hdrs, .body = form.data, .body_len = form.len};
         rc = http_do(s->http, &req, &r, e);
         cb_buf_free(&form);
-        what = "token request (client credentials)";
+        what = csec ? "token request (client credentials)" : "token request (workload identity)";
     } else {
         /* Managed identity wants a resource, not a scope. */
         size_t sn = strlen(scope);

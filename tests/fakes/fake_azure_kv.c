@@ -5,6 +5,7 @@
  *
  *   fake_azure_kv --port P --cert cert.pem --key key.pem [--tenant T] [--client-id ID]
  *     [--client-secret S] [--token-ttl SEC] [--identity-header H] [--mi-client-id ID]
+ *     [--federated-assertion JWT]
  *     [--page-size N] [--fail-first N] [--fail-status 500|429|503] [--retry-after SEC]
  *     [--delay-ms MS] [--truncate] [--non-json] [--expire-tokens-after N] [--verbose]
  *
@@ -29,7 +30,7 @@ static const char *const API_VERSIONS[] = {"2016-10-01", "7.0", "7.1", "7.2", "7
 
 static struct {
     int port;
-    const char *tenant, *client_id, *client_secret, *identity_header, *mi_client_id;
+    const char *tenant, *client_id, *client_secret, *identity_header, *mi_client_id, *assertion;
     long token_ttl;
     int page_size;
     int fail_first, fail_status, retry_after;
@@ -215,13 +216,18 @@ static enum MHD_Result token_endpoint(struct MHD_Connection *c, const char *tena
     }
     const char *body = r->body ? r->body : "";
     char *gt = form_get(body, "grant_type"), *cid = form_get(body, "client_id"), *sec = form_get(body, "client_secret"),
-         *scope = form_get(body, "scope");
+         *scope = form_get(body, "scope"), *at = form_get(body, "client_assertion_type"), *as = form_get(body, "client_assertion");
     enum MHD_Result ret;
+    /* workload identity: a federated assertion instead of the secret */
+    int assertion_ok = !sec && at && as && opt.assertion &&
+                       strcmp(at, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") == 0 && strcmp(as, opt.assertion) == 0;
     if (!gt || strcmp(gt, "client_credentials") != 0) {
         ret = aad_error(c, 400, "unsupported_grant_type", "AADSTS70003: The app requested an unsupported grant type.", 70003);
     } else if (!cid || (opt.client_id && strcmp(cid, opt.client_id) != 0)) {
         ret = aad_error(c, 400, "unauthorized_client", "AADSTS700016: Application with identifier was not found in the directory.", 700016);
-    } else if (!sec || (opt.client_secret && strcmp(sec, opt.client_secret) != 0)) {
+    } else if (!assertion_ok && as) {
+        ret = aad_error(c, 401, "invalid_client", "AADSTS700211: No matching federated identity record found for presented assertion.", 700211);
+    } else if (!assertion_ok && (!sec || (opt.client_secret && strcmp(sec, opt.client_secret) != 0))) {
         ret = aad_error(c, 401, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", 7000215);
     } else if (!scope || strlen(scope) < 10 || strcmp(scope + strlen(scope) - 9, "/.default") != 0) {
         ret = aad_error(c, 400, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.", 1002012);
@@ -229,7 +235,8 @@ static enum MHD_Result token_endpoint(struct MHD_Connection *c, const char *tena
         ret = send_json(c, 200, json_pack("{sssisiss}", "token_type", "Bearer", "expires_in", (int)opt.token_ttl,
                                           "ext_expires_in", (int)opt.token_ttl, "access_token", issue_token()));
     }
-    free(gt); free(cid); free(scope);
+    free(gt); free(cid); free(scope); free(at);
+    if (as) { memset(as, 0, strlen(as)); free(as); }
     if (sec) { memset(sec, 0, strlen(sec)); free(sec); }
     return ret;
 }
@@ -578,6 +585,7 @@ int main(int argc, char **argv)
         else if (ARG("--token-ttl")) opt.token_ttl = atol(v);
         else if (ARG("--identity-header")) opt.identity_header = v;
         else if (ARG("--mi-client-id")) opt.mi_client_id = v;
+        else if (ARG("--federated-assertion")) opt.assertion = v;
         else if (ARG("--page-size")) opt.page_size = atoi(v);
         else if (ARG("--fail-first")) opt.fail_first = atoi(v);
         else if (ARG("--fail-status")) opt.fail_status = atoi(v);

@@ -39,7 +39,7 @@ ms() { date +%s%3N; }
 export CREDBROKER_CA_BUNDLE="$CA" AZURE_TENANT_ID=tenant-1 AZURE_CLIENT_ID=app-1 AZURE_CLIENT_SECRET="$CSEC"
 export CREDBROKER_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION=1 CREDBROKER_HTTP_BACKOFF_MS=20
 unset AZURE_KEYVAULT_API_VERSION IDENTITY_ENDPOINT IDENTITY_HEADER AZURE_POD_IDENTITY_AUTHORITY_HOST AZURE_IMDS_ENDPOINT
-start_fake P --page-size 2
+start_fake P --page-size 2 --federated-assertion header.payload.sig
 export AZURE_AUTHORITY_HOST="https://127.0.0.1:$P"
 KV="azure-kv://127.0.0.1:$P"
 
@@ -130,6 +130,14 @@ is "$(env -u AZURE_CLIENT_SECRET -u AZURE_CLIENT_ID IDENTITY_ENDPOINT="https://1
    "rotated-pw" "managed identity (App Service IDENTITY_ENDPOINT + IDENTITY_HEADER)"
 out=$(env -u AZURE_CLIENT_SECRET -u AZURE_CLIENT_ID IDENTITY_ENDPOINT="https://127.0.0.1:$P/msi/token" IDENTITY_HEADER=wrong "$ST" get "$KV/app-db" 2>&1)
 like "$out" "App Service managed identity.*401" "App Service identity header is checked"
+
+# --- workload identity (AKS): federated token file instead of a secret
+printf 'header.payload.sig\n' > "$TMP/fed.jwt"
+is "$(env -u AZURE_CLIENT_SECRET AZURE_FEDERATED_TOKEN_FILE="$TMP/fed.jwt" "$ST" get "$KV/app-db" 2>&1)" "rotated-pw" \
+   "workload identity: AZURE_FEDERATED_TOKEN_FILE assertion"
+printf 'other.jwt.x' > "$TMP/bad.jwt"
+out=$(env -u AZURE_CLIENT_SECRET AZURE_FEDERATED_TOKEN_FILE="$TMP/bad.jwt" "$ST" get "$KV/app-db" 2>&1)
+like "$out" "workload identity.*AADSTS700211" "workload identity: wrong assertion refused"
 
 # --- faults
 # each fake is its own authority: tokens are valid only where they were issued
