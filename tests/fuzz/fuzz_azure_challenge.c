@@ -14,6 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (azkv_parse_challenge(h, &c, &e) == 0) {
         /* what we accept must be usable: a tenant and an https scope */
         if (!c.tenant || !*c.tenant || strncmp(c.scope, "https://", 8) != 0 || strchr(c.tenant, '/')) abort();
+        azkv_resource_matches("myvault.vault.azure.net", c.scope);
+        azkv_resource_matches("127.0.0.1:8443", c.scope);
         azkv_challenge_free(&c);
     } else if (c.tenant || c.scope || c.authority) {
         abort();
