@@ -2,12 +2,14 @@
 #include <string.h>
 #include "secret_provider.h"
 
-/* extern const secret_provider aws_sm_provider; etc. are declared as they land. */
 extern const secret_provider aws_sm_provider;
+extern const secret_provider azure_kv_provider;
+extern const secret_provider vault_provider;
 extern const secret_provider env_provider;
 extern const secret_provider file_provider;
 static const secret_provider *const providers[] = {
     &aws_sm_provider,
+    &azure_kv_provider,
     &env_provider,
     &file_provider,
     NULL
