@@ -272,6 +272,13 @@ void tdsf_classify(const tdsf_tok *t, size_t n, tdsf_stmt *st)
         st->kind = kw(t, n, 0, "COMMIT") ? TDSF_ST_COMMIT : TDSF_ST_ROLLBACK;
         return;
     }
+    /* IF @@TRANCOUNT > 0 ROLLBACK [TRAN|TRANSACTION]: the broker's cleanup. */
+    if (kw(t, n, 0, "IF") && n >= 5 && t[1].kind == TDSF_TK_SYSVAR && strcasecmp(t[1].text, "TRANCOUNT") == 0 &&
+        punct(t, n, 2, ">") && t[3].kind == TDSF_TK_NUM && strcmp(t[3].text, "0") == 0 && kw(t, n, 4, "ROLLBACK") &&
+        (n == 5 || (n == 6 && (kw(t, n, 5, "TRAN") || kw(t, n, 5, "TRANSACTION"))))) {
+        st->kind = TDSF_ST_ROLLBACK;
+        return;
+    }
     if (kw(t, n, 0, "ALTER") && kw(t, n, 1, "LOGIN")) {
         /* ALTER LOGIN name WITH PASSWORD = 'new' [OLD_PASSWORD = 'old'] (no comma: the
          * documented grammar puts OLD_PASSWORD inside the PASSWORD option). */
