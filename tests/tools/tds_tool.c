@@ -3,7 +3,8 @@
  * Password from env MSSQL_PASSWORD (never argv); a new password from env NEW_PASSWORD.
  * Commands:
  *   test-login
- *   set-password USER [--self]       --self: USER rotates itself, OLD_PASSWORD = MSSQL_PASSWORD
+ *   set-password USER [--self]       --self: USER rotates itself, OLD_PASSWORD = env
+ *                                    OLD_PASSWORD if set (to test a wrong one), else MSSQL_PASSWORD
  *   terminate USER                   prints the number of sessions ended
  *   lock NAME [--hold-ms N] [--unlock]  prints "acquired" or "busy"; holds the session N ms
  *   unlock NAME
@@ -80,7 +81,8 @@ int main(int argc, char **argv)
         int self = i < argc && !strcmp(argv[i], "--self");
         const char *np = getenv("NEW_PASSWORD");
         if (!np) { fprintf(stderr, "NEW_PASSWORD is not set\n"); rc = 2; goto out; }
-        rc = t->set_password(c, user, np, self ? u.password : NULL, &e);
+        const char *old = getenv("OLD_PASSWORD");
+        rc = t->set_password(c, user, np, self ? (old ? old : u.password) : NULL, &e);
         if (!rc) printf("ok\n");
     } else if (!strcmp(cmd, "terminate") && i < argc) {
         int n = 0;
