@@ -2,12 +2,12 @@
 # SQL Server target against the fake TDS server: the fake is first checked with
 # FreeTDS tsql (an official client), then driven through tds_tool (sqlserver_target).
 # Every password here is a throwaway; tsql takes -P on argv only in this test.
-# shellcheck source=tests/lib/common.sh
+# shellcheck disable=SC1091
 . "$(dirname "$0")/../lib/common.sh"
 
 FAKE="$BUILD/fakes/fake_tds"
 TOOL="$BUILD/tools/tds_tool"
-[ -x "$FAKE" ] && [ -x "$TOOL" ] || skip_all "fake_tds or tds_tool not built"
+if [ ! -x "$FAKE" ] || [ ! -x "$TOOL" ]; then skip_all "fake_tds or tds_tool not built"; fi
 command -v tsql >/dev/null || skip_all "FreeTDS tsql not installed"
 export TDSVER=7.4
 
@@ -199,5 +199,6 @@ for p in SaPass-1 AppPass-1 AppPass-2 SelfPass-1 SelfPass-2 VictimPass-1 not-the
   if grep -qF -- "$p" "$ALL" "$LOG"; then leaks=1; diag "leaked: $p"; fi
 done
 is "$leaks" 0 "no password appears in tds_tool output or the fake's log"
+if grep -q "Sanitizer" "$LOG"; then fail "fake_tds log has a sanitizer report"; diag "$(grep -A5 Sanitizer "$LOG" | head -20)"; else pass "fake_tds log has no sanitizer report"; fi
 
 done_testing
