@@ -9,7 +9,7 @@ FAKE="$BUILD/fakes/fake_tds"
 TOOL="$BUILD/tools/tds_tool"
 if [ ! -x "$FAKE" ] || [ ! -x "$TOOL" ]; then skip_all "fake_tds or tds_tool not built"; fi
 command -v tsql >/dev/null || skip_all "FreeTDS tsql not installed"
-export TDSVER=7.4
+unset TDSVER   # tsql gets TDSVER=7.4; tds_tool must select 7.4 itself (DBSETLVERSION)
 
 PORT=$(free_port)
 LOG="$TMP/fake.log"
@@ -34,7 +34,7 @@ start_fake || { fail "fake_tds starts"; done_testing; exit 1; }
 pass "fake_tds listens on 127.0.0.1:$PORT"
 
 # tsql USER PASSWORD SQL: prints tsql's output; exit status is tsql's.
-tsql_run() { printf '%s\ngo\nquit\n' "$3" | tsql -H 127.0.0.1 -p "$PORT" -U "$1" -P "$2" 2>&1; }
+tsql_run() { printf '%s\ngo\nquit\n' "$3" | TDSVER=7.4 tsql -H 127.0.0.1 -p "$PORT" -U "$1" -P "$2" 2>&1; }
 # tool USER PASSWORD ARGS...: runs tds_tool, output appended to $ALL and printed.
 tool() {
   local u=$1 p=$2; shift 2
@@ -101,7 +101,7 @@ out=$(tool self SelfPass-1 test-login); is "$?" 1 "original password still refus
 # Terminate sessions: two tsql sessions held open through fifos.
 for i in 1 2; do
   mkfifo "$TMP/fifo$i"
-  tsql -H 127.0.0.1 -p "$PORT" -U victim -P VictimPass-1 <"$TMP/fifo$i" >"$TMP/tsql$i.out" 2>&1 &
+  TDSVER=7.4 tsql -H 127.0.0.1 -p "$PORT" -U victim -P VictimPass-1 <"$TMP/fifo$i" >"$TMP/tsql$i.out" 2>&1 &
   eval "TSQL$i=\$!"
 done
 exec 7>"$TMP/fifo1" 8>"$TMP/fifo2"
@@ -134,6 +134,21 @@ out=$(tool sa SaPass-1 lock rot-lock --unlock); is "$?" 0 "lock then unlock in o
 out=$(tool sa SaPass-1 unlock rot-lock); rc=$?
 is "$rc" 1 "unlock of a lock this session does not hold fails"
 like "$out" "not held" "... with a clear message"
+
+# Multi-packet messages both ways (4096-byte packets): a 3900-character literal is a
+# 7.8 KB batch and a 7.8 KB reply.
+big=$(printf 'x%.0s' $(seq 3900))
+out=$(tool app "$ODD" query-ro "select N'$big'")
+like "$out" '"rows":\[\["x{3900}"\]\]' "a multi-packet batch and reply round-trip (tds_tool)"
+out=$(tsql_run app "$ODD" "select N'$big'")
+like "$out" "x{3900}" "a multi-packet batch and reply round-trip (tsql)"
+
+# Many concurrent connections.
+pids=()
+for i in $(seq 20); do tool sa SaPass-1 version >"$TMP/conc$i" 2>&1 & pids+=($!); done
+bad=0
+for i in $(seq 20); do wait "${pids[$((i-1))]}" || bad=$((bad+1)); grep -q "^Microsoft SQL Server" "$TMP/conc$i" || bad=$((bad+1)); done
+is "$bad" 0 "20 concurrent sessions are all served"
 
 # Read-only queries: the positive path reaches the server ...
 out=$(tool app "$ODD" query-ro 'select name, n from t -- ro_ok_marker')
