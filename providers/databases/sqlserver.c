@@ -250,10 +250,21 @@ static int sq_connect(const conn_url *u, db_conn **out, cb_error *e)
     if (u->dbname && *u->dbname) DBSETLDBNAME(login, u->dbname);
     const char *enc = param(u, "Encrypt");
     if (enc) {
-        /* FreeTDS: TRUE = require TLS; otherwise its default ("request": TLS when the
-         * server offers it). Certificate checks come from freetds.conf ("ca file"). */
-        if (truthy(enc)) DBSETLENCRYPT(login, TRUE);
-        else if (!falsy(enc)) { dbloginfree(login); return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: invalid Encrypt value"); }
+        /* Encrypt=false keeps FreeTDS's default ("request": TLS when the server offers
+         * it). FreeTDS 1.3 db-lib leaves DBSETENCRYPT unimplemented (dbsetlbool fails),
+         * so a required TLS cannot be set per connection: fail closed rather than
+         * connect in clear. TLS policy and certificate checks live in freetds.conf. */
+        if (truthy(enc)) {
+            if (DBSETLENCRYPT(login, TRUE) == FAIL) {
+                dbloginfree(login);
+                return cb_fail(e, CB_ERR, CB_K_INVALID,
+                               "sqlserver: Encrypt=true cannot be enforced by this FreeTDS db-lib; set "
+                               "'encryption = require' in freetds.conf and omit Encrypt");
+            }
+        } else if (!falsy(enc)) {
+            dbloginfree(login);
+            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: invalid Encrypt value");
+        }
     }
     const char *to = param(u, "Connect Timeout");
     if (!to) to = param(u, "ConnectTimeout");

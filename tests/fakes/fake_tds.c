@@ -341,7 +341,7 @@ static void do_select_t(reply *r, const tdsf_stmt *st)
 {
     static const struct { const char *name; int n, null; } rows[] = {{"hello", 42, 0}, {"world", 7, 0}, {NULL, 0, 1}};
     tdsf_col cols[TDSF_MAX_COLS * 2];
-    int which[TDSF_MAX_COLS * 2];
+    int which[TDSF_MAX_COLS * 2] = {0};
     size_t nc = 0;
     for (size_t i = 0; i < st->ncols; i++) {
         int all = strcmp(st->cols[i], "*") == 0;

@@ -65,6 +65,13 @@ out=$(tool app wrong-pass test-login); rc=$?
 is "$rc" 1 "test-login with a wrong password fails"
 like "$out" "Login failed for user 'app'" "login failure message is passed through"
 out=$(tool sa SaPass-1 version); like "$out" "^Microsoft SQL Server" "server_version"
+out=$(tool sa SaPass-1 --param Encrypt=true version); rc=$?
+is "$rc" 1 "Encrypt=true fails closed (db-lib cannot require TLS per connection)"
+like "$out" "cannot be enforced" "... with the reason"
+out=$(tool sa SaPass-1 --param Encrypt=maybe version); rc=$?
+is "$rc" 2 "an invalid Encrypt value is a usage error"
+out=$(tool sa SaPass-1 --param "Connect Timeout=5" --param Encrypt=false version); rc=$?
+is "$rc" 0 "Encrypt=false and Connect Timeout are accepted"
 
 # Rotation by the admin login (no OLD_PASSWORD).
 out=$(NEW_PASSWORD=AppPass-2 tool sa SaPass-1 set-password app); is "$?" 0 "admin rotates app"
