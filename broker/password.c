@@ -45,14 +45,21 @@ int pw_policy_check(const pw_policy *p, cb_error *e)
     return 0;
 }
 
-/* Uniform integer in [0, n) from RAND_bytes, rejecting the biased tail. */
-static int rand_below(uint32_t n, uint32_t *out)
+/* Random bytes drawn from RAND_bytes in blocks (one call per block, not per character). */
+typedef struct pw_rng { unsigned char buf[256]; size_t pos; } pw_rng;
+
+/* Uniform integer in [0, n), n <= 65536, from 16-bit draws, rejecting the biased tail. */
+static int rand_below(pw_rng *g, uint32_t n, uint32_t *out)
 {
-    uint32_t limit = UINT32_MAX - (UINT32_MAX % n);  /* values >= limit would bias */
+    uint32_t limit = 65536 - (65536 % n);  /* draws >= limit would favour small values */
     for (;;) {
-        uint32_t x;
-        if (RAND_bytes((unsigned char *)&x, sizeof x) != 1) return -1;
-        if (x < limit) { *out = x % n; cb_wipe(&x, sizeof x); return 0; }
+        if (g->pos + 2 > sizeof g->buf) {
+            if (RAND_bytes(g->buf, sizeof g->buf) != 1) return -1;
+            g->pos = 0;
+        }
+        uint32_t x = (uint32_t)g->buf[g->pos] << 8 | g->buf[g->pos + 1];
+        g->pos += 2;
+        if (x < limit) { *out = x % n; return 0; }
     }
 }
 
@@ -69,24 +76,28 @@ int password_generate(const pw_policy *p, char **out, cb_error *e)
             nall += m;
         }
     char *pw = cb_malloc(n + 1);
+    pw_rng g = {.pos = sizeof g.buf};
     uint32_t r = 0;
     int rc = 0;
     /* One character from each required class, then the rest from the union. */
     for (int i = 0; i < 4 && !rc; i++)
         if (p->classes >> i & 1) {
-            if (rand_below((uint32_t)strlen(sets[i]), &r)) rc = -1;
+            if (rand_below(&g, (uint32_t)strlen(sets[i]), &r)) rc = -1;
             else pw[k++] = sets[i][r];
         }
     while (k < n && !rc) {
-        if (rand_below((uint32_t)nall, &r)) rc = -1;
+        if (rand_below(&g, (uint32_t)nall, &r)) rc = -1;
         else pw[k++] = all[r];
     }
     /* Fisher-Yates so the guaranteed characters sit at random positions. */
     for (size_t i = n - 1; i > 0 && !rc; i--) {
-        if (rand_below((uint32_t)(i + 1), &r)) { rc = -1; break; }
+        if (rand_below(&g, (uint32_t)(i + 1), &r)) { rc = -1; break; }
         char t = pw[i]; pw[i] = pw[r]; pw[r] = t;
     }
     cb_wipe(&r, sizeof r);
+    cb_wipe(&g, sizeof g);
+    cb_wipe(sets, sizeof sets);
+    cb_wipe(all, sizeof all);
     if (rc) {
         cb_free_secret_n(pw, n + 1);
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "password generation: random number generator failed");
