@@ -10,6 +10,7 @@
 #include "tzfile.h"
 
 #define CRON_MAX_COUNT 1000
+#define CRON_LAST_TIME 253402300799LL  /* 9999-12-31T23:59:59Z: ISO 8601 needs 4 digits */
 
 static void cron_usage(FILE *f)
 {
@@ -101,15 +102,21 @@ int cmd_cron(cli_ctx *ctx, int argc, char **argv)
     cb_buf text;
     cb_buf_init(&text, 0);
     for (int i = 0; i < count; i++) {
-        if (cron_next(&c, t, tz, &t, &e)) {
-            if (i == 0) { json_decref(arr); cb_buf_free(&text); rc = cli_report_error(ctx, &e); goto out; }
-            break;  /* later times past year 9999: print what we have */
+        int64_t nt;
+        int bad = cron_next(&c, t, tz, &nt, &e);
+        if (!bad && nt > CRON_LAST_TIME) bad = cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "no fire time before the year 10000");
+        if (bad) {
+            if (i > 0) break;  /* the calendar ran out after some times: print those */
+            json_decref(arr);
+            cb_buf_free(&text);
+            rc = cli_report_error(ctx, &e);
+            goto out;
         }
+        t = nt;
         char iso[32];
         cb_iso8601(t, iso);
         json_array_append_new(arr, json_string(iso));
         cb_buf_printf(&text, "%s\n", iso);
-        if (t > 253402300799LL) break;
     }
     if (ctx->json) cli_print_json(json_pack("{s:s,s:s,s:o}", "expr", expr.data, "tz", tz, "next", arr));
     else { json_decref(arr); fputs(text.data, stdout); }
