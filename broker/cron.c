@@ -53,7 +53,6 @@ static int get_value(const char **pp, const char *end, int fi, int allow_names, 
     while (p < end && isalnum((unsigned char)*p)) p++;
     size_t n = (size_t)(p - s);
     char tok[40];
-    show(tok, sizeof tok, s, n);
     if (n == 0) {
         if (s >= end) return FERR(fi, "missing value");
         char c[8];
@@ -72,6 +71,7 @@ static int get_value(const char **pp, const char *end, int fi, int allow_names, 
             for (int i = 0; f->names[i]; i++)
                 if (strncasecmp(s, f->names[i], 3) == 0) found = i + f->name_base;
         if (found < 0) {
+            show(tok, sizeof tok, s, n);
             if (f->names && allow_names) return FERR(fi, "unknown name '%s' (expected %s-%s or a number)", tok, f->names[0], fi == 3 ? "dec" : "sat");
             return FERR(fi, "'%s' is not a number", tok);
         }
@@ -199,9 +199,7 @@ int cron_parse(const char *expr, cron_expr *out, cb_error *e)
     if (out->dom_star || out->dow_star) {  /* AND: some selected month must hold a selected day */
         int possible = 0;
         for (int m = 1; m <= 12; m++)
-            if (out->month >> m & 1)
-                for (int d = 1; d <= max_mday(m); d++)
-                    if (out->dom >> d & 1) possible = 1;
+            if ((out->month >> m & 1) && (out->dom & (uint32_t)((2ULL << max_mday(m)) - 2))) possible = 1;
         if (!possible) {
             memset(out, 0, sizeof *out);
             return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "the expression never fires: no selected month has any of the selected days of month");
