@@ -88,8 +88,9 @@ int cmd_cron(cli_ctx *ctx, int argc, char **argv)
     if (from && cb_parse_iso8601(from, &t) != 0) { rc = usage_err(ctx, "cron: --from: not an ISO 8601 time: '%.40s'", from); goto out; }
     cb_error e = {0};
     cron_expr c;
-    if (cron_parse(expr.data, &c, &e) || !cb_tz_get(tz, &e)) {
-        cb_error_prefix(&e, "invalid cron expression");
+    if (cron_parse(expr.data, &c, &e)) cb_error_prefix(&e, "invalid cron expression");
+    else if (!cb_tz_get(tz, &e)) cb_error_prefix(&e, "--tz");
+    if (e.code) {
         rc = cli_report_error(ctx, &e);
         goto out;
     }

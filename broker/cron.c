@@ -52,7 +52,6 @@ static int get_value(const char **pp, const char *end, int fi, int allow_names, 
     const char *s = *pp, *p = s;
     while (p < end && isalnum((unsigned char)*p)) p++;
     size_t n = (size_t)(p - s);
-    char tok[40];
     if (n == 0) {
         if (s >= end) return FERR(fi, "missing value");
         char c[8];
@@ -71,6 +70,7 @@ static int get_value(const char **pp, const char *end, int fi, int allow_names, 
             for (int i = 0; f->names[i]; i++)
                 if (strncasecmp(s, f->names[i], 3) == 0) found = i + f->name_base;
         if (found < 0) {
+            char tok[40];
             show(tok, sizeof tok, s, n);
             if (f->names && allow_names) return FERR(fi, "unknown name '%s' (expected %s-%s or a number)", tok, f->names[0], fi == 3 ? "dec" : "sat");
             return FERR(fi, "'%s' is not a number", tok);
@@ -92,7 +92,7 @@ static int check_range(int fi, int v, cb_error *e)
 static int parse_item(const char *s, const char *end, int fi, uint64_t *bits, cb_error *e)
 {
     const field_def *f = &fields[fi];
-    int lo, hi, step = 1, ranged = 0;
+    int lo = 0, hi = 0, step = 1, ranged = 0;
     const char *p = s;
     if (p == end) return FERR(fi, "empty list item");
     if (*p == '*') {
@@ -287,7 +287,7 @@ static int next_match(const cron_expr *c, int64_t w, int64_t ylimit, int64_t *ou
             if (nmi < 0) { h++; mi = 0; continue; }
             mi = nmi;
         }
-        *out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60;
+        *out = days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60;
         return 0;
     }
 }
@@ -355,7 +355,7 @@ never:
 
 int cron_due(const cron_expr *c, const char *tz, int64_t last_success, int64_t now, int64_t *next, cb_error *e)
 {
-    int64_t f;
+    int64_t f = 0;
     if (cron_next(c, last_success, tz, &f, e)) return -1;
     *next = f;
     if (f <= now) return 1;

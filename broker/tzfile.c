@@ -242,7 +242,7 @@ cb_tz *cb_tz_parse(const uint8_t *buf, size_t len, cb_error *e)
             s[nl - p - 1] = 0;
             if (parse_footer(s, &z->ft) != 0) goto bad;
             if (z->ft.present) {
-                int32_t o[2] = {z->ft.std_off, z->ft.has_dst ? z->ft.dst_off : z->ft.std_off};
+                const int32_t o[2] = {z->ft.std_off, z->ft.has_dst ? z->ft.dst_off : z->ft.std_off};
                 for (int i = 0; i < 2; i++) {
                     if (o[i] <= -TZ_MAX_OFF || o[i] >= TZ_MAX_OFF) goto bad;
                     if (o[i] < z->minoff) z->minoff = o[i];

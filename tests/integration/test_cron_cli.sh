@@ -31,6 +31,7 @@ is "$out" $'2024-03-30T01:30:00Z\n2024-03-31T01:00:00Z\n2024-04-01T00:30:00Z' "-
 out=$("$CLI" cron next '30 1 * * *' --tz America/New_York --from 2024-11-02T12:00:00Z --count 2)
 is "$out" $'2024-11-03T05:30:00Z\n2024-11-04T06:30:00Z' "--tz America/New_York fall-back overlap runs once"
 expect_exit 2 "unknown zone is exit 2" "$CLI" cron next '0 0 * * *' --tz Mars/Base
+like "$(cat "$TMP/.out")" "credbroker: --tz: unknown time zone 'Mars/Base'" "unknown zone explained"
 expect_exit 2 "path-like zone is exit 2" "$CLI" cron next '0 0 * * *' --tz ../../etc/passwd
 
 # JSON output.
