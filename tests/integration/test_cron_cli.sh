@@ -89,8 +89,8 @@ is "$out" $'9999-12-31T23:58:00Z\n9999-12-31T23:59:00Z' "stops at the end of yea
 expect_exit 2 "no fire time before year 10000 is exit 2" "$CLI" cron next '0 0 1 1 *' --from 9999-06-01T00:00:00Z
 
 # Without --from the times are after now.
-first=$("$CLI" cron next '* * * * *' --count 1)
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+first=$("$CLI" cron next '* * * * *' --count 1)
 if [[ "$first" > "$now" ]]; then pass "default --from is now"; else fail "default --from is now ($first <= $now)"; fi
 
 done_testing
