@@ -116,7 +116,8 @@ static int parse_item(const char *s, const char *end, int fi, uint64_t *bits, cb
             return FERR(fi, "a step needs a range or '*' (write %d-%d/S, not %d/S)", lo, f->hi, lo);
         p++;
         if (get_value(&p, end, fi, 0, &step, e)) return CB_EUSAGE;
-        if (step < 1 || step > f->hi) return FERR(fi, "step %d out of range 1-%d", step, f->hi);
+        /* Upper bound as OpenBSD cron: the number of values in the field. */
+        if (step < 1 || step > f->hi - f->lo + 1) return FERR(fi, "step %d out of range 1-%d", step, f->hi - f->lo + 1);
     }
     if (p != end) {
         char c[8];

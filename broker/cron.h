@@ -12,9 +12,10 @@
  *
  * Dialect choices (see docs/readme-cron.md):
  *   - `5/10` (a single number with a step) is an error, as in Vixie 3.0 / Debian cron.
- *   - `10-5` (reversed range) is an error: Vixie accepts it silently and the job never
- *     runs; we refuse rather than accept a schedule that never fires.
- *   - A step must be 1..(field maximum) (cronie); `*\/0` is an error.
+ *   - `10-5` (reversed range) is an error, as in OpenBSD cron: Vixie accepts it silently
+ *     and the job never runs; we refuse rather than accept a schedule that never fires.
+ *   - A step must be 1..(number of values in the field), as OpenBSD cron; `*\/0` is an
+ *     error, `*\/60` in minutes means minute 0 only.
  *   - An expression that can never fire (`0 0 30 2 *`) is an error at parse time.
  *
  * Time zones: matching is on the wall clock of the job's zone (cronie CRON_TZ). A job

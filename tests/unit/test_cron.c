@@ -107,8 +107,12 @@ static void test_error_messages(void **s)
     expect_invalid("* * 0 * *", "field 3 (day of month): value 0 out of range 1-31");
     expect_invalid("* * * 13 *", "field 4 (month): value 13 out of range 1-12");
     expect_invalid("* * * * 8", "field 5 (day of week): value 8 out of range 0-7");
-    expect_invalid("*/0 * * * *", "step 0 out of range 1-59");
-    expect_invalid("*/60 * * * *", "step 60 out of range 1-59");
+    expect_invalid("*/61 * * * *", "step 61 out of range 1-60");
+    expect_invalid("* */25 * * *", "step 25 out of range 1-24");
+    expect_invalid("* * * * */9", "step 9 out of range 1-8");
+    expect_invalid("*/0 * * * *", "step 0 out of range 1-60");
+    assert_int_equal(cron_parse("*/60 */24 */31 */12 */8", &c, &e), 0);  /* OpenBSD's bound */
+    assert_true(c.minute == 1 && c.hour == 1 && c.dom == 2 && c.month == 2 && c.dow == 1);
     expect_invalid("* * * foo *", "field 4 (month): unknown name 'foo'");
     expect_invalid("* * * * funday", "field 5 (day of week): unknown name 'funday'");
     expect_invalid("mon * * * *", "field 1 (minute): 'mon' is not a number");
