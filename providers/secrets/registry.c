@@ -3,7 +3,9 @@
 #include "secret_provider.h"
 
 /* extern const secret_provider aws_sm_provider; etc. are declared as they land. */
+extern const secret_provider vault_provider;
 static const secret_provider *const providers[] = {
+    &vault_provider,
     NULL
 };
 
