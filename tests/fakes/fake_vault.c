@@ -6,7 +6,9 @@
  *   fake_vault --port P [--root-token T] [--role-id R --secret-id S] [--token-ttl SEC]
  *              [--no-renew] [--mount NAME]... [--cert F --key F]
  *              [--fail-first N STATUS] [--retry-after SEC] [--delay-ms MS]
- *              [--truncate] [--non-json] [--sealed]
+ *              [--truncate] [--non-json] [--sealed] [--seed MOUNT/PATH JSON]...
+ * Fault flags apply to the secrets engines only (not auth/ or sys/health), except
+ * --sealed which, like a sealed Vault, refuses everything.
  * Each request is logged to stderr as "METHOD /path -> status" (never a token).
  * Exits on SIGTERM or SIGINT. */
 #include <arpa/inet.h>
@@ -115,6 +117,7 @@ static const char *issue_token(long ttl, int renewable, const char *policy)
                         json_pack("{s:I,s:I,s:b,s:s,s:[ss],s:I,s:I}", "expire_ms", (json_int_t)(ttl ? now_ms() + ttl * 1000 : 0),
                                   "ttl", (json_int_t)ttl, "renewable", renewable, "accessor", acc, "policies", "default",
                                   policy, "creation", (json_int_t)(now_ms() / 1000), "creation_ttl", (json_int_t)ttl));
+    json_object_set_new(json_object_get(tokens, tok), "meta", json_pack("{s:s}", "role_name", policy));
     return json_object_iter_key(json_object_iter_at(tokens, tok));
 }
 
@@ -430,11 +433,11 @@ static reply route(struct MHD_Connection *c, const char *method, const char *url
         long ttl = remaining_ttl(t);
         json_int_t exp = json_integer_value(json_object_get(t, "expire_ms"));
         json_int_t cr = json_integer_value(json_object_get(t, "creation"));
-        return ok(json_pack("{s:s,s:I,s:O,s:s,s:s,s:o,s:i,s:s,s:o,s:n,s:i,s:b,s:s,s:O,s:b,s:I,s:s}", "accessor",
+        return ok(json_pack("{s:s,s:I,s:O,s:s,s:s,s:o,s:i,s:s,s:o,s:O,s:i,s:b,s:s,s:O,s:b,s:I,s:s}", "accessor",
                             json_string_value(json_object_get(t, "accessor")), "creation_time", cr, "creation_ttl",
                             json_object_get(t, "creation_ttl"), "display_name", "token", "entity_id", "", "expire_time",
                             exp ? time_str(exp) : json_null(), "explicit_max_ttl", 0, "id", tok, "issue_time",
-                            time_str(cr * 1000), "meta", "num_uses", 0, "orphan", 1, "path", "auth/token/create",
+                            time_str(cr * 1000), "meta", json_object_get(t, "meta") ? json_object_get(t, "meta") : json_null(), "num_uses", 0, "orphan", 1, "path", "auth/token/create",
                             "policies", json_object_get(t, "policies"), "renewable",
                             json_is_true(json_object_get(t, "renewable")), "ttl", (json_int_t)ttl, "type", "service"),
                   "token");
@@ -488,7 +491,7 @@ static void send_reply(struct MHD_Connection *c, reply r, int *status_out)
         json_decref(r.body);
     }
     size_t len = text ? strlen(text) : 0;
-    if (text && cfg.truncate) len /= 2; /* a body cut short: must not parse */
+    if (text && cfg.truncate && r.status == 200) len /= 2; /* a body cut short: must not parse */
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : (char *)"", MHD_RESPMEM_MUST_COPY);
     free(text);
     if (len || r.status != 204) MHD_add_response_header(resp, "Content-Type", type);
@@ -526,15 +529,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
-    if (cfg.delay_ms) usleep((useconds_t)cfg.delay_ms * 1000);
+    /* Faults hit the secrets engine, not auth or health, so each test controls which
+     * request fails. */
+    int faulty = strncmp(url, "/v1/auth/", 9) != 0 && strcmp(url, "/v1/sys/health") != 0;
+    if (faulty && cfg.delay_ms) usleep((useconds_t)cfg.delay_ms * 1000);
     reply r;
     pthread_mutex_lock(&mu);
-    int n = ++nrequests;
+    int n = faulty ? ++nrequests : 0;
     if (cb->too_big) {
         r = errors(413, "request body too large");
-    } else if (n <= cfg.fail_first) {
+    } else if (faulty && n <= cfg.fail_first) {
         r = errors(cfg.fail_status, cfg.fail_status == 429 ? "rate limit quota exceeded" : "internal error");
-    } else if (cfg.non_json) {
+    } else if (faulty && cfg.non_json) {
         r = (reply){200, NULL, "text/html", strdup("<html><body>upstream proxy error</body></html>\n")};
     } else {
         json_t *body = NULL;
@@ -585,6 +591,8 @@ static char *slurp(const char *path)
 int main(int argc, char **argv)
 {
     const char *cert = NULL, *key = NULL;
+    const char *seeds[16][2];
+    int nseeds = 0;
     cfg.mounts[cfg.nmounts++] = "secret";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -606,6 +614,14 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--truncate") == 0) cfg.truncate = 1;
         else if (strcmp(a, "--non-json") == 0) cfg.non_json = 1;
         else if (strcmp(a, "--sealed") == 0) cfg.sealed = 1;
+        else if (strcmp(a, "--seed") == 0 && v && i + 2 < argc) {
+            seeds[nseeds][0] = argv[++i];
+            seeds[nseeds][1] = argv[++i];
+            if (++nseeds == 16) {
+                fprintf(stderr, "fake_vault: at most 16 --seed\n");
+                return 2;
+            }
+        }
         else {
             fprintf(stderr, "fake_vault: unknown or incomplete argument %s\n", a);
             return 2;
@@ -622,6 +638,21 @@ int main(int argc, char **argv)
                             json_pack("{s:I,s:I,s:b,s:s,s:[s],s:I,s:I}", "expire_ms", (json_int_t)0, "ttl", (json_int_t)0,
                                       "renewable", 0, "accessor", "root-accessor", "policies", "root", "creation",
                                       (json_int_t)(now_ms() / 1000), "creation_ttl", (json_int_t)0));
+    /* --seed MOUNT/PATH JSON: a version 1 present from the start (no request needed) */
+    for (int i = 0; i < nseeds; i++) {
+        const char *slash = strchr(seeds[i][0], '/');
+        json_t *data = json_loads(seeds[i][1], 0, NULL);
+        if (!slash || !json_is_object(data)) {
+            fprintf(stderr, "fake_vault: --seed wants MOUNT/PATH and a JSON object\n");
+            return 2;
+        }
+        char mount[128];
+        snprintf(mount, sizeof mount, "%.*s", (int)(slash - seeds[i][0]), seeds[i][0]);
+        json_t *body = json_pack("{s:o}", "data", data);
+        reply r = kv_write(mount_of("", mount, 1), slash + 1, body);
+        json_decref(r.body);
+        json_decref(body);
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
