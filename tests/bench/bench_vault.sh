@@ -3,12 +3,12 @@
 # (build/tools/secret_tool bench: getrusage CPU per get, one provider state) next to
 # node-vault 0.12.0 (process.cpuUsage per read). Client CPU only; the fake is shared.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 N=1000
 FAKE="$BUILD/fakes/fake_vault"
 TOOL="$BUILD/tools/secret_tool"
-[ -x "$FAKE" ] && [ -x "$TOOL" ] || { echo "bench_vault: build first" >&2; exit 1; }
+if [ ! -x "$FAKE" ] || [ ! -x "$TOOL" ]; then echo "bench_vault: build first" >&2; exit 1; fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 tok=bench-$(openssl rand -hex 8)
 "$FAKE" --port "$port" --root-token "$tok" --seed secret/bench '{"username":"app","password":"bench-pw"}' 2>/dev/null &

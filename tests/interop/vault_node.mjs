@@ -35,26 +35,27 @@ async function client() {
 }
 
 async function checks() {
+  const x = `x-${process.pid}-${Date.now()}`; // fresh key: works on a fake with data
   const v = mk(undefined);
   const login = await v.approleLogin({ role_id: process.env.VAULT_ROLE_ID, secret_id: process.env.VAULT_SECRET_ID });
   ok(typeof login.auth?.client_token === 'string' && v.token === login.auth.client_token, 'approleLogin sets the client token');
   ok(login.auth.renewable === true && login.auth.lease_duration > 0, 'login auth block has a renewable lease', login.auth);
   ok(Array.isArray(login.auth.policies) && login.auth.policies.includes('default'), 'login auth block lists policies');
 
-  const w1 = await v.write('secret/data/x', { data: { user: 'app', password: 'one' } });
+  const w1 = await v.write(`secret/data/${x}`, { data: { user: 'app', password: 'one' } });
   ok(w1.data?.version === 1 && w1.data.destroyed === false && w1.data.deletion_time === '', 'write returns version metadata', w1.data);
-  const w2 = await v.write('secret/data/x', { options: { cas: 1 }, data: { user: 'app', password: 'two' } });
+  const w2 = await v.write(`secret/data/${x}`, { options: { cas: 1 }, data: { user: 'app', password: 'two' } });
   ok(w2.data?.version === 2, 'write with cas=current makes version 2');
   let casErr;
-  try { await v.write('secret/data/x', { options: { cas: 1 }, data: { password: 'lost' } }); } catch (e) { casErr = e; }
+  try { await v.write(`secret/data/${x}`, { options: { cas: 1 }, data: { password: 'lost' } }); } catch (e) { casErr = e; }
   ok(casErr?.response?.statusCode === 400 && casErr.message === 'check-and-set parameter did not match the current version',
      'stale cas -> 400 with the exact Vault message', casErr?.message);
 
-  const r = await v.read('secret/data/x');
+  const r = await v.read(`secret/data/${x}`);
   ok(r.data?.data?.password === 'two' && r.data.metadata.version === 2, 'read returns latest data and metadata', r.data?.metadata);
   ok('request_id' in r && r.lease_id === '' && r.renewable === false && r.wrap_info === null && r.auth === null,
      'read response has the Vault envelope');
-  const r1 = await v.read('secret/data/x?version=1');
+  const r1 = await v.read(`secret/data/${x}?version=1`);
   ok(r1.data?.data?.password === 'one' && r1.data.metadata.version === 1, 'read with ?version=1');
 
   ok(await status(v.read('secret/data/missing')) === 404, '404 surfaces as e.response.statusCode');
@@ -63,7 +64,7 @@ async function checks() {
   ok(Array.isArray(e404?.response?.body?.errors) && e404.response.body.errors.length === 0, '404 body is {"errors":[]}');
   const bad = mk('not-a-token');
   let e403;
-  try { await bad.read('secret/data/x'); } catch (e) { e403 = e; }
+  try { await bad.read(`secret/data/${x}`); } catch (e) { e403 = e; }
   ok(e403?.response?.statusCode === 403 && e403.message === 'permission denied', '403 permission denied for a bad token');
 
   const look = await v.tokenLookupSelf();
@@ -73,19 +74,19 @@ async function checks() {
   ok(ren.auth?.lease_duration > 0 && ren.auth.client_token === v.token, 'tokenRenewSelf returns the auth block');
 
   const list = await v.list('secret/metadata/');
-  ok(Array.isArray(list.data?.keys) && list.data.keys.includes('x'), 'list (LIST verb) shows x', list.data);
-  const meta = await v.read('secret/metadata/x');
+  ok(Array.isArray(list.data?.keys) && list.data.keys.includes(x), 'list (LIST verb) shows x', list.data);
+  const meta = await v.read(`secret/metadata/${x}`);
   ok(meta.data?.current_version === 2 && meta.data.versions?.['1'] && meta.data.versions['2'], 'metadata read');
 
-  await v.delete('secret/data/x');
+  await v.delete(`secret/data/${x}`);
   let gone;
-  try { await v.read('secret/data/x'); } catch (e) { gone = e; }
+  try { await v.read(`secret/data/${x}`); } catch (e) { gone = e; }
   ok(gone?.response?.statusCode === 404 && gone.response.body?.data?.data === null &&
      gone.response.body.data.metadata?.deletion_time !== '', 'soft-deleted latest -> 404 with metadata');
-  const back = await v.read('secret/data/x?version=1');
+  const back = await v.read(`secret/data/${x}?version=1`);
   ok(back.data?.data?.password === 'one', 'older version still readable after deleting the latest');
-  await v.write('secret/undelete/x', { versions: [2] });
-  ok((await v.read('secret/data/x')).data.data.password === 'two', 'undelete restores the latest');
+  await v.write(`secret/undelete/${x}`, { versions: [2] });
+  ok((await v.read(`secret/data/${x}`)).data.data.password === 'two', 'undelete restores the latest');
 
   console.log(`1..${n}`);
   process.exit(failures ? 1 : 0);
