@@ -562,7 +562,8 @@ static int vault_get(void *state, const secret_ref *ref, secret_value *out, cb_e
     if (!rc) {
         if (r.status == 200) rc = vault_parse_kv_read(r.body.data, r.body.len, out, e);
         else rc = vault_error_from_response(r.status, r.body.data, r.body.len, what, e);
-        if (rc && e && e->kind == CB_K_INVALID && r.status == 200) cb_error_prefix(e, "%s", what);
+        if (rc && e && e->kind == CB_K_INVALID && r.status == 200)
+            cb_fail(e, CB_ERR, CB_K_INVALID, "vault: malformed read response for %s", what);
     }
     http_response_free(&r);
     free(p);
