@@ -335,6 +335,10 @@ static int approle_login(vault_state *s, cb_error *e)
     char *path = cb_sprintf("auth/%s/login", m);
     free(m);
     json_t *req = json_pack("{s:s,s:s}", "role_id", s->role_id, "secret_id", s->secret_id);
+    if (!req) {
+        free(path);
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "vault: AppRole role_id or secret_id is not valid UTF-8");
+    }
     char *body = json_dumps(req, JSON_COMPACT);
     wipe_json(req);
     json_decref(req);
@@ -387,6 +391,7 @@ static void maybe_renew(vault_state *s)
         }
         LOG_INFO("vault: token renewal refused (HTTP %ld)", r.status);
         http_response_free(&r);
+        s->renewable = 0; /* do not ask again on every request */
     }
     if (s->role_id) {
         if (approle_login(s, &e)) LOG_WARN("%s", e.msg);
