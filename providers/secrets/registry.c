@@ -10,6 +10,7 @@ extern const secret_provider file_provider;
 static const secret_provider *const providers[] = {
     &aws_sm_provider,
     &azure_kv_provider,
+    &vault_provider,
     &env_provider,
     &file_provider,
     NULL
