@@ -5,6 +5,10 @@
 #include "cli.h"
 #include "commands.h"
 #include "audit.h"
+#include "cmd_policy.h"
+#include "cmd_cron.h"
+#include "cron.h"
+#include "policy.h"
 
 #define CREDBROKER_VERSION "0.1.0"
 
@@ -16,6 +20,18 @@ static int cmd_version(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
+/* Policy files name cron schedules; they are checked by the same parser the scheduler uses. */
+static int schedule_check(const char *expr, const char *tz, cb_error *e)
+{
+    cron_expr c;
+    int rc = cron_parse(expr, &c, e);
+    if (!rc && tz && strcmp(tz, "UTC") != 0) {
+        int64_t next;
+        rc = cron_next(&c, cb_now(), tz, &next, e);
+    }
+    return rc;
+}
+
 static const cli_command commands[] = {
     {"init", cmd_init, "create an encrypted store"},
     {"conn", cmd_conn, "add, list, show, update, remove connections; print a URL (audited)"},
@@ -24,6 +40,8 @@ static const cli_command commands[] = {
     {"assess", cmd_assess, "security assessment of connections and the store (exit 3 on findings)"},
     {"verify", cmd_verify, "authenticate and decrypt every encrypted value (exit 3 on failures)"},
     {"audit", cmd_audit, "list or verify the hash-chained audit log"},
+    {"cron", cmd_cron, "next fire times of a cron expression; validate one"},
+    {"policy", cmd_policy, "check or show the policy files (file:line:column errors)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL}
 };
@@ -71,6 +89,7 @@ int main(int argc, char **argv)
     if (!ctx.config_path) ctx.config_path = "credbroker.json";
     if (!ctx.policies_dir) ctx.policies_dir = "policies";
     ctx.actor = audit_cli_actor();
+    policy_schedule_validator = schedule_check;
     cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
     if (i >= argc) { usage(stderr); return CB_EUSAGE; }
     for (const cli_command *c = commands; c->name; c++)
