@@ -397,6 +397,16 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
     int st = 200;
     json_t *resp = NULL;
     enum MHD_Result rc;
+    const char *pv = c.hdr_protocol_version;
+    if (pv && !mcp_version_supported(pv) && !m.modern) {
+        /* legacy rule; a 2026-07-28 request gets -32022 with data from the dispatcher */
+        char msg[512];
+        snprintf(msg, sizeof msg, "Bad Request: Unsupported protocol version: %.40s (supported versions: %s, %s, %s, %s, %s)",
+                 pv, mcp_supported_versions[0], mcp_supported_versions[1], mcp_supported_versions[2],
+                 mcp_supported_versions[3], mcp_supported_versions[4]);
+        mcp_msg_free(&m);
+        return send_err(conn, 400, MCP_SERVER_ERROR, msg, NULL);
+    }
     if (!m.root || m.kind == MCP_MSG_INVALID || m.modern) {
         resp = mcp_dispatch(h->srv, &c, &m, &st); /* errors and the stateless era need no session */
         mcp_msg_free(&m);
@@ -510,14 +520,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         const char *cl = hdr(conn, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->o.max_body)
             return send_err(conn, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
-        const char *pv = hdr(conn, "MCP-Protocol-Version");
-        if (pv && !mcp_version_supported(pv)) {
-            char m[512];
-            snprintf(m, sizeof m, "Bad Request: Unsupported protocol version: %.40s (supported versions: %s, %s, %s, %s, %s)",
-                     pv, mcp_supported_versions[0], mcp_supported_versions[1], mcp_supported_versions[2],
-                     mcp_supported_versions[3], mcp_supported_versions[4]);
-            return send_err(conn, 400, MCP_SERVER_ERROR, m, NULL);
-        }
         return MHD_YES;
     }
     if (*upload_size) {

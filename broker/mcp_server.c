@@ -234,7 +234,7 @@ void mcp_msg_free(mcp_msg *m)
 
 static json_t *result_response(json_t *id, json_t *result)
 {
-    return json_pack("{s:s,s:O,s:o}", "jsonrpc", "2.0", "id", id, "result", result);
+    return json_pack("{s:s,s:O,s:O}", "jsonrpc", "2.0", "id", id, "result", result);
 }
 
 static json_t *tool_json(mcp_server *s, reg_tool *r, const char *ver)
