@@ -184,13 +184,14 @@ static int classify(json_t *o, const char **method, json_t **err)
         *err = mcp_error_response(good_id, MCP_INVALID_REQUEST, "Invalid Request: method must be a string", NULL);
         return MCP_MSG_INVALID;
     }
+    *method = json_string_value(m);
     json_t *p = json_object_get(o, "params");
     if (p && !json_is_object(p)) {
         if (!good_id) return MCP_MSG_NOTIFICATION; /* never answer a notification */
+        *method = NULL;
         *err = mcp_error_response(good_id, MCP_INVALID_PARAMS, "Invalid params: params must be an object", NULL);
         return MCP_MSG_INVALID;
     }
-    *method = json_string_value(m);
     return good_id ? MCP_MSG_REQUEST : MCP_MSG_NOTIFICATION;
 }
 
@@ -204,7 +205,7 @@ void mcp_msg_parse(const char *data, size_t len, mcp_msg *m)
 {
     memset(m, 0, sizeof *m);
     json_error_t je;
-    m->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+    m->root = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!m->root) {
         m->error = mcp_error_response(NULL, MCP_PARSE_ERROR, "Parse error", NULL);
         return;
