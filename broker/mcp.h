@@ -60,7 +60,8 @@ typedef struct mcp_tool {
 } mcp_tool;
 
 /* One finished tools/call, for the audit hook. outcome: "ok", "error" (tool failed),
- * "denied" (authorize refused), "invalid" (arguments failed the input schema). */
+ * "denied" (authorize refused), "invalid" (arguments failed the input schema),
+ * "rate_limited" (mcp_server_set_call_limit). */
 typedef struct mcp_audit_event {
     const char *principal, *transport, *session_id, *client_name;
     const char *tool;          /* canonical name, also when called by an alias */
@@ -94,6 +95,10 @@ int mcp_server_add_tool(mcp_server *s, const mcp_tool *t, cb_error *e);
 /* tools/list page size (default 50, 1..1000). */
 void mcp_server_set_page_size(mcp_server *s, int n);
 const mcp_hooks *mcp_server_hooks(const mcp_server *s);
+/* Per-principal tools/call rate limit (token bucket: burst `calls`, refilled over
+ * `window_s`); 0 disables (default). Over the limit a call becomes an isError result
+ * ("Rate limit exceeded ...") and is audited with outcome "rate_limited". Thread-safe. */
+void mcp_server_set_call_limit(mcp_server *s, int calls, int window_s);
 
 /* Protocol versions, newest first (includes 2026-07-28), NULL-terminated. */
 extern const char *const mcp_supported_versions[];
@@ -150,6 +155,8 @@ json_t *mcp_error_response(json_t *id, int code, const char *message, json_t *da
  * minimum, maximum, minLength, maxLength, minItems, maxItems). Unknown keywords are
  * ignored. Returns 0 if v conforms, else -1 with a one-line reason in err. */
 int mcp_schema_validate(json_t *schema, json_t *v, char *err, size_t errlen);
+/* Same, naming the value `root` in messages (mcp_schema_validate uses "arguments"). */
+int mcp_schema_validate_at(json_t *schema, json_t *v, const char *root, char *err, size_t errlen);
 /* Checks that a schema only uses well-formed values for the keywords above. */
 int mcp_schema_check(json_t *schema, char *err, size_t errlen);
 

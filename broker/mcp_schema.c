@@ -159,10 +159,15 @@ static int validate(json_t *sc, json_t *v, const char *path, int depth, char *er
     return 0;
 }
 
-int mcp_schema_validate(json_t *schema, json_t *v, char *err, size_t errlen)
+int mcp_schema_validate_at(json_t *schema, json_t *v, const char *root, char *err, size_t errlen)
 {
     if (errlen) err[0] = 0;
-    return validate(schema, v, "arguments", 0, err, errlen);
+    return validate(schema, v, root, 0, err, errlen);
+}
+
+int mcp_schema_validate(json_t *schema, json_t *v, char *err, size_t errlen)
+{
+    return mcp_schema_validate_at(schema, v, "arguments", err, errlen);
 }
 
 static int check(json_t *sc, int depth, char *err, size_t errlen)

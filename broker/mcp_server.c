@@ -1,6 +1,8 @@
 /* MCP protocol core: JSON-RPC 2.0 framing rules, legacy lifecycle (initialize and version
  * negotiation), the stateless 2026-07-28 era, and tools/list + tools/call over the tool
  * registry. Transport-independent: stdio and HTTP only feed bytes and headers in. */
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mcp.h"
@@ -11,6 +13,14 @@ const char *const mcp_supported_versions[] = {
 #define META_VERSION "io.modelcontextprotocol/protocolVersion"
 #define META_SERVERINFO "io.modelcontextprotocol/serverInfo"
 #define LIST_TTL_MS 60000
+
+#define BUCKETS 256
+
+typedef struct bucket {
+    char principal[64];
+    double tokens;
+    int64_t last_ms;
+} bucket;
 
 typedef struct reg_tool {
     mcp_tool t;
@@ -23,6 +33,9 @@ struct mcp_server {
     reg_tool *tools;   /* sorted by name: deterministic tools/list order */
     size_t ntools;
     int page_size;
+    int limit_calls, limit_window_s;
+    pthread_mutex_t mu; /* buckets: HTTP serves connections on several threads */
+    bucket buckets[BUCKETS];
 };
 
 int mcp_version_supported(const char *v)
@@ -44,6 +57,7 @@ mcp_server *mcp_server_new(const char *server_version, const char *instructions,
     s->instructions = cb_strdup(instructions);
     if (hooks) s->hooks = *hooks;
     s->page_size = 50;
+    pthread_mutex_init(&s->mu, NULL);
     return s;
 }
 
@@ -55,6 +69,7 @@ void mcp_server_free(mcp_server *s)
         json_decref(s->tools[i].output_schema);
     }
     free(s->tools);
+    pthread_mutex_destroy(&s->mu);
     free(s->version);
     free(s->instructions);
     free(s);
@@ -66,6 +81,44 @@ void mcp_server_set_page_size(mcp_server *s, int n)
 }
 
 const mcp_hooks *mcp_server_hooks(const mcp_server *s) { return &s->hooks; }
+
+void mcp_server_set_call_limit(mcp_server *s, int calls, int window_s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->limit_calls = calls > 0 && window_s > 0 ? calls : 0;
+    s->limit_window_s = window_s;
+    memset(s->buckets, 0, sizeof s->buckets);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Takes one token from principal's bucket; returns 0, or seconds to wait. */
+static int take_token(mcp_server *s, const char *principal)
+{
+    int wait = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->limit_calls) {
+        int64_t now = cb_now_ms();
+        double rate = (double)s->limit_calls / (s->limit_window_s * 1000.0); /* tokens per ms */
+        bucket *b = NULL, *lru = &s->buckets[0];
+        for (int i = 0; i < BUCKETS && !b; i++) {
+            if (!strcmp(s->buckets[i].principal, principal)) b = &s->buckets[i];
+            else if (s->buckets[i].last_ms < lru->last_ms) lru = &s->buckets[i];
+        }
+        if (!b) {
+            b = lru;
+            snprintf(b->principal, sizeof b->principal, "%s", principal);
+            b->tokens = s->limit_calls;
+            b->last_ms = now;
+        }
+        b->tokens += (double)(now - b->last_ms) * rate;
+        if (b->tokens > s->limit_calls) b->tokens = s->limit_calls;
+        b->last_ms = now;
+        if (b->tokens >= 1.0) b->tokens -= 1.0;
+        else wait = (int)ceil((1.0 - b->tokens) / rate / 1000.0);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return wait;
+}
 
 static int valid_tool_name(const char *n)
 {
@@ -369,6 +422,15 @@ static json_t *do_tools_call(mcp_server *s, const mcp_conn *c, json_t *params, c
         json_decref(a);
         return res;
     }
+    int wait = take_token(s, c->principal);
+    if (wait) {
+        char *t = cb_sprintf("Rate limit exceeded for %s: retry in %d s", c->principal, wait);
+        res = text_result(t, 1);
+        audit(s, c, &cx, r->t.name, "rate_limited", t, t0);
+        free(t);
+        json_decref(a);
+        return res;
+    }
     if (!allowed(s, c->principal, r->t.name, a, &e)) {
         char *t = cb_sprintf("Permission denied: %s", e.msg[0] ? e.msg : "policy does not allow this tool");
         res = text_result(t, 1);
@@ -387,7 +449,7 @@ static json_t *do_tools_call(mcp_server *s, const mcp_conn *c, json_t *params, c
         outcome = "error";
         why = e.msg[0] ? e.msg : "tool failed";
         res = text_result(why, 1);
-    } else if (r->output_schema && (!structured || mcp_schema_validate(r->output_schema, structured, err, sizeof err))) {
+    } else if (r->output_schema && (!structured || mcp_schema_validate_at(r->output_schema, structured, "structuredContent", err, sizeof err))) {
         /* Never send structuredContent that breaks the advertised schema: clients reject it. */
         LOG_ERROR("mcp: tool %s returned output that does not match its outputSchema: %s", r->t.name,
                   structured ? err : "missing");
@@ -594,7 +656,7 @@ static json_t *dispatch_legacy(mcp_server *s, const mcp_conn *c, int kind, const
 
 json_t *mcp_dispatch(mcp_server *s, const mcp_conn *c, mcp_msg *m, int *http_status)
 {
-    int st_local;
+    int st_local = 200;
     int *st = http_status ? http_status : &st_local;
     *st = 200;
     if (!m->root) { *st = 400; return json_incref(m->error); }

@@ -14,18 +14,19 @@ MCP_TEST_TOKEN_LIMITED=$(openssl rand -hex 24)
 export MCP_TEST_TOKEN MCP_TEST_TOKEN_LIMITED
 export MCP_TEST_AUDIT="$TMP/audit.jsonl"
 
-start_http() { # start_http NAME ARGS... : sets PORT_<NAME> and PID_<NAME>
+start_http() { # start_http NAME ARGS... : sets LAST_PORT and LAST_PID
   local name=$1; shift
   local port; port=$(free_port)
   "$SRV" http "127.0.0.1:$port" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   local pid=$!
   on_exit "kill $pid"
   wait_port "$port" 10 || { fail "$name server started"; diag "$(cat "$TMP/$name.err")"; return 1; }
-  printf -v "PORT_$name" '%s' "$port"
-  printf -v "PID_$name" '%s' "$pid"
+  LAST_PORT=$port
+  LAST_PID=$pid
 }
 
 start_http main --allow-origin https://app.example.test || { done_testing; exit 1; }
+PORT_main=$LAST_PORT PID_main=$LAST_PID
 URL="http://127.0.0.1:$PORT_main/mcp"
 ACC='Accept: application/json, text/event-stream'
 CT='Content-Type: application/json'
@@ -34,7 +35,7 @@ INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":
 
 # req ARGS... : runs curl, prints the status; headers in $TMP/h, body in $TMP/b
 req() { curl -s -o "$TMP/b" -D "$TMP/h" -w '%{http_code}' "$@"; }
-hdrval() { tr -d '\r' <"$TMP/h" | awk -v n="$(echo "$1" | tr 'A-Z' 'a-z')" 'BEGIN{FS=": "} tolower($1)==n {sub(/^[^:]*: /,""); print}'; }
+hdrval() { tr -d '\r' <"$TMP/h" | awk -v n="$1" 'BEGIN{FS=": "} tolower($1)==tolower(n) {sub(/^[^:]*: /,""); print}'; }
 body() { cat "$TMP/b"; }
 
 # ---- plain HTTP rules ----
@@ -173,6 +174,7 @@ like "$(cat "$TMP/stdio.err")" 'rc 0' "stdio exits 0 on EOF"
 
 # ---- rate limit on a separate instance (it blocks this address) ----
 start_http rl || { done_testing; exit 1; }
+PORT_rl=$LAST_PORT
 RURL="http://127.0.0.1:$PORT_rl/mcp"
 codes=""
 for _ in 1 2 3 4 5 6 7 8 9 10; do codes+="$(req -X POST "$RURL" -H "$ACC" -H "$CT" -H 'Authorization: Bearer guess' -d "$INIT") "; done
@@ -186,6 +188,7 @@ is "$(req "http://127.0.0.1:$PORT_rl/healthz")" 200 "/healthz still answers"
 if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/k.pem" -out "$TMP/c.pem" -days 1 \
      -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1; then
   start_http tls --tls-cert "$TMP/c.pem" --tls-key "$TMP/k.pem"
+  PORT_tls=$LAST_PORT
   is "$(req --cacert "$TMP/c.pem" "https://127.0.0.1:$PORT_tls/healthz")" 200 "TLS /healthz"
   is "$(req --cacert "$TMP/c.pem" -X POST "https://127.0.0.1:$PORT_tls/mcp" -H "$ACC" -H "$CT" -H "$AUTH" -d "$INIT")" 200 "TLS initialize"
 else

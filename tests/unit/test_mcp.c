@@ -456,6 +456,34 @@ static void test_registry(void **st)
     mcp_server_free(s);
 }
 
+static void test_call_limit(void **st)
+{
+    (void)st;
+    init("2025-11-25");
+    mcp_server_set_call_limit(S, 2, 60);
+    const char *call = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"add\",\"arguments\":{\"x\":1,\"y\":1}}}";
+    for (int i = 0; i < 2; i++) {
+        json_t *r = rpc(call);
+        assert_null(json_object_get(json_object_get(r, "result"), "isError"));
+        json_decref(r);
+    }
+    json_t *r = rpc(call), *res = json_object_get(r, "result");
+    assert_true(json_is_true(json_object_get(res, "isError")));
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text")),
+                           "Rate limit exceeded for alice: retry in 30 s"));
+    assert_string_equal(last_outcome, "rate_limited");
+    json_decref(r);
+    C.principal = "bob"; /* buckets are per principal */
+    r = rpc(call);
+    assert_null(json_object_get(json_object_get(r, "result"), "isError"));
+    json_decref(r);
+    C.principal = "alice";
+    mcp_server_set_call_limit(S, 0, 0);
+    r = rpc(call);
+    assert_null(json_object_get(json_object_get(r, "result"), "isError"));
+    json_decref(r);
+}
+
 static void test_listen_parse(void **st)
 {
     (void)st;
@@ -500,7 +528,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_jsonrpc_errors), cmocka_unit_test(test_negotiation), cmocka_unit_test(test_tools_call),
         cmocka_unit_test(test_pagination), cmocka_unit_test(test_batch), cmocka_unit_test(test_modern),
-        cmocka_unit_test(test_schema), cmocka_unit_test(test_registry), cmocka_unit_test(test_listen_parse),
+        cmocka_unit_test(test_schema), cmocka_unit_test(test_registry), cmocka_unit_test(test_call_limit), cmocka_unit_test(test_listen_parse),
         cmocka_unit_test(test_stdio),
     };
     cb_log_level = 0;
