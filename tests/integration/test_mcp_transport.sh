@@ -106,6 +106,18 @@ req -X POST "$URL" -H "$ACC" -H "$CT" -H "$LIM" -H "$SL" -d '{"jsonrpc":"2.0","i
 like "$(body)" '"isError":true' "denied tool call is an isError result"
 like "$(body)" 'Permission denied: principal limited may not call slow' "denial text is clear"
 
+# a slow tool call does not hold up other clients (thread per connection)
+SLOW="{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\",\"arguments\":{\"ms\":1500},\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}"
+curl -s -o "$TMP/slow.b" -X POST "$URL" -H "$ACC" -H "$CT" -H "$AUTH" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: slow' -d "$SLOW" &
+slow_pid=$!
+sleep 0.3
+t0=$(date +%s%N)
+req "http://127.0.0.1:$PORT_main/healthz" >/dev/null
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ok "$([ "$ms" -lt 500 ] && echo 0 || echo 1)" "other requests are served during a slow tool call (${ms} ms)"
+wait "$slow_pid"
+like "$(cat "$TMP/slow.b")" '"structuredContent":\{"slept_ms":1500\}' "slow tool call completes"
+
 # ---- 2026-07-28 stateless requests (mcp.md 1.1) ----
 M='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
 NV='MCP-Protocol-Version: 2026-07-28'
