@@ -407,6 +407,15 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
         mcp_msg_free(&m);
         return send_err(conn, 400, MCP_SERVER_ERROR, msg, NULL);
     }
+    if (pv && !strcmp(pv, MCP_VERSION_MODERN) && !m.modern &&
+        (m.kind == MCP_MSG_REQUEST || m.kind == MCP_MSG_NOTIFICATION)) {
+        json_t *id = m.kind == MCP_MSG_REQUEST ? json_object_get(m.root, "id") : NULL;
+        json_t *er = mcp_error_response(id, MCP_HEADER_MISMATCH,
+                                        "MCP-Protocol-Version is 2026-07-28 but the request has no matching "
+                                        "_meta io.modelcontextprotocol/protocolVersion", NULL);
+        mcp_msg_free(&m);
+        return send_json(conn, 400, er, NULL);
+    }
     if (!m.root || m.kind == MCP_MSG_INVALID || m.modern) {
         resp = mcp_dispatch(h->srv, &c, &m, &st); /* errors and the stateless era need no session */
         mcp_msg_free(&m);
