@@ -186,5 +186,10 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e);
 int mcp_http_port(const mcp_http *h);
 /* Stops accepting, waits for running requests, frees everything. Safe with NULL. */
 void mcp_http_stop(mcp_http *h);
+/* The whole life of an HTTP server for a CLI command: blocks SIGTERM/SIGINT (so every
+ * server thread inherits the mask), starts, calls ready(h, arg) if given, waits for one
+ * of those signals, then shuts down cleanly. Returns 0, or the start error's code. */
+int mcp_http_run(mcp_server *s, const mcp_http_opts *o, void (*ready)(const mcp_http *h, void *arg), void *arg,
+                 cb_error *e);
 
 #endif

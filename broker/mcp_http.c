@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,4 +661,26 @@ void mcp_http_stop(mcp_http *h)
     free(h->cert);
     pthread_mutex_destroy(&h->mu);
     free(h);
+}
+
+int mcp_http_run(mcp_server *s, const mcp_http_opts *o, void (*ready)(const mcp_http *h, void *arg), void *arg,
+                 cb_error *e)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    mcp_http *h = mcp_http_start(s, o, e);
+    if (!h) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return e && e->code ? e->code : CB_ERR;
+    }
+    if (ready) ready(h, arg);
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOG_INFO("mcp http: signal %d, shutting down", sig);
+    mcp_http_stop(h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
 }

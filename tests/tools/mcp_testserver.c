@@ -6,7 +6,6 @@
  * "limited"; stdio principal is "local". Policy: "limited" may not call slow; sum with
  * a == 13 is refused for everyone (an argument-based rule). MCP_TEST_AUDIT=FILE appends
  * one JSON line per tool call; MCP_TEST_PAGE_SIZE sets the tools/list page size. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +114,13 @@ static char *slurp(const char *path)
     return cb_buf_steal(&b);
 }
 
+static void print_port(const mcp_http *h, void *arg)
+{
+    (void)arg;
+    printf("port %d\n", mcp_http_port(h));
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "stdio") && (strcmp(argv[1], "http") || argc < 3))) {
@@ -150,24 +156,10 @@ int main(int argc, char **argv)
         o.allowed_origins = origins;
         o.allowed_hosts = hosts;
         if (getenv("MCP_TEST_MAX_BODY")) o.max_body = strtoul(getenv("MCP_TEST_MAX_BODY"), NULL, 10);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGTERM);
-        sigaddset(&set, SIGINT);
-        pthread_sigmask(SIG_BLOCK, &set, NULL); /* threads inherit the mask; main waits */
-        mcp_http *h = mcp_http_start(s, &o, &e);
+        rc = mcp_http_run(s, &o, print_port, NULL, &e);
         cb_free_secret(key);
         free(cert);
-        if (!h) {
-            fprintf(stderr, "mcp_testserver: %s\n", e.msg);
-            mcp_server_free(s);
-            return 1;
-        }
-        printf("port %d\n", mcp_http_port(h));
-        fflush(stdout);
-        int sig;
-        sigwait(&set, &sig);
-        mcp_http_stop(h);
+        if (rc) fprintf(stderr, "mcp_testserver: %s\n", e.msg);
     }
     mcp_server_free(s);
     return rc;
