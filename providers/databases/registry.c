@@ -1,8 +1,10 @@
 /* The table of database targets. Adding a database = one file + one line here. */
 #include <string.h>
 #include "db_target.h"
+#include "postgres.h"
 
 static const db_target *const targets[] = {
+    &postgres_target,
     NULL
 };
 

@@ -1,0 +1,888 @@
+/* Connection strings: parse, rewrite, redact (see connstr.h).
+ * Formats: URIs (postgres/postgresql/mysql/mssql, sqlserver with userinfo), the JDBC form
+ * sqlserver://host[:port];k=v, libpq key=value strings, ADO.NET strings and sqlite paths.
+ * Error messages carry positions, never text from the input (it may hold a password). */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "connstr.h"
+
+/* The JDBC-style sqlserver://host;k=v form; kept apart from CONN_FMT_URI so that a
+ * rotated string is written back in the same shape. Not in the public enum on purpose:
+ * callers treat it as "some URI". */
+#define FMT_JDBC 100
+
+static int bad(cb_error *e, const char *what, size_t pos)
+{
+    return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "%s at position %zu", what, pos);
+}
+
+static int has_ctl(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 1;
+    return 0;
+}
+
+void conn_url_free(conn_url *u)
+{
+    if (!u) return;
+    free(u->engine);
+    free(u->scheme);
+    free(u->host);
+    free(u->dbname);
+    free(u->user);
+    cb_free_secret(u->password);
+    for (size_t i = 0; i < u->nparams; i++) {
+        free(u->params[i].key);
+        cb_free_secret(u->params[i].value); /* options may hold secrets (sslpassword) */
+    }
+    free(u->params);
+    memset(u, 0, sizeof *u);
+}
+
+const char *conn_url_param(const conn_url *u, const char *key)
+{
+    for (size_t i = 0; i < u->nparams; i++)
+        if (strcasecmp(u->params[i].key, key) == 0) return u->params[i].value;
+    return NULL;
+}
+
+void conn_url_set_param(conn_url *u, const char *key, const char *value)
+{
+    for (size_t i = 0; i < u->nparams; i++)
+        if (strcasecmp(u->params[i].key, key) == 0) {
+            cb_free_secret(u->params[i].value);
+            u->params[i].value = cb_strdup(value ? value : "");
+            return;
+        }
+    u->params = cb_realloc(u->params, (u->nparams + 1) * sizeof *u->params);
+    u->params[u->nparams].key = cb_strdup(key);
+    u->params[u->nparams].value = cb_strdup(value ? value : "");
+    u->nparams++;
+}
+
+void conn_url_set_password(conn_url *u, const char *password)
+{
+    cb_free_secret(u->password);
+    u->password = cb_strdup(password);
+}
+
+void conn_url_set_user(conn_url *u, const char *user)
+{
+    free(u->user);
+    u->user = cb_strdup(user);
+}
+
+int conn_default_port(const char *engine)
+{
+    if (!engine) return 0;
+    if (strcmp(engine, "postgres") == 0) return 5432;
+    if (strcmp(engine, "sqlserver") == 0) return 1433;
+    if (strcmp(engine, "mysql") == 0) return 3306;
+    return 0;
+}
+
+static const char *norm_engine(const char *h)
+{
+    if (!h) return NULL;
+    if (!strcasecmp(h, "postgres") || !strcasecmp(h, "postgresql") || !strcasecmp(h, "pg")) return "postgres";
+    if (!strcasecmp(h, "sqlserver") || !strcasecmp(h, "mssql")) return "sqlserver";
+    if (!strcasecmp(h, "mysql") || !strcasecmp(h, "mariadb")) return "mysql";
+    if (!strcasecmp(h, "sqlite") || !strcasecmp(h, "sqlite3")) return "sqlite";
+    return h;
+}
+
+static int parse_port(const char *s, size_t n, int *port, cb_error *e)
+{
+    if (n == 0) { *port = 0; return 0; } /* libpq: empty port = default */
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]) || i >= 5) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid port");
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < 1 || v > 65535) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid port");
+    *port = (int)v;
+    return 0;
+}
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) as libpq does: "%" must be followed by two hex digits and
+ * %00 is refused. base = offset of s in the input, for error positions. */
+static char *pct_decode(const char *s, size_t n, size_t base, cb_error *e)
+{
+    char *o = cb_malloc(n + 1);
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') { o[j++] = s[i]; continue; }
+        int a = i + 1 < n ? hexv((unsigned char)s[i + 1]) : -1;
+        int b = i + 2 < n ? hexv((unsigned char)s[i + 2]) : -1;
+        if (a < 0 || b < 0) {
+            cb_free_secret_n(o, n + 1);
+            bad(e, "invalid percent-encoding", base + i);
+            return NULL;
+        }
+        if (a == 0 && b == 0) {
+            cb_free_secret_n(o, n + 1);
+            bad(e, "forbidden %00", base + i);
+            return NULL;
+        }
+        o[j++] = (char)(a * 16 + b);
+        i += 2;
+    }
+    o[j] = 0;
+    return o;
+}
+
+/* Assigns a well-known key to the struct fields, anything else to params.
+ * which: 0 libpq/uri-query names, 1 ADO names, 2 JDBC names. Takes ownership of val. */
+static int assign(conn_url *u, const char *key, char *val, int which, cb_error *e)
+{
+    char **field = NULL;
+    if (which == 0) {
+        if (!strcmp(key, "host")) field = &u->host;
+        else if (!strcmp(key, "dbname") || !strcmp(key, "database")) field = &u->dbname;
+        else if (!strcmp(key, "user")) field = &u->user;
+        else if (!strcmp(key, "password")) field = &u->password;
+        else if (!strcmp(key, "port")) {
+            int rc = parse_port(val, strlen(val), &u->port, e);
+            free(val);
+            return rc;
+        }
+    } else if (which == 1) {
+        if (!strcasecmp(key, "data source") || !strcasecmp(key, "server") || !strcasecmp(key, "address") ||
+            !strcasecmp(key, "addr") || !strcasecmp(key, "network address")) {
+            /* tcp:host,port  ->  host + port */
+            char *h = val;
+            if (!strncasecmp(h, "tcp:", 4)) h += 4;
+            char *comma = strrchr(h, ',');
+            if (comma) {
+                char *p = comma + 1;
+                while (*p == ' ') p++;
+                size_t pl = strlen(p);
+                while (pl && p[pl - 1] == ' ') pl--;
+                if (parse_port(p, pl, &u->port, e)) { free(val); return CB_EUSAGE; }
+                *comma = 0;
+            }
+            free(u->host);
+            u->host = *h ? cb_strdup(h) : NULL;
+            free(val);
+            return 0;
+        }
+        if (!strcasecmp(key, "initial catalog") || !strcasecmp(key, "database")) field = &u->dbname;
+        else if (!strcasecmp(key, "user id") || !strcasecmp(key, "uid") || !strcasecmp(key, "user") ||
+                 !strcasecmp(key, "userid") || !strcasecmp(key, "user name") || !strcasecmp(key, "username"))
+            field = &u->user;
+        else if (!strcasecmp(key, "password") || !strcasecmp(key, "pwd")) field = &u->password;
+    } else {
+        if (!strcasecmp(key, "serverName")) field = &u->host;
+        else if (!strcasecmp(key, "databaseName") || !strcasecmp(key, "database")) field = &u->dbname;
+        else if (!strcasecmp(key, "user") || !strcasecmp(key, "userName")) field = &u->user;
+        else if (!strcasecmp(key, "password")) field = &u->password;
+        else if (!strcasecmp(key, "portNumber") || !strcasecmp(key, "port")) {
+            int rc = parse_port(val, strlen(val), &u->port, e);
+            free(val);
+            return rc;
+        }
+    }
+    if (field) {
+        if (field == &u->password) cb_free_secret(*field); else free(*field);
+        *field = val;
+        return 0;
+    }
+    conn_url_set_param(u, key, val);
+    cb_free_secret(val);
+    return 0;
+}
+
+/* ---------- URIs ---------- */
+
+/* scheme://[user[:password]@][host|[v6]][:port][/path][?k=v&...]  (libpq's rules: the
+ * userinfo ends at the first '@' before any '/'). */
+static int parse_uri(const char *s, size_t off, conn_url *u, int instance_path, cb_error *e)
+{
+    const char *p = s + off;
+    const char *at = NULL;
+    for (const char *q = p; *q && *q != '/' && *q != '?'; q++)
+        if (*q == '@') { at = q; break; }
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        size_t ul = colon ? (size_t)(colon - p) : (size_t)(at - p);
+        if (ul) {
+            if (!(u->user = pct_decode(p, ul, (size_t)(p - s), e))) return CB_EUSAGE;
+        }
+        if (colon) {
+            if (!(u->password = pct_decode(colon + 1, (size_t)(at - colon - 1), (size_t)(colon + 1 - s), e)))
+                return CB_EUSAGE;
+        }
+        p = at + 1;
+    }
+    const char *hs, *he;
+    if (*p == '[') {
+        hs = p + 1;
+        he = strchr(hs, ']');
+        if (!he) return bad(e, "unterminated IPv6 address", (size_t)(p - s));
+        if (he == hs) return bad(e, "empty IPv6 address", (size_t)(p - s));
+        for (const char *q = hs; q < he; q++)
+            if (!isxdigit((unsigned char)*q) && *q != ':' && *q != '.' && *q != '%')
+                return bad(e, "invalid IPv6 address", (size_t)(q - s));
+        p = he + 1;
+        if (*p && *p != ':' && *p != '/' && *p != '?')
+            return bad(e, "unexpected character after IPv6 address", (size_t)(p - s));
+    } else {
+        hs = p;
+        while (*p && *p != ':' && *p != '/' && *p != '?' && *p != ',') p++;
+        he = p;
+        if (*p == ',') return bad(e, "multiple hosts are not supported", (size_t)(p - s));
+    }
+    if (he > hs) {
+        free(u->host);
+        if (!(u->host = pct_decode(hs, (size_t)(he - hs), (size_t)(hs - s), e))) return CB_EUSAGE;
+        if (has_ctl(u->host)) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host");
+    }
+    if (*p == ':') {
+        const char *ps = ++p;
+        while (*p && *p != '/' && *p != '?') p++;
+        if (*p == ',' || parse_port(ps, (size_t)(p - ps), &u->port, e)) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid port");
+    }
+    if (*p == '/') {
+        const char *ds = ++p;
+        while (*p && *p != '?') p++;
+        if (p > ds) {
+            char *d = pct_decode(ds, (size_t)(p - ds), (size_t)(ds - s), e);
+            if (!d) return CB_EUSAGE;
+            if (instance_path) { conn_url_set_param(u, "instance", d); free(d); }
+            else u->dbname = d;
+        }
+    }
+    if (*p == '?') {
+        p++;
+        while (*p) {
+            const char *ks = p;
+            while (*p && *p != '&') p++;
+            const char *ke = p;
+            if (ke > ks) {
+                const char *eq = memchr(ks, '=', (size_t)(ke - ks));
+                if (!eq) return bad(e, "missing key/value separator \"=\"", (size_t)(ks - s));
+                if (memchr(eq + 1, '=', (size_t)(ke - eq - 1)))
+                    return bad(e, "extra key/value separator \"=\"", (size_t)(ks - s));
+                char *k = pct_decode(ks, (size_t)(eq - ks), (size_t)(ks - s), e);
+                if (!k) return CB_EUSAGE;
+                char *v = pct_decode(eq + 1, (size_t)(ke - eq - 1), (size_t)(eq + 1 - s), e);
+                if (!v) { free(k); return CB_EUSAGE; }
+                if (!*k) { free(k); cb_free_secret(v); return bad(e, "empty key", (size_t)(ks - s)); }
+                /* libpq: ssl=true is the JDBC spelling of sslmode=require */
+                if (!strcmp(u->engine, "postgres") && !strcmp(k, "ssl") && !strcmp(v, "true")) {
+                    free(k); free(v);
+                    k = cb_strdup("sslmode"); v = cb_strdup("require");
+                }
+                int rc = assign(u, k, v, 0, e);
+                free(k);
+                if (rc) return rc;
+            }
+            if (*p == '&') p++;
+        }
+    }
+    if (*p) return bad(e, "unexpected character", (size_t)(p - s));
+    return 0;
+}
+
+/* JDBC values: {braced} values may hold ';', '}}' is a literal '}'. */
+static int parse_jdbc(const char *s, size_t off, conn_url *u, cb_error *e)
+{
+    const char *p = s + off;
+    const char *hs = p;
+    while (*p && *p != ';' && *p != ':') p++;
+    if (p > hs) {
+        char *h = cb_strndup(hs, (size_t)(p - hs));
+        char *bs = strchr(h, '\\');
+        if (bs) { *bs = 0; if (bs[1]) conn_url_set_param(u, "instanceName", bs + 1); }
+        if (has_ctl(h) || strpbrk(h, "@/?{}=")) { free(h); return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host"); }
+        if (*h) u->host = h; else free(h);
+    }
+    if (*p == ':') {
+        const char *ps = ++p;
+        while (*p && *p != ';') p++;
+        if (parse_port(ps, (size_t)(p - ps), &u->port, e)) return CB_EUSAGE;
+    }
+    while (*p == ';') {
+        p++;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p || *p == ';') continue;
+        const char *ks = p;
+        while (*p && *p != '=' && *p != ';') p++;
+        if (*p != '=') return bad(e, "missing \"=\" after key", (size_t)(ks - s));
+        size_t kl = (size_t)(p - ks);
+        while (kl && (ks[kl - 1] == ' ' || ks[kl - 1] == '\t')) kl--;
+        if (!kl) return bad(e, "empty key", (size_t)(ks - s));
+        char *k = cb_strndup(ks, kl);
+        p++;
+        cb_buf v;
+        cb_buf_init(&v, 1);
+        if (*p == '{') {
+            size_t q = (size_t)(p - s);
+            p++;
+            for (;;) {
+                if (!*p) { free(k); cb_buf_free(&v); return bad(e, "unterminated brace", q); }
+                if (*p == '}') {
+                    if (p[1] == '}') { cb_buf_append(&v, "}", 1); p += 2; continue; }
+                    p++;
+                    break;
+                }
+                cb_buf_append(&v, p++, 1);
+            }
+            while (*p == ' ' || *p == '\t') p++;
+            if (*p && *p != ';') { free(k); cb_buf_free(&v); return bad(e, "unexpected character after brace", (size_t)(p - s)); }
+        } else {
+            const char *vs = p;
+            while (*p && *p != ';') p++;
+            size_t vl = (size_t)(p - vs);
+            while (vl && (vs[vl - 1] == ' ' || vs[vl - 1] == '\t')) vl--;
+            cb_buf_append(&v, vs, vl);
+        }
+        int rc = assign(u, k, cb_buf_steal(&v), 2, e);
+        free(k);
+        if (rc) return rc;
+    }
+    if (*p) return bad(e, "unexpected character", (size_t)(p - s));
+    return 0;
+}
+
+/* ---------- libpq key=value ---------- */
+
+static int parse_kv(const char *s, conn_url *u, cb_error *e)
+{
+    const char *p = s;
+    for (;;) {
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p) break;
+        const char *ks = p;
+        while (*p && *p != '=' && !isspace((unsigned char)*p)) p++;
+        size_t kl = (size_t)(p - ks);
+        while (isspace((unsigned char)*p)) p++;
+        if (*p != '=' || kl == 0) return bad(e, "missing \"=\" after key", (size_t)(ks - s));
+        p++;
+        while (isspace((unsigned char)*p)) p++;
+        cb_buf v;
+        cb_buf_init(&v, 1);
+        if (*p == '\'') {
+            size_t q = (size_t)(p - s);
+            p++;
+            for (;;) {
+                if (!*p) { cb_buf_free(&v); return bad(e, "unterminated quote", q); }
+                if (*p == '\\') {
+                    p++;
+                    if (!*p) { cb_buf_free(&v); return bad(e, "unterminated quote", q); }
+                    cb_buf_append(&v, p++, 1);
+                    continue;
+                }
+                if (*p == '\'') { p++; break; }
+                cb_buf_append(&v, p++, 1);
+            }
+        } else {
+            while (*p && !isspace((unsigned char)*p)) {
+                if (*p == '\\') { p++; if (!*p) break; }
+                cb_buf_append(&v, p++, 1);
+            }
+        }
+        char *k = cb_strndup(ks, kl);
+        int rc = assign(u, k, cb_buf_steal(&v), 0, e);
+        free(k);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---------- ADO.NET ---------- */
+
+static int parse_ado(const char *s, conn_url *u, cb_error *e)
+{
+    const char *p = s;
+    for (;;) {
+        while (isspace((unsigned char)*p) || *p == ';') p++;
+        if (!*p) break;
+        const char *ks = p;
+        cb_buf k;
+        cb_buf_init(&k, 0);
+        for (;;) {
+            if (!*p || *p == ';') { cb_buf_free(&k); return bad(e, "missing \"=\" after key", (size_t)(ks - s)); }
+            if (*p == '=') {
+                if (p[1] == '=') { cb_buf_append(&k, "=", 1); p += 2; continue; } /* "==" is a literal '=' in a key */
+                break;
+            }
+            cb_buf_append(&k, p++, 1);
+        }
+        p++;
+        while (k.len && isspace((unsigned char)k.data[k.len - 1])) k.data[--k.len] = 0;
+        if (!k.len) { cb_buf_free(&k); return bad(e, "empty key", (size_t)(ks - s)); }
+        while (*p == ' ' || *p == '\t') p++;
+        cb_buf v;
+        cb_buf_init(&v, 1);
+        if (*p == '"' || *p == '\'') {
+            char qc = *p;
+            size_t q = (size_t)(p - s);
+            p++;
+            for (;;) {
+                if (!*p) { cb_buf_free(&k); cb_buf_free(&v); return bad(e, "unterminated quote", q); }
+                if (*p == qc) {
+                    if (p[1] == qc) { cb_buf_append(&v, p, 1); p += 2; continue; }
+                    p++;
+                    break;
+                }
+                cb_buf_append(&v, p++, 1);
+            }
+            while (*p == ' ' || *p == '\t') p++;
+            if (*p && *p != ';') {
+                cb_buf_free(&k); cb_buf_free(&v);
+                return bad(e, "unexpected character after quoted value", (size_t)(p - s));
+            }
+        } else {
+            const char *vs = p;
+            while (*p && *p != ';') p++;
+            size_t vl = (size_t)(p - vs);
+            while (vl && isspace((unsigned char)vs[vl - 1])) vl--;
+            cb_buf_append(&v, vs, vl);
+        }
+        int rc = assign(u, k.data, cb_buf_steal(&v), 1, e);
+        cb_buf_free(&k);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* ---------- detection ---------- */
+
+static int is_libpq_key(const char *k, size_t n)
+{
+    static const char *const keys[] = {
+        "host", "hostaddr", "port", "dbname", "sslmode", "sslrootcert", "sslcert", "sslkey", "sslcrl",
+        "sslpassword", "sslcompression", "sslsni", "sslcrldir", "requiressl", "connect_timeout",
+        "application_name", "fallback_application_name", "options", "client_encoding", "passfile",
+        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+        "service", "target_session_attrs", "gssencmode", "krbsrvname", "gsslib", "channel_binding",
+        "replication", "requirepeer", "ssl_min_protocol_version", "ssl_max_protocol_version",
+        "load_balance_hosts", "require_auth", NULL};
+    for (size_t i = 0; keys[i]; i++)
+        if (strlen(keys[i]) == n && !strncmp(keys[i], k, n)) return 1;
+    return 0;
+}
+
+/* Decides between libpq key=value (space separated) and ADO (';' separated) from the
+ * first pair: its key, then what ends its value. */
+static int looks_ado(const char *s)
+{
+    const char *p = s;
+    while (isspace((unsigned char)*p) || *p == ';') p++;
+    const char *ks = p;
+    while (*p && *p != '=' && *p != ';' && !isspace((unsigned char)*p)) p++;
+    size_t kl = (size_t)(p - ks);
+    if (is_libpq_key(ks, kl)) return 0;
+    if (!((kl == 4 && !strncmp(ks, "user", 4)) || (kl == 8 && !strncmp(ks, "password", 8)))) return 1;
+    /* shared lowercase key: libpq values end at whitespace, ADO values at ';' */
+    while (*p && *p != '=') p++;
+    if (!*p) return 0;
+    p++;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '\'') return 0;
+    while (*p && *p != ';' && !isspace((unsigned char)*p)) p++;
+    return *p == ';';
+}
+
+int conn_url_parse(const char *s, const char *engine_hint, conn_url *out, cb_error *e)
+{
+    memset(out, 0, sizeof *out);
+    if (!s) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "empty connection string");
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) n--;
+    if (n == 0) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "empty connection string");
+    if (n > 65536) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "connection string too long");
+    char *str = cb_strndup(s, n);
+    const char *hint = norm_engine(engine_hint);
+    int rc = 0;
+
+    /* scheme: letters, digits, + - . and "jdbc:" in front */
+    size_t so = 0;
+    if (!strncasecmp(str, "jdbc:", 5)) so = 5;
+    size_t i = so;
+    while (isalnum((unsigned char)str[i]) || str[i] == '+' || str[i] == '-' || str[i] == '.') i++;
+    if (i > so && !strncmp(str + i, "://", 3)) {
+        out->scheme = cb_strndup(str, i);
+        const char *sch = str + so;
+        size_t sl = i - so;
+        size_t body = i + 3;
+#define SCH(x) (sl == strlen(x) && !strncasecmp(sch, x, sl))
+        if (SCH("postgresql") || SCH("postgres")) {
+            out->engine = cb_strdup("postgres");
+            out->format = CONN_FMT_URI;
+            rc = parse_uri(str, body, out, 0, e);
+        } else if (SCH("mysql") || SCH("mariadb")) {
+            out->engine = cb_strdup("mysql");
+            out->format = CONN_FMT_URI;
+            rc = parse_uri(str, body, out, 0, e);
+        } else if (SCH("mssql")) {
+            out->engine = cb_strdup("sqlserver");
+            out->format = CONN_FMT_URI;
+            rc = parse_uri(str, body, out, 0, e);
+        } else if (SCH("sqlserver")) {
+            out->engine = cb_strdup("sqlserver");
+            /* userinfo before any ';' means the go-mssqldb URL form (path = instance) */
+            const char *q = str + body;
+            while (*q && *q != ';' && *q != '@' && *q != '/' && *q != '?') q++;
+            if (*q == '@' && !so) {
+                out->format = CONN_FMT_URI;
+                rc = parse_uri(str, body, out, 1, e);
+            } else {
+                out->format = FMT_JDBC;
+                rc = parse_jdbc(str, body, out, e);
+            }
+        } else if (SCH("sqlite") || SCH("sqlite3") || SCH("file")) {
+            out->engine = cb_strdup("sqlite");
+            out->format = CONN_FMT_URI;
+            if (str[body]) out->dbname = cb_strdup(str + body);
+            else rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlite URL without a path");
+        } else {
+            rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unsupported scheme");
+        }
+#undef SCH
+    } else if (strchr(str, '=') && !(hint && !strcmp(hint, "sqlite"))) {
+        int ado = hint && !strcmp(hint, "sqlserver") ? 1 : hint && !strcmp(hint, "postgres") ? 0 : looks_ado(str);
+        if (ado) {
+            out->engine = cb_strdup("sqlserver");
+            out->format = CONN_FMT_ADO;
+            rc = parse_ado(str, out, e);
+        } else {
+            out->engine = cb_strdup("postgres");
+            out->format = CONN_FMT_KEYVALUE;
+            rc = parse_kv(str, out, e);
+        }
+    } else if (!hint || !strcmp(hint, "sqlite")) {
+        out->engine = cb_strdup("sqlite");
+        out->format = CONN_FMT_URI; /* scheme NULL: a bare path */
+        if (has_ctl(str)) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid sqlite path");
+        else out->dbname = cb_strdup(str);
+    } else {
+        rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "not a connection string (no scheme and no key=value pairs)");
+    }
+    cb_free_secret_n(str, n + 1);
+    if (!rc && hint && strcmp(hint, out->engine) != 0)
+        rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "connection string is for %s, expected %s", out->engine, hint);
+    if (rc) conn_url_free(out);
+    return rc;
+}
+
+/* ---------- formatting ---------- */
+
+#define REDACTED "****"
+
+static int secret_key(const char *k)
+{
+    return strcasestr(k, "password") || !strcasecmp(k, "pwd") || strcasestr(k, "secret") || strcasestr(k, "token");
+}
+
+static void put_pct(cb_buf *b, const char *s)
+{
+    char *x = cb_url_encode(s, 0);
+    cb_buf_puts(b, x);
+    cb_free_secret(x);
+}
+
+static void put_libpq_val(cb_buf *b, const char *v, int force_quote)
+{
+    int q = force_quote || !*v || strpbrk(v, " \t\r\n\v\f'\\") != NULL;
+    if (q) cb_buf_puts(b, "'");
+    for (; *v; v++) {
+        if (*v == '\'' || *v == '\\') cb_buf_puts(b, "\\");
+        cb_buf_append(b, v, 1);
+    }
+    if (q) cb_buf_puts(b, "'");
+}
+
+static void put_ado_val(cb_buf *b, const char *v)
+{
+    size_t n = strlen(v);
+    int need = n == 0 || strpbrk(v, ";'\"") || isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]);
+    if (!need) { cb_buf_puts(b, v); return; }
+    char qc = strchr(v, '"') && !strchr(v, '\'') ? '\'' : '"';
+    cb_buf_append(b, &qc, 1);
+    for (; *v; v++) {
+        if (*v == qc) cb_buf_append(b, &qc, 1);
+        cb_buf_append(b, v, 1);
+    }
+    cb_buf_append(b, &qc, 1);
+}
+
+static void put_ado_key(cb_buf *b, const char *k)
+{
+    for (; *k; k++) {
+        if (*k == '=') cb_buf_puts(b, "=");
+        cb_buf_append(b, k, 1);
+    }
+}
+
+static void put_jdbc_val(cb_buf *b, const char *v)
+{
+    size_t n = strlen(v);
+    int need = strpbrk(v, ";{}=") || (n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1])));
+    if (!need) { cb_buf_puts(b, v); return; }
+    cb_buf_puts(b, "{");
+    for (; *v; v++) {
+        if (*v == '}') cb_buf_puts(b, "}");
+        cb_buf_append(b, v, 1);
+    }
+    cb_buf_puts(b, "}");
+}
+
+static const char *pw_out(const conn_url *u, int redact)
+{
+    return redact ? REDACTED : u->password;
+}
+
+static char *format_impl(const conn_url *u, int redact)
+{
+    cb_buf b;
+    cb_buf_init(&b, 1);
+    const char *eng = u->engine ? u->engine : "";
+    if (!strcmp(eng, "sqlite")) {
+        if (u->scheme) cb_buf_printf(&b, "%s://", u->scheme);
+        cb_buf_puts(&b, u->dbname ? u->dbname : "");
+        return cb_buf_steal(&b);
+    }
+    if (u->format == CONN_FMT_KEYVALUE) {
+        int first = 1;
+#define SEP() do { if (!first) cb_buf_puts(&b, " "); first = 0; } while (0)
+        if (u->host) { SEP(); cb_buf_puts(&b, "host="); put_libpq_val(&b, u->host, 0); }
+        if (u->port) { SEP(); cb_buf_printf(&b, "port=%d", u->port); }
+        if (u->dbname) { SEP(); cb_buf_puts(&b, "dbname="); put_libpq_val(&b, u->dbname, 0); }
+        if (u->user) { SEP(); cb_buf_puts(&b, "user="); put_libpq_val(&b, u->user, 0); }
+        if (u->password) {
+            SEP(); cb_buf_puts(&b, "password=");
+            if (redact) cb_buf_puts(&b, REDACTED); else put_libpq_val(&b, u->password, 1);
+        }
+        for (size_t i = 0; i < u->nparams; i++) {
+            SEP();
+            cb_buf_printf(&b, "%s=", u->params[i].key);
+            if (redact && secret_key(u->params[i].key)) cb_buf_puts(&b, REDACTED);
+            else put_libpq_val(&b, u->params[i].value, 0);
+        }
+#undef SEP
+        return cb_buf_steal(&b);
+    }
+    if (u->format == CONN_FMT_ADO) {
+        cb_buf_puts(&b, "Server=");
+        if (u->host || u->port) {
+            cb_buf t;
+            cb_buf_init(&t, 0);
+            cb_buf_puts(&t, u->host ? u->host : "");
+            if (u->port) cb_buf_printf(&t, ",%d", u->port);
+            put_ado_val(&b, t.data);
+            cb_buf_free(&t);
+        }
+        cb_buf_puts(&b, ";");
+        if (u->dbname) { cb_buf_puts(&b, "Database="); put_ado_val(&b, u->dbname); cb_buf_puts(&b, ";"); }
+        if (u->user) { cb_buf_puts(&b, "User Id="); put_ado_val(&b, u->user); cb_buf_puts(&b, ";"); }
+        if (u->password) {
+            cb_buf_puts(&b, "Password=");
+            if (redact) cb_buf_puts(&b, REDACTED); else put_ado_val(&b, u->password);
+            cb_buf_puts(&b, ";");
+        }
+        for (size_t i = 0; i < u->nparams; i++) {
+            put_ado_key(&b, u->params[i].key);
+            cb_buf_puts(&b, "=");
+            if (redact && secret_key(u->params[i].key)) cb_buf_puts(&b, REDACTED);
+            else put_ado_val(&b, u->params[i].value);
+            cb_buf_puts(&b, ";");
+        }
+        return cb_buf_steal(&b);
+    }
+    if (u->format == FMT_JDBC) {
+        cb_buf_printf(&b, "%s://", u->scheme ? u->scheme : "sqlserver");
+        if (u->host) cb_buf_puts(&b, u->host);
+        if (u->port) cb_buf_printf(&b, ":%d", u->port);
+        if (u->dbname) { cb_buf_puts(&b, ";databaseName="); put_jdbc_val(&b, u->dbname); }
+        if (u->user) { cb_buf_puts(&b, ";user="); put_jdbc_val(&b, u->user); }
+        if (u->password) {
+            cb_buf_puts(&b, ";password=");
+            if (redact) cb_buf_puts(&b, REDACTED); else put_jdbc_val(&b, u->password);
+        }
+        for (size_t i = 0; i < u->nparams; i++) {
+            cb_buf_printf(&b, ";%s=", u->params[i].key);
+            if (redact && secret_key(u->params[i].key)) cb_buf_puts(&b, REDACTED);
+            else put_jdbc_val(&b, u->params[i].value);
+        }
+        return cb_buf_steal(&b);
+    }
+    /* generic URI */
+    const char *inst = !strcasecmp(u->scheme ? u->scheme : "", "sqlserver") ? conn_url_param(u, "instance") : NULL;
+    cb_buf_printf(&b, "%s://", u->scheme ? u->scheme : "postgresql");
+    if (u->user || u->password) {
+        if (u->user) put_pct(&b, u->user);
+        if (u->password) {
+            cb_buf_puts(&b, ":");
+            if (redact) cb_buf_puts(&b, REDACTED); else put_pct(&b, pw_out(u, 0));
+        }
+        cb_buf_puts(&b, "@");
+    }
+    if (u->host) {
+        if (strchr(u->host, ':')) cb_buf_printf(&b, "[%s]", u->host);
+        else put_pct(&b, u->host);
+    }
+    if (u->port) cb_buf_printf(&b, ":%d", u->port);
+    if (inst) { cb_buf_puts(&b, "/"); put_pct(&b, inst); }
+    else if (u->dbname) { cb_buf_puts(&b, "/"); put_pct(&b, u->dbname); }
+    char sep = '?';
+    if (inst && u->dbname) {
+        cb_buf_puts(&b, "?database="); put_pct(&b, u->dbname);
+        sep = '&';
+    }
+    for (size_t i = 0; i < u->nparams; i++) {
+        if (inst && !strcmp(u->params[i].key, "instance")) continue;
+        cb_buf_append(&b, &sep, 1);
+        sep = '&';
+        put_pct(&b, u->params[i].key);
+        cb_buf_puts(&b, "=");
+        if (redact && secret_key(u->params[i].key)) cb_buf_puts(&b, REDACTED);
+        else put_pct(&b, u->params[i].value);
+    }
+    return cb_buf_steal(&b);
+}
+
+char *conn_url_format(const conn_url *u) { return format_impl(u, 0); }
+char *conn_url_redacted(const conn_url *u) { return format_impl(u, 1); }
+
+char *conn_url_to_libpq(const conn_url *u)
+{
+    if (!u->engine || strcmp(u->engine, "postgres") != 0) return NULL;
+    cb_buf b;
+    cb_buf_init(&b, 1);
+    if (u->host) { cb_buf_puts(&b, "host="); put_libpq_val(&b, u->host, 1); cb_buf_puts(&b, " "); }
+    if (u->port) cb_buf_printf(&b, "port='%d' ", u->port);
+    if (u->dbname) { cb_buf_puts(&b, "dbname="); put_libpq_val(&b, u->dbname, 1); cb_buf_puts(&b, " "); }
+    if (u->user) { cb_buf_puts(&b, "user="); put_libpq_val(&b, u->user, 1); cb_buf_puts(&b, " "); }
+    if (u->password) { cb_buf_puts(&b, "password="); put_libpq_val(&b, u->password, 1); cb_buf_puts(&b, " "); }
+    for (size_t i = 0; i < u->nparams; i++) {
+        const char *k = u->params[i].key;
+        /* keys are written unquoted, so only plain identifiers pass (libpq rejects others anyway) */
+        int okk = *k != 0;
+        for (const char *q = k; *q; q++)
+            if (!isalnum((unsigned char)*q) && *q != '_') okk = 0;
+        if (!okk) continue;
+        cb_buf_printf(&b, "%s=", k);
+        put_libpq_val(&b, u->params[i].value, 1);
+        cb_buf_puts(&b, " ");
+    }
+    if (b.len) b.data[--b.len] = 0;
+    return cb_buf_steal(&b);
+}
+
+/* ---------- redaction of free text ---------- */
+
+static void replace_all(cb_buf *out, const char *text, const char *needle)
+{
+    size_t nl = strlen(needle);
+    const char *p = text;
+    for (;;) {
+        const char *f = nl ? strstr(p, needle) : NULL;
+        if (!f) { cb_buf_puts(out, p); break; }
+        cb_buf_append(out, p, (size_t)(f - p));
+        cb_buf_puts(out, REDACTED);
+        p = f + nl;
+    }
+}
+
+static int word_char(char c) { return isalnum((unsigned char)c) || c == '_'; }
+
+char *conn_redact_text(const char *text, const char *password)
+{
+    if (!text) return NULL;
+    cb_buf cur;
+    cb_buf_init(&cur, 1);
+    cb_buf_puts(&cur, text);
+    /* 1. the known password, raw and in the encodings our formats produce */
+    if (password && *password) {
+        char *enc[3] = {cb_strdup(password), cb_url_encode(password, 0), NULL};
+        cb_buf q;
+        cb_buf_init(&q, 1);
+        put_libpq_val(&q, password, 0);
+        enc[2] = cb_buf_steal(&q);
+        for (int k = 0; k < 3; k++) {
+            if (strlen(enc[k]) >= 1) {
+                cb_buf nb;
+                cb_buf_init(&nb, 1);
+                replace_all(&nb, cur.data, enc[k]);
+                cb_buf_free(&cur);
+                cur = nb;
+            }
+            cb_free_secret(enc[k]);
+        }
+    }
+    /* 2. scheme://user:pass@ and key=value passwords */
+    cb_buf o;
+    cb_buf_init(&o, 1);
+    const char *p = cur.data;
+    while (*p) {
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            const char *a = p + 3, *end = a, *lastat = NULL;
+            while (*end && !isspace((unsigned char)*end) && *end != '/' && *end != '"' && *end != '\'') {
+                if (*end == '@') lastat = end;
+                end++;
+            }
+            const char *colon = lastat ? memchr(a, ':', (size_t)(lastat - a)) : NULL;
+            if (colon) {
+                cb_buf_append(&o, p, (size_t)(colon + 1 - p));
+                cb_buf_puts(&o, REDACTED);
+                p = lastat;
+                continue;
+            }
+        }
+        static const char *const keys[] = {"password", "pwd", "sslpassword", NULL};
+        int matched = 0;
+        if (p == cur.data || !word_char(p[-1])) {
+            for (int k = 0; keys[k] && !matched; k++) {
+                size_t kl = strlen(keys[k]);
+                if (strncasecmp(p, keys[k], kl) || word_char(p[kl])) continue;
+                const char *q = p + kl;
+                while (*q == ' ' || *q == '\t') q++;
+                int sqlstyle = 0;
+                if (*q == '=' || *q == ':') q++;
+                else if (*q == '\'' && q > p + kl) sqlstyle = 1; /* PASSWORD 'x' */
+                else continue;
+                while (*q == ' ' || *q == '\t') q++;
+                cb_buf_append(&o, p, (size_t)(q - p));
+                if (*q == '\'' || *q == '"') {
+                    char qc = *q++;
+                    while (*q) {
+                        if (*q == '\\' && qc == '\'' && q[1]) { q += 2; continue; }
+                        if (*q == qc) {
+                            if (q[1] == qc) { q += 2; continue; }
+                            q++;
+                            break;
+                        }
+                        q++;
+                    }
+                    cb_buf_append(&o, &qc, 1);
+                    cb_buf_puts(&o, REDACTED);
+                    cb_buf_append(&o, &qc, 1);
+                } else if (!sqlstyle) {
+                    while (*q && *q != ';' && *q != '&' && !isspace((unsigned char)*q) && *q != ',' && *q != ')') q++;
+                    cb_buf_puts(&o, REDACTED);
+                }
+                p = q;
+                matched = 1;
+            }
+        }
+        if (matched) continue;
+        cb_buf_append(&o, p, 1);
+        p++;
+    }
+    cb_buf_free(&cur);
+    return cb_buf_steal(&o);
+}
