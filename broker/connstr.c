@@ -721,7 +721,9 @@ static char *format_impl(const conn_url *u, int redact)
         return cb_buf_steal(&b);
     }
     /* generic URI */
-    const char *inst = !strcasecmp(u->scheme ? u->scheme : "", "sqlserver") ? conn_url_param(u, "instance") : NULL;
+    /* go-mssqldb URLs: the path is the instance, the database is a query option */
+    int gourl = !strcasecmp(u->scheme ? u->scheme : "", "sqlserver");
+    const char *inst = gourl ? conn_url_param(u, "instance") : NULL;
     cb_buf_printf(&b, "%s://", u->scheme ? u->scheme : "postgresql");
     if (u->user || u->password) {
         if (u->user) put_pct(&b, u->user);
@@ -737,14 +739,14 @@ static char *format_impl(const conn_url *u, int redact)
     }
     if (u->port) cb_buf_printf(&b, ":%d", u->port);
     if (inst) { cb_buf_puts(&b, "/"); put_pct(&b, inst); }
-    else if (u->dbname) { cb_buf_puts(&b, "/"); put_pct(&b, u->dbname); }
+    else if (u->dbname && !gourl) { cb_buf_puts(&b, "/"); put_pct(&b, u->dbname); }
     char sep = '?';
-    if (inst && u->dbname) {
+    if (gourl && u->dbname) {
         cb_buf_puts(&b, "?database="); put_pct(&b, u->dbname);
         sep = '&';
     }
     for (size_t i = 0; i < u->nparams; i++) {
-        if (inst && !strcmp(u->params[i].key, "instance")) continue;
+        if (gourl && !strcmp(u->params[i].key, "instance")) continue;
         cb_buf_append(&b, &sep, 1);
         sep = '&';
         put_pct(&b, u->params[i].key);

@@ -6,6 +6,8 @@
  *   db_tool ENGINE lock NAME [--hold-ms N]    prints {"acquired":bool}, holds N ms, unlocks
  *   db_tool ENGINE query-ro SQL [PARAMS-JSON] [--max-rows N] [--timeout-ms N] [--max-bytes N]
  *   db_tool ENGINE execute SQL [PARAMS-JSON]
+ *   db_tool ENGINE query-ro-seq SQL1 SQL2 ...  several read-only calls on ONE connection;
+ *                                            prints one JSON line each ({"error":..} on failure)
  *   db_tool ENGINE schema | version
  *   db_tool ENGINE parse | redact | assess    (connstr helpers, no connection)
  * env DB_TOOL_NO_PREFILTER=1 turns off the Postgres read-only allow/deny lists.
@@ -35,14 +37,14 @@ int main(int argc, char **argv)
     const char *engine = argv[1], *action = argv[2];
     db_limits lim = {1000, 30000, 0};
     long hold_ms = 0;
-    char *pos[4] = {0};
+    char *pos[8] = {0};
     int npos = 0;
     for (int i = 3; i < argc; i++) {
         if (!strcmp(argv[i], "--hold-ms") && i + 1 < argc) hold_ms = atol(argv[++i]);
         else if (!strcmp(argv[i], "--max-rows") && i + 1 < argc) lim.max_rows = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc) lim.statement_timeout_ms = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) lim.max_bytes = (size_t)atol(argv[++i]);
-        else if (npos < 4) pos[npos++] = argv[i];
+        else if (npos < 8) pos[npos++] = argv[i];
     }
     if (getenv("DB_TOOL_NO_PREFILTER")) pg_readonly_prefilter = 0;
     cb_error e = {0};
@@ -116,6 +118,15 @@ int main(int argc, char **argv)
         }
         json_decref(res);
         json_decref(params);
+    } else if (!strcmp(action, "query-ro-seq")) {
+        for (int i = 0; i < npos; i++) {
+            json_t *res = NULL;
+            cb_error qe = {0};
+            if (t->query_readonly(c, pos[i], NULL, &lim, &res, &qe) == 0) print_json(res);
+            else printf("{\"error\":\"%s\"}\n", "failed");
+            fflush(stdout);
+            json_decref(res);
+        }
     } else if (!strcmp(action, "schema")) {
         json_t *o = NULL;
         if (!(rc = t->describe_schema(c, &o, &e))) print_json(o);
