@@ -169,7 +169,10 @@ static int assign(conn_url *u, const char *key, char *val, int which, cb_error *
                 while (*p == ' ') p++;
                 size_t pl = strlen(p);
                 while (pl && p[pl - 1] == ' ') pl--;
-                if (parse_port(p, pl, &u->port, e)) { free(val); return CB_EUSAGE; }
+                if (!pl || parse_port(p, pl, &u->port, e)) {
+                    free(val);
+                    return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid port");
+                }
                 *comma = 0;
             }
             free(u->host);
@@ -609,7 +612,9 @@ static void put_libpq_val(cb_buf *b, const char *v, int force_quote)
 static void put_ado_val(cb_buf *b, const char *v)
 {
     size_t n = strlen(v);
-    int need = n == 0 || strpbrk(v, ";'\"") || isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]);
+    /* a leading '=' would read as the "==" key escape */
+    int need = n == 0 || strpbrk(v, ";'\"") || v[0] == '=' || isspace((unsigned char)v[0]) ||
+               isspace((unsigned char)v[n - 1]);
     if (!need) { cb_buf_puts(b, v); return; }
     char qc = strchr(v, '"') && !strchr(v, '\'') ? '\'' : '"';
     cb_buf_append(b, &qc, 1);
@@ -734,7 +739,8 @@ static char *format_impl(const conn_url *u, int redact)
         cb_buf_puts(&b, "@");
     }
     if (u->host) {
-        if (strchr(u->host, ':')) cb_buf_printf(&b, "[%s]", u->host);
+        if (strchr(u->host, ':') && strspn(u->host, "0123456789abcdefABCDEF:.%") == strlen(u->host))
+            cb_buf_printf(&b, "[%s]", u->host);
         else put_pct(&b, u->host);
     }
     if (u->port) cb_buf_printf(&b, ":%d", u->port);
