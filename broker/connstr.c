@@ -730,7 +730,7 @@ static char *format_impl(const conn_url *u, int redact)
     int gourl = !strcasecmp(u->scheme ? u->scheme : "", "sqlserver");
     const char *inst = gourl ? conn_url_param(u, "instance") : NULL;
     cb_buf_printf(&b, "%s://", u->scheme ? u->scheme : "postgresql");
-    if (u->user || u->password) {
+    if (u->user || u->password || gourl) { /* sqlserver:// needs the '@' to stay a URL */
         if (u->user) put_pct(&b, u->user);
         if (u->password) {
             cb_buf_puts(&b, ":");
