@@ -304,8 +304,11 @@ static int parse_jdbc(const char *s, size_t off, conn_url *u, cb_error *e)
     const char *p = s + off;
     const char *hs = p;
     while (*p && *p != ';' && *p != ':') p++;
-    if (p > hs) {
-        char *h = cb_strndup(hs, (size_t)(p - hs));
+    const char *he = p;
+    while (hs < he && isspace((unsigned char)*hs)) hs++; /* the driver ignores blanks here */
+    while (he > hs && isspace((unsigned char)he[-1])) he--;
+    if (he > hs) {
+        char *h = cb_strndup(hs, (size_t)(he - hs));
         char *bs = strchr(h, '\\');
         if (bs) { *bs = 0; if (bs[1]) conn_url_set_param(u, "instanceName", bs + 1); }
         if (has_ctl(h) || strpbrk(h, "@/?{}=")) { free(h); return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host"); }

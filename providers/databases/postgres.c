@@ -240,17 +240,16 @@ static const char *const denied_fn[] = {
     "pg_create_logical_replication_slot", "pg_create_physical_replication_slot", "pg_drop_replication_slot",
     "pg_logical_emit_message", "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
     "pg_stat_reset_single_function_counters", "pg_stat_reset_slru", "pg_stat_reset_replication_slot",
-    "pg_log_backend_memory_contexts", "pg_import_system_collations", "txid_current", "pg_current_xact_id",
-    "pg_notify", NULL};
+    "pg_log_backend_memory_contexts", "pg_import_system_collations", NULL};
 
 /* First words a read-only request may start with. */
 static const char *const ro_first[] = {"select", "with", "values", "table", "show", "explain", NULL};
 
-static int prefilter(const char *sql, int readonly, cb_error *e)
+static int prefilter(const char *sql, cb_error *e)
 {
     const char *p = skip_ws(sql);
     while (*p == '(') p = skip_ws(p + 1);
-    if (readonly) {
+    {
         size_t n = 0;
         while (ident_char(p[n])) n++;
         int ok = 0;
@@ -382,7 +381,8 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
 {
     *result = NULL;
     if (!sql || !*sql) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "empty statement");
-    if (pg_readonly_prefilter && prefilter(sql, readonly, e)) return e ? e->code : CB_EUSAGE;
+    /* extra layers for read-only requests; query_execute is gated by policy instead */
+    if (readonly && pg_readonly_prefilter && prefilter(sql, e)) return CB_EUSAGE;
     int nparams = 0;
     char **vals = NULL;
     if (bind_params(params, &nparams, &vals, e)) return CB_EUSAGE;
@@ -393,15 +393,14 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
 
     ensure_clean(c);
     if (PQstatus(c->pg) != CONNECTION_OK) { rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "connection lost"); goto out; }
-    char setsql[160];
-    if ((rc = exec_cmd(c, readonly ? "BEGIN READ ONLY" : "BEGIN", e))) goto out;
-    snprintf(setsql, sizeof setsql, "SET LOCAL statement_timeout = %d", timeout);
+    /* Our own constant text, one round trip. The trailing SELECT takes the transaction's
+     * first snapshot: afterwards `SET transaction_read_only = off` fails ("must be set
+     * before any query") instead of turning the guard off. */
+    char setsql[256];
+    snprintf(setsql, sizeof setsql,
+             "%s; SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d%s",
+             readonly ? "BEGIN READ ONLY" : "BEGIN", timeout, timeout + 5000, readonly ? "; SELECT 1" : "");
     if ((rc = exec_cmd(c, setsql, e))) goto rollback;
-    snprintf(setsql, sizeof setsql, "SET LOCAL idle_in_transaction_session_timeout = %d", timeout + 5000);
-    if ((rc = exec_cmd(c, setsql, e))) goto rollback;
-    /* Take the transaction's first snapshot now: afterwards `SET transaction_read_only =
-     * off` fails ("must be set before any query") instead of turning the guard off. */
-    if (readonly && (rc = exec_cmd(c, "SELECT 1", e))) goto rollback;
 
     /* Extended protocol: one statement only ("cannot insert multiple commands into a
      * prepared statement"). */
