@@ -309,9 +309,14 @@ static int parse_jdbc(const char *s, size_t off, conn_url *u, cb_error *e)
     while (he > hs && isspace((unsigned char)he[-1])) he--;
     if (he > hs) {
         char *h = cb_strndup(hs, (size_t)(he - hs));
+        /* server[\\instance]: names only, no blanks or syntax characters */
+        for (const char *q = h; *q; q++)
+            if ((unsigned char)*q <= ' ' || *q == 0x7f || strchr("@/?{}=;'\"", *q)) {
+                free(h);
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host");
+            }
         char *bs = strchr(h, '\\');
         if (bs) { *bs = 0; if (bs[1]) conn_url_set_param(u, "instanceName", bs + 1); }
-        if (has_ctl(h) || strpbrk(h, "@/?{}=")) { free(h); return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host"); }
         if (*h) u->host = h; else free(h);
     }
     if (*p == ':') {
@@ -689,6 +694,7 @@ static char *format_impl(const conn_url *u, int redact)
         if (u->host || u->port) {
             cb_buf t;
             cb_buf_init(&t, 0);
+            if (u->host && !strncasecmp(u->host, "tcp:", 4)) cb_buf_puts(&t, "tcp:"); /* keep it literal */
             cb_buf_puts(&t, u->host ? u->host : "");
             if (u->port) cb_buf_printf(&t, ",%d", u->port);
             put_ado_val(&b, t.data);

@@ -483,20 +483,15 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         const char *v[1] = {oid};
         PGresult *tr = PQexecParams(c->pg, "SELECT pg_catalog.format_type($1::oid, NULL)", 1, NULL, v, NULL, NULL, 0);
         if (PQresultStatus(tr) == PGRES_TUPLES_OK && PQntuples(tr) == 1) {
-            size_t ci;
-            json_t *col;
-            json_array_foreach(cols, ci, col) {
+            for (size_t ci = 0; ci < json_array_size(cols); ci++) {
+                json_t *col = json_array_get(cols, ci);
                 if ((Oid)json_integer_value(json_object_get(col, "_oid")) == unknown[i])
                     json_object_set_new(col, "type", json_string(PQgetvalue(tr, 0, 0)));
             }
         }
         PQclear(tr);
     }
-    {
-        size_t ci;
-        json_t *col;
-        json_array_foreach(cols, ci, col) json_object_del(col, "_oid");
-    }
+    for (size_t ci = 0; ci < json_array_size(cols); ci++) json_object_del(json_array_get(cols, ci), "_oid");
     if (rc) {
         json_decref(cols);
         json_decref(rows);
