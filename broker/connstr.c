@@ -169,7 +169,10 @@ static int assign(conn_url *u, const char *key, char *val, int which, cb_error *
                 while (*p == ' ') p++;
                 size_t pl = strlen(p);
                 while (pl && p[pl - 1] == ' ') pl--;
-                if (parse_port(p, pl, &u->port, e)) { free(val); return CB_EUSAGE; }
+                if (!pl || parse_port(p, pl, &u->port, e)) {
+                    free(val);
+                    return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid port");
+                }
                 *comma = 0;
             }
             free(u->host);
@@ -301,11 +304,19 @@ static int parse_jdbc(const char *s, size_t off, conn_url *u, cb_error *e)
     const char *p = s + off;
     const char *hs = p;
     while (*p && *p != ';' && *p != ':') p++;
-    if (p > hs) {
-        char *h = cb_strndup(hs, (size_t)(p - hs));
+    const char *he = p;
+    while (hs < he && isspace((unsigned char)*hs)) hs++; /* the driver ignores blanks here */
+    while (he > hs && isspace((unsigned char)he[-1])) he--;
+    if (he > hs) {
+        char *h = cb_strndup(hs, (size_t)(he - hs));
+        /* server[\\instance]: names only, no blanks or syntax characters */
+        for (const char *q = h; *q; q++)
+            if ((unsigned char)*q <= ' ' || *q == 0x7f || strchr("@/?{}=;'\"", *q)) {
+                free(h);
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host");
+            }
         char *bs = strchr(h, '\\');
         if (bs) { *bs = 0; if (bs[1]) conn_url_set_param(u, "instanceName", bs + 1); }
-        if (has_ctl(h) || strpbrk(h, "@/?{}=")) { free(h); return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host"); }
         if (*h) u->host = h; else free(h);
     }
     if (*p == ':') {
@@ -609,7 +620,9 @@ static void put_libpq_val(cb_buf *b, const char *v, int force_quote)
 static void put_ado_val(cb_buf *b, const char *v)
 {
     size_t n = strlen(v);
-    int need = n == 0 || strpbrk(v, ";'\"") || isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]);
+    /* a leading '=' would read as the "==" key escape */
+    int need = n == 0 || strpbrk(v, ";'\"") || v[0] == '=' || isspace((unsigned char)v[0]) ||
+               isspace((unsigned char)v[n - 1]);
     if (!need) { cb_buf_puts(b, v); return; }
     char qc = strchr(v, '"') && !strchr(v, '\'') ? '\'' : '"';
     cb_buf_append(b, &qc, 1);
@@ -681,6 +694,7 @@ static char *format_impl(const conn_url *u, int redact)
         if (u->host || u->port) {
             cb_buf t;
             cb_buf_init(&t, 0);
+            if (u->host && !strncasecmp(u->host, "tcp:", 4)) cb_buf_puts(&t, "tcp:"); /* keep it literal */
             cb_buf_puts(&t, u->host ? u->host : "");
             if (u->port) cb_buf_printf(&t, ",%d", u->port);
             put_ado_val(&b, t.data);
@@ -721,9 +735,11 @@ static char *format_impl(const conn_url *u, int redact)
         return cb_buf_steal(&b);
     }
     /* generic URI */
-    const char *inst = !strcasecmp(u->scheme ? u->scheme : "", "sqlserver") ? conn_url_param(u, "instance") : NULL;
+    /* go-mssqldb URLs: the path is the instance, the database is a query option */
+    int gourl = !strcasecmp(u->scheme ? u->scheme : "", "sqlserver");
+    const char *inst = gourl ? conn_url_param(u, "instance") : NULL;
     cb_buf_printf(&b, "%s://", u->scheme ? u->scheme : "postgresql");
-    if (u->user || u->password) {
+    if (u->user || u->password || gourl) { /* sqlserver:// needs the '@' to stay a URL */
         if (u->user) put_pct(&b, u->user);
         if (u->password) {
             cb_buf_puts(&b, ":");
@@ -732,19 +748,20 @@ static char *format_impl(const conn_url *u, int redact)
         cb_buf_puts(&b, "@");
     }
     if (u->host) {
-        if (strchr(u->host, ':')) cb_buf_printf(&b, "[%s]", u->host);
+        if (strchr(u->host, ':') && strspn(u->host, "0123456789abcdefABCDEF:.%") == strlen(u->host))
+            cb_buf_printf(&b, "[%s]", u->host);
         else put_pct(&b, u->host);
     }
     if (u->port) cb_buf_printf(&b, ":%d", u->port);
     if (inst) { cb_buf_puts(&b, "/"); put_pct(&b, inst); }
-    else if (u->dbname) { cb_buf_puts(&b, "/"); put_pct(&b, u->dbname); }
+    else if (u->dbname && !gourl) { cb_buf_puts(&b, "/"); put_pct(&b, u->dbname); }
     char sep = '?';
-    if (inst && u->dbname) {
+    if (gourl && u->dbname) {
         cb_buf_puts(&b, "?database="); put_pct(&b, u->dbname);
         sep = '&';
     }
     for (size_t i = 0; i < u->nparams; i++) {
-        if (inst && !strcmp(u->params[i].key, "instance")) continue;
+        if (gourl && !strcmp(u->params[i].key, "instance")) continue;
         cb_buf_append(&b, &sep, 1);
         sep = '&';
         put_pct(&b, u->params[i].key);

@@ -1,9 +1,11 @@
 /* The table of database targets. Adding a database = one file + one line here. */
 #include <string.h>
 #include "db_target.h"
+#include "postgres.h"
 #include "sqlserver.h"
 
 static const db_target *const targets[] = {
+    &postgres_target,
     &sqlserver_target,
     NULL
 };
