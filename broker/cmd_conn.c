@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "connstr.h"
 #include "secret_provider.h"
+#include "sources.h"
 #include "store.h"
 
 static int usage(void)
@@ -181,7 +182,15 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
         return 0;
     }
     store_conn c;
-    rc = store_conn_get(s, name, 1, &c, &e);
+    cb_config *cfg = NULL;
+    if ((rc = cli_load_config(ctx, &cfg))) {
+        store_close(s);
+        return rc;
+    }
+    int stale = 0;
+    /* provider-backed connections are refreshed per their TTL and fail closed past max staleness */
+    rc = conn_resolve(s, cfg, name, &c, &stale, &e);
+    config_free(cfg);
     if (url) audit_append(s, ctx->actor, "conn.url", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
     if (rc) {
         store_close(s);

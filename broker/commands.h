@@ -10,5 +10,12 @@ int cmd_key(cli_ctx *ctx, int argc, char **argv);
 int cmd_import(cli_ctx *ctx, int argc, char **argv);
 int cmd_assess(cli_ctx *ctx, int argc, char **argv);
 int cmd_audit(cli_ctx *ctx, int argc, char **argv);
+int cmd_get(cli_ctx *ctx, int argc, char **argv);
+int cmd_sync(cli_ctx *ctx, int argc, char **argv);
+int cmd_cache(cli_ctx *ctx, int argc, char **argv);
+
+struct cb_config;
+/* Loads credbroker.json for a command (absent is fine unless given explicitly). */
+int cli_load_config(cli_ctx *ctx, struct cb_config **cfg);
 
 #endif

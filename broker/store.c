@@ -44,6 +44,10 @@ static const char *const MIGRATIONS[] = {
     "  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
+    /* 2: provider-backed connections: what was fetched when (values live in connections) */
+    "CREATE TABLE source_state ("
+    "  name TEXT PRIMARY KEY, ref TEXT NOT NULL, version TEXT, fetched_at INTEGER,"
+    "  last_attempt INTEGER, last_error TEXT);",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
