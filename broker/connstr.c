@@ -507,6 +507,18 @@ static int looks_ado(const char *s)
     return *p == ';';
 }
 
+static int looks_like_path(const char *s)
+{
+    size_t n = strlen(s);
+    if (s[0] == '/' || strncmp(s, "./", 2) == 0 || strncmp(s, "../", 3) == 0) return !strchr(s, ' ') || s[0] == '/';
+    const char *ext[] = {".db", ".sqlite", ".sqlite3", NULL};
+    for (int i = 0; ext[i]; i++) {
+        size_t l = strlen(ext[i]);
+        if (n > l && strcmp(s + n - l, ext[i]) == 0 && !strchr(s, ' ')) return 1;
+    }
+    return 0;
+}
+
 int conn_url_parse(const char *s, const char *engine_hint, conn_url *out, cb_error *e)
 {
     memset(out, 0, sizeof *out);
@@ -575,7 +587,9 @@ int conn_url_parse(const char *s, const char *engine_hint, conn_url *out, cb_err
             out->format = CONN_FMT_KEYVALUE;
             rc = parse_kv(str, out, e);
         }
-    } else if (!hint || !strcmp(hint, "sqlite")) {
+    } else if ((hint && !strcmp(hint, "sqlite")) || (!hint && looks_like_path(str))) {
+        /* without --engine sqlite only something that looks like a path is a path:
+         * arbitrary text (e.g. a mistyped secret) must not be stored as a "sqlite" URL */
         out->engine = cb_strdup("sqlite");
         out->format = CONN_FMT_URI; /* scheme NULL: a bare path */
         if (has_ctl(str)) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid sqlite path");
