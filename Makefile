@@ -39,6 +39,7 @@ FAKE_SRC := $(wildcard tests/fakes/*.c)
 FAKE_BIN := $(FAKE_SRC:tests/fakes/%.c=$(BUILD)/fakes/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
+.SECONDARY:
 .PHONY: all deps deps-check test check bench demo install fuzz fuzz-run lint clean
 all: $(BIN)
 
