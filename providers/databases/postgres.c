@@ -470,7 +470,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
             PQclear(r);
             if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "not supported");
             else if (st == PGRES_COPY_OUT) { char *buf; while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf); }
-            else { PQfinish(c->pg); c->pg = PQconnectdb(""); break; } /* replication stream: drop it */
+            else break; /* replication stream: abandon it; ensure_clean() resets the session */
             continue;
         }
         PQclear(r);
