@@ -388,6 +388,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     if (bind_params(params, &nparams, &vals, e)) return CB_EUSAGE;
     int max_rows = lim && lim->max_rows > 0 ? lim->max_rows : 1000;
     int timeout = lim && lim->statement_timeout_ms > 0 ? lim->statement_timeout_ms : 30000;
+    if (timeout > 86400000) timeout = 86400000; /* a day; keeps timeout + 5000 in range */
     size_t max_bytes = lim && lim->max_bytes ? lim->max_bytes : (size_t)1 << 20;
     int rc = 0;
 
