@@ -298,6 +298,17 @@ static int parse_uri(const char *s, size_t off, conn_url *u, int instance_path, 
     return 0;
 }
 
+/* server[\\instance] names: no blanks or syntax characters (they are written back
+ * unquoted in front of the properties). */
+static int jdbc_name_ok(const char *h, int allow_backslash, int allow_colon)
+{
+    for (const char *q = h; *q; q++)
+        if ((unsigned char)*q <= ' ' || *q == 0x7f || strchr("@/?{}=;'\"", *q) ||
+            (*q == '\\' && !allow_backslash) || (*q == ':' && !allow_colon))
+            return 0;
+    return 1;
+}
+
 /* JDBC values: {braced} values may hold ';', '}}' is a literal '}'. */
 static int parse_jdbc(const char *s, size_t off, conn_url *u, cb_error *e)
 {
@@ -309,12 +320,7 @@ static int parse_jdbc(const char *s, size_t off, conn_url *u, cb_error *e)
     while (he > hs && isspace((unsigned char)he[-1])) he--;
     if (he > hs) {
         char *h = cb_strndup(hs, (size_t)(he - hs));
-        /* server[\\instance]: names only, no blanks or syntax characters */
-        for (const char *q = h; *q; q++)
-            if ((unsigned char)*q <= ' ' || *q == 0x7f || strchr("@/?{}=;'\"", *q)) {
-                free(h);
-                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host");
-            }
+        if (!jdbc_name_ok(h, 1, 0)) { free(h); return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host"); }
         char *bs = strchr(h, '\\');
         if (bs) { *bs = 0; if (bs[1]) conn_url_set_param(u, "instanceName", bs + 1); }
         if (*h) u->host = h; else free(h);
@@ -364,6 +370,11 @@ static int parse_jdbc(const char *s, size_t off, conn_url *u, cb_error *e)
         if (rc) return rc;
     }
     if (*p) return bad(e, "unexpected character", (size_t)(p - s));
+    /* serverName=... / instanceName=... properties land in the same places */
+    const char *in = conn_url_param(u, "instanceName");
+    /* an IPv6 serverName property may hold ':' (written back as a property) */
+    if ((u->host && !jdbc_name_ok(u->host, 0, 1)) || (in && !jdbc_name_ok(in, 0, 0)))
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid host");
     return 0;
 }
 
@@ -380,6 +391,11 @@ static int parse_kv(const char *s, conn_url *u, cb_error *e)
         size_t kl = (size_t)(p - ks);
         while (isspace((unsigned char)*p)) p++;
         if (*p != '=' || kl == 0) return bad(e, "missing \"=\" after key", (size_t)(ks - s));
+        /* libpq option names are lowercase identifiers; anything else (an ADO/Npgsql
+         * "Host=..;Password=.." given as postgres) would swallow the rest into one value */
+        for (size_t i = 0; i < kl; i++)
+            if (!((ks[i] >= 'a' && ks[i] <= 'z') || ks[i] == '_' || (i && ks[i] >= '0' && ks[i] <= '9')))
+                return bad(e, "invalid option name", (size_t)(ks - s));
         p++;
         while (isspace((unsigned char)*p)) p++;
         cb_buf v;
@@ -733,8 +749,13 @@ static char *format_impl(const conn_url *u, int redact)
     }
     if (u->format == FMT_JDBC) {
         cb_buf_printf(&b, "%s://", u->scheme ? u->scheme : "sqlserver");
-        if (u->host) cb_buf_puts(&b, u->host);
-        if (u->port) cb_buf_printf(&b, ":%d", u->port);
+        if (u->host && strchr(u->host, ':')) { /* IPv6: only the property form is unambiguous */
+            cb_buf_printf(&b, ";serverName=%s", u->host);
+            if (u->port) cb_buf_printf(&b, ";portNumber=%d", u->port);
+        } else {
+            if (u->host) cb_buf_puts(&b, u->host);
+            if (u->port) cb_buf_printf(&b, ":%d", u->port);
+        }
         if (u->dbname) { cb_buf_puts(&b, ";databaseName="); put_jdbc_val(&b, u->dbname); }
         if (u->user) { cb_buf_puts(&b, ";user="); put_jdbc_val(&b, u->user); }
         if (u->password) {
@@ -801,10 +822,11 @@ char *conn_url_to_libpq(const conn_url *u)
     if (u->password) { cb_buf_puts(&b, "password="); put_libpq_val(&b, u->password, 1); cb_buf_puts(&b, " "); }
     for (size_t i = 0; i < u->nparams; i++) {
         const char *k = u->params[i].key;
-        /* keys are written unquoted, so only plain identifiers pass (libpq rejects others anyway) */
+        /* keys are written unquoted, so only libpq-shaped names (lowercase identifiers)
+         * pass; libpq would refuse any other name anyway */
         int okk = *k != 0;
         for (const char *q = k; *q; q++)
-            if (!isalnum((unsigned char)*q) && *q != '_') okk = 0;
+            if (!((*q >= 'a' && *q <= 'z') || *q == '_' || (q > k && *q >= '0' && *q <= '9'))) okk = 0;
         if (!okk) continue;
         cb_buf_printf(&b, "%s=", k);
         put_libpq_val(&b, u->params[i].value, 1);

@@ -388,6 +388,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     if (bind_params(params, &nparams, &vals, e)) return CB_EUSAGE;
     int max_rows = lim && lim->max_rows > 0 ? lim->max_rows : 1000;
     int timeout = lim && lim->statement_timeout_ms > 0 ? lim->statement_timeout_ms : 30000;
+    if (timeout > 86400000) timeout = 86400000; /* a day; keeps timeout + 5000 in range */
     size_t max_bytes = lim && lim->max_bytes ? lim->max_bytes : (size_t)1 << 20;
     int rc = 0;
 
@@ -470,7 +471,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
             PQclear(r);
             if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "not supported");
             else if (st == PGRES_COPY_OUT) { char *buf; while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf); }
-            else { PQfinish(c->pg); c->pg = PQconnectdb(""); break; } /* replication stream: drop it */
+            else break; /* replication stream: abandon it; ensure_clean() resets the session */
             continue;
         }
         PQclear(r);

@@ -69,6 +69,28 @@ if grep -qF "$BADPW" "$TMP/err" || grep -qF "$(urlenc "$BADPW")" "$TMP/err" || g
 printf '%s' "$BADURL" | "$T" postgres test-login >/dev/null 2>&1
 isnt "$?" 0 "URL read from stdin too"
 
+# ---------- connection options are honoured ----------
+DB_URL="postgresql://postgres:$PG_ADMIN_PW@127.0.0.1:$PGPORT/postgres?sslmode=require" "$T" postgres test-login >/dev/null 2>"$TMP/err"
+isnt "$?" 0 "sslmode=require is honoured (this server has no TLS)"
+like "$(cat "$TMP/err")" 'SSL' "error names the TLS failure"
+# a listener that accepts and never answers: connect_timeout must end the attempt
+BH=$(free_port)
+python3 -c 'import socket,sys,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(5)
+c=[]
+while True: c.append(s.accept()[0])' "$BH" &
+bhp=$!; on_exit "kill $bhp 2>/dev/null"
+wait_port "$BH" 5
+start=$(date +%s%N)
+DB_URL="postgresql://u:p@127.0.0.1:$BH/x?sslmode=disable&connect_timeout=2" "$T" postgres test-login >/dev/null 2>&1; rc=$?
+el=$(( ($(date +%s%N) - start) / 1000000 ))
+isnt "$rc" 0 "silent server: connect fails"
+[ "$el" -ge 1500 ] && [ "$el" -lt 6000 ]; ok $? "connect_timeout=2 from the URL is honoured (${el} ms)"
+start=$(date +%s%N)
+DB_URL="postgresql://u:p@127.0.0.1:$BH/x?sslmode=disable" "$T" postgres test-login >/dev/null 2>&1
+el=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$el" -ge 9000 ] && [ "$el" -lt 15000 ]; ok $? "default connect_timeout is 10 s (${el} ms)"
+
 # ---------- set_password ----------
 pg_sql "CREATE ROLE app LOGIN PASSWORD 'old-password-1'" >/dev/null
 OLD_URL=$(url_for app old-password-1)

@@ -133,6 +133,15 @@ static void test_sqlserver_forms(void **st)
     cb_free_secret(f);
     conn_url_free(&u);
 
+    u = P("jdbc:sqlserver://;serverName=fe80::1;portNumber=1500;databaseName=x", NULL);
+    assert_string_equal(u.host, "fe80::1");
+    assert_int_equal(u.port, 1500);
+    f = conn_url_format(&u);
+    assert_string_equal(f, "jdbc:sqlserver://;serverName=fe80::1;portNumber=1500;databaseName=x");
+    cb_free_secret(f);
+    conn_url_free(&u);
+    expect_err("sqlserver://;serverName=a/b", NULL, "invalid host", NULL);
+
     u = P("jdbc:sqlserver://host\\INST;databaseName=x", NULL);
     assert_string_equal(u.host, "host");
     assert_string_equal(conn_url_param(&u, "instanceName"), "INST");
@@ -231,6 +240,8 @@ static void test_malformed(void **st)
     expect_err("ftp://u:Sup3rS3cret@h", NULL, "unsupported scheme", pw);
     expect_err("   ", NULL, "empty", NULL);
     expect_err("Sup3rS3cret", "postgres", NULL, pw);
+    /* an ADO/Npgsql-style string forced to postgres must not hide the password in a value */
+    expect_err("Host=h;Username=u;Password=Sup3rS3cret", "postgres", "invalid option name at position 0", pw);
 }
 
 /* Hostile passwords survive format -> parse in every format. */
