@@ -62,6 +62,7 @@ int source_fetch(cb_store *s, const char *name, const char *ref, const char *eng
     secret_value v;
     cb_error fe = {0};
     int rc = secret_fetch(ref, &v, &fe);
+    int fetched = rc == 0;
     if (!rc) {
         conn_url u;
         if (conn_url_parse(v.value, engine, &u, &fe)) {
@@ -88,7 +89,7 @@ int source_fetch(cb_store *s, const char *name, const char *ref, const char *eng
         if (!rc && v.version) json_object_set_new(detail, "version", json_string(v.version));
         if (rc) json_object_set_new(detail, "error", json_string(fe.msg));
     }
-    if (!rc) secret_value_free(&v);
+    if (fetched) secret_value_free(&v);
     if (rc && e) *e = fe;
     return rc;
 }
