@@ -11,7 +11,7 @@ APT_PKGS=(
   libargon2-dev libcmocka-dev
   postgresql postgresql-contrib
   openssl curl ca-certificates shellcheck valgrind cppcheck
-  nodejs npm python3
+  nodejs npm python3 python3-croniter
 )
 NPM_DIRS=(tests/interop)
 
