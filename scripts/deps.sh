@@ -11,8 +11,10 @@ APT_PKGS=(
   libargon2-dev libcmocka-dev
   postgresql postgresql-contrib
   openssl curl ca-certificates shellcheck valgrind cppcheck
-  nodejs npm python3 python3-croniter
+  python3 python3-croniter
 )
+# Node 20 and npm: the machine image's own (its npm is not Debian's "npm" package, which
+# conflicts with it); Debian's are installed only when node is missing altogether.
 NPM_DIRS=(tests/interop)
 
 missing_apt() {
@@ -20,6 +22,12 @@ missing_apt() {
   for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
   done
+}
+
+missing_node() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && return 0
+  echo nodejs
+  command -v npm >/dev/null 2>&1 || echo npm
 }
 
 missing_npm() {
@@ -34,12 +42,12 @@ missing_npm() {
 }
 
 if [ "${1:-}" = "--check" ]; then
-  m=$(missing_apt; missing_npm)
+  m=$(missing_apt; missing_node; missing_npm)
   if [ -n "$m" ]; then echo "deps: missing: $(echo "$m" | tr '\n' ' ')" >&2; exit 1; fi
   exit 0
 fi
 
-apt_missing=$(missing_apt)
+apt_missing=$(missing_apt; missing_node)
 if [ -n "$apt_missing" ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "deps: installing Debian packages: $(echo "$apt_missing" | tr '\n' ' ')"
