@@ -46,7 +46,7 @@ static int t_connections_list(mcp_call_ctx *cx, json_t *args, json_t **structure
         if (parsed && !tls) tls = conn_url_param(&u, "Encrypt");
         char rot[32] = "";
         if (l->last_rotated) cb_iso8601(l->last_rotated, rot);
-        json_t *o = json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:s,s:s?,s:s,s:s?,s:s?}", "name", l->name, "engine", l->engine,
+        json_t *o = json_pack("{s:s,s:s,s:s*,s:s*,s:s*,s:s,s:s*,s:s,s:s*,s:s*}", "name", l->name, "engine", l->engine,
                               "host", parsed ? u.host : NULL, "database", parsed ? u.dbname : NULL, "user",
                               parsed ? u.user : NULL, "encryption_at_rest", l->encrypted ? "aes-256-gcm" : "none",
                               "tls", tls, "access", policy_mode_name(c->mode), "last_rotated", l->last_rotated ? rot : NULL,

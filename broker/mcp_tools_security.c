@@ -235,7 +235,7 @@ static int t_generate(mcp_call_ctx *cx, json_t *args, json_t **structured, char 
         free(version);
         return rc;
     }
-    *structured = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s?}", "name", name, "stored_in", stored_in, "fingerprint", hx,
+    *structured = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s*}", "name", name, "stored_in", stored_in, "fingerprint", hx,
                             "bytes", (json_int_t)nb, "format", fmt, "version", version);
     if (c && c->reveal) json_object_set_new(*structured, "key", json_string(key));
     cb_free_secret(key);
