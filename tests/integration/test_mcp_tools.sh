@@ -36,15 +36,16 @@ SQL
 cat >"$TMP/reset.sh" <<SH
 #!/bin/bash
 rm -f '$PWNED_FILE'
-psql -X -q -A -t -v ON_ERROR_STOP=1 -h '$PGSOCK' -p '$PGPORT' -U postgres -d shop -f '$TMP/reset.sql' >/dev/null
+PGOPTIONS='-c client_min_messages=warning' psql -X -q -A -t -v ON_ERROR_STOP=1 -h '$PGSOCK' -p '$PGPORT' -U postgres -d shop -f '$TMP/reset.sql' >/dev/null
 SH
 # Fingerprint: relations, ACLs, roles, large objects, extensions, settings, items' content,
-# the sequence, and the file COPY TO PROGRAM would create. Any failure prints CHANGED.
+# the sequence, and the file COPY TO PROGRAM would create. A failing query exits 1 (the
+# caller then counts the database as changed: e.g. the table is gone).
 cat >"$TMP/fp.sh" <<SH
 #!/bin/bash
 { psql -X -q -A -t -v ON_ERROR_STOP=1 -h '$PGSOCK' -p '$PGPORT' -U postgres -d shop -c "
 SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
-  SELECT 'rel:' || n.nspname || '.' || c.relname || ':' || c.relkind || ':' || coalesce(c.relacl::text, '')
+  SELECT 'rel:' || n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || coalesce(c.relacl::text, '')
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   UNION ALL SELECT 'role:' || rolname || rolsuper FROM pg_roles
   UNION ALL SELECT 'lo:' || count(*) FROM pg_largeobject_metadata
@@ -53,7 +54,7 @@ SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
   UNION ALL SELECT 'items:' || string_agg(id || '=' || name || '/' || qty, ';' ORDER BY id) FROM items
   UNION ALL SELECT 'seq:' || last_value || is_called FROM items_id_seq
   UNION ALL SELECT 'auto:' || count(*) FROM pg_file_settings WHERE sourcefile LIKE '%postgresql.auto.conf'
-  UNION ALL SELECT 'xact:' || count(*) FROM pg_prepared_xacts) t(x)" 2>/dev/null || echo CHANGED; } | tr -d '\n'
+  UNION ALL SELECT 'xact:' || count(*) FROM pg_prepared_xacts) t(x)" || exit 1; } | tr -d '\n'
 [ -e '$PWNED_FILE' ] && echo -n '+pwned'
 echo
 SH
@@ -135,6 +136,8 @@ pass "credbroker serve listens on 127.0.0.1"
 URL="http://127.0.0.1:$PORT/mcp"
 MCP_KEY=$AK run_node analyst-http "$URL"
 MCP_KEY=$WK run_node writer-http "$URL"
+# control: the same statements through query_execute (read-write client) DO change the database
+MCP_KEY=$WK run_node control "$URL"
 
 ACC='Accept: application/json, text/event-stream'
 CT='Content-Type: application/json'

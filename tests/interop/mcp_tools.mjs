@@ -233,13 +233,18 @@ const CATALOGUE = [
   ['ALTER SYSTEM', "ALTER SYSTEM SET work_mem = '1MB'", false],
 ];
 
-const fp = () => execSync(process.env.FP_CMD, { encoding: 'utf8', shell: '/bin/bash' }).trim();
+// a fingerprint that cannot be taken (e.g. the table was dropped) counts as a change
+const fp = () => {
+  try { return execSync(process.env.FP_CMD, { encoding: 'utf8', shell: '/bin/bash', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); }
+  catch { return `unavailable-${Math.random()}`; }
+};
 const reset = () => execSync(process.env.RESET_CMD, { encoding: 'utf8', shell: '/bin/bash' });
 
 async function bypass() {
   const { client } = await connect('stdio', target, rest);
   reset();
   const before = fp();
+  check('database fingerprint can be taken', /^[0-9a-f]{32}$/.test(before), before);
   for (const [label, sql] of CATALOGUE) {
     const r = await call(client, 'query_readonly', { connection: 'shop_admin', sql });
     const after = fp();
