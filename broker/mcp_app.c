@@ -102,6 +102,94 @@ static int hook_authorize(void *app, const char *principal, const char *tool, js
     return rate_take(a, policy_client(a->pol, principal), e);
 }
 
+/* Audit rows are appended by one writer thread in batches (one transaction, one fsync per
+ * batch: group commit), so a tool call does not wait for the disk. The queue is bounded
+ * (callers wait when it is full), mcp_app_audit_flush waits until it is written, and
+ * closing the app drains it: only a crash (kill -9) can lose the last, unwritten batch. */
+#define AUDIT_QUEUE_MAX 10000
+
+typedef struct audit_item {
+    char *actor, *action, *target, *outcome;
+    json_t *detail;
+    long ms;
+    struct audit_item *next;
+} audit_item;
+
+static void *audit_writer(void *arg)
+{
+    mcp_app *a = arg;
+    pthread_mutex_lock(&a->q_mu);
+    for (;;) {
+        while (!a->q_head && !a->q_stop) pthread_cond_wait(&a->q_cv, &a->q_mu);
+        if (!a->q_head && a->q_stop) break;
+        audit_item *batch = a->q_head;
+        a->q_head = a->q_tail = NULL;
+        a->q_len = 0;
+        a->q_writing = 1;
+        pthread_cond_broadcast(&a->q_space);
+        pthread_mutex_unlock(&a->q_mu);
+        cb_error e = {0};
+        pthread_mutex_lock(&a->store_mu);
+        int tx = store_begin(a->store, &e) == 0;
+        for (audit_item *it = batch; it; it = it->next)
+            if (audit_append(a->store, it->actor, it->action, it->target, it->outcome, it->detail, it->ms, &e))
+                LOG_ERROR("mcp: audit append failed: %s", e.msg);
+        if (tx && store_commit(a->store, &e)) LOG_ERROR("mcp: audit commit failed: %s", e.msg);
+        pthread_mutex_unlock(&a->store_mu);
+        while (batch) {
+            audit_item *n = batch->next;
+            free(batch->actor);
+            free(batch->action);
+            free(batch->target);
+            free(batch->outcome);
+            json_decref(batch->detail);
+            free(batch);
+            batch = n;
+        }
+        pthread_mutex_lock(&a->q_mu);
+        a->q_writing = 0;
+        pthread_cond_broadcast(&a->q_done);
+    }
+    pthread_mutex_unlock(&a->q_mu);
+    return NULL;
+}
+
+static void audit_enqueue(mcp_app *a, const char *actor, const char *action, const char *target, const char *outcome,
+                          json_t *detail, long ms)
+{
+    if (!a->q_started) { /* no writer (not serving): write now */
+        cb_error e = {0};
+        pthread_mutex_lock(&a->store_mu);
+        if (audit_append(a->store, actor, action, target, outcome, detail, ms, &e))
+            LOG_ERROR("mcp: audit append failed: %s", e.msg);
+        pthread_mutex_unlock(&a->store_mu);
+        return;
+    }
+    audit_item *it = cb_calloc(1, sizeof *it);
+    it->actor = cb_strdup(actor);
+    it->action = cb_strdup(action);
+    it->target = cb_strdup(target);
+    it->outcome = cb_strdup(outcome);
+    it->detail = json_incref(detail);
+    it->ms = ms;
+    pthread_mutex_lock(&a->q_mu);
+    while (a->q_len >= AUDIT_QUEUE_MAX) pthread_cond_wait(&a->q_space, &a->q_mu);
+    if (a->q_tail) a->q_tail->next = it;
+    else a->q_head = it;
+    a->q_tail = it;
+    a->q_len++;
+    pthread_cond_signal(&a->q_cv);
+    pthread_mutex_unlock(&a->q_mu);
+}
+
+void mcp_app_audit_flush(mcp_app *a)
+{
+    if (!a->q_started) return;
+    pthread_mutex_lock(&a->q_mu);
+    while (a->q_head || a->q_writing) pthread_cond_wait(&a->q_done, &a->q_mu);
+    pthread_mutex_unlock(&a->q_mu);
+}
+
 static void hook_audit(void *app, const mcp_audit_event *ev)
 {
     mcp_app *a = app;
@@ -115,11 +203,7 @@ static void hook_audit(void *app, const mcp_audit_event *ev)
     }
     char *actor = cb_sprintf("mcp:%s", ev->principal ? ev->principal : "?");
     char *action = cb_sprintf("mcp.%s", ev->tool);
-    cb_error e = {0};
-    pthread_mutex_lock(&a->store_mu);
-    if (audit_append(a->store, actor, action, target, ev->outcome, d, (long)ev->duration_ms, &e))
-        LOG_ERROR("mcp: audit append failed: %s", e.msg);
-    pthread_mutex_unlock(&a->store_mu);
+    audit_enqueue(a, actor, action, target, ev->outcome, d, (long)ev->duration_ms);
     free(actor);
     free(action);
     json_decref(d);
@@ -152,9 +236,9 @@ static int hook_authenticate(void *app, const char *token, char **principal, cb_
     json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
                           pre[0] ? pre : NULL, "reason", why);
     /* successes are visible in every call's audit row; record failures (and bootstrap use) */
-    if (rc || strcmp(how, "bootstrap_key") == 0)
-        audit_append(a->store, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0, NULL);
     pthread_mutex_unlock(&a->store_mu);
+    if (rc || strcmp(how, "bootstrap_key") == 0)
+        audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0);
     json_decref(d);
     free(name);
     if (rc) {
@@ -193,9 +277,34 @@ static int resolve(mcp_app *a, const char *name, conn_url *u, uint8_t hash[32], 
 
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e) { return resolve(a, name, u, NULL, e); }
 
+static void slot_clear(mcp_pool_entry *p)
+{
+    cb_free_secret(p->password);
+    p->password = NULL;
+    p->conn = NULL;
+    p->in_use = 0;
+}
+
 int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
 {
     memset(db, 0, sizeof *db);
+    int64_t now = cb_now_ms();
+    /* fast path: an idle session checked against the store very recently */
+    pthread_mutex_lock(&a->pool_mu);
+    for (int i = 0; i < MCP_POOL_MAX; i++) {
+        mcp_pool_entry *p = &a->pool[i];
+        if (p->conn && !p->in_use && !strcmp(p->name, name) && now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
+            p->in_use = 1;
+            db->slot = p;
+            db->conn = p->conn;
+            db->t = p->t;
+            db->password = cb_strdup(p->password);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->pool_mu);
+    if (db->slot) return 0;
+
     conn_url u;
     uint8_t h[32];
     if (resolve(a, name, &u, h, e)) return CB_ERR;
@@ -215,11 +324,12 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
         if (!p->conn || p->in_use || strcmp(p->name, name)) continue;
         if (memcmp(p->url_hash, h, 32) != 0) { /* the URL changed (rotation): drop the old session */
             old[nold++] = p->conn;
-            p->conn = NULL;
+            slot_clear(p);
             continue;
         }
         if (!db->slot) {
             p->in_use = 1;
+            p->resolved_ms = now;
             db->slot = p;
             db->conn = p->conn;
         }
@@ -248,6 +358,8 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
         memcpy(p->url_hash, h, 32);
         p->t = t;
         p->conn = db->conn;
+        p->password = cb_strdup(db->password);
+        p->resolved_ms = now;
         p->in_use = 1;
         db->slot = p;
         break;
@@ -261,8 +373,8 @@ void mcp_db_release(mcp_app *a, mcp_db *db)
     if (!db->t) return;
     if (db->slot) {
         pthread_mutex_lock(&a->pool_mu);
-        if (db->broken) db->slot->conn = NULL;
-        db->slot->in_use = 0;
+        if (db->broken) slot_clear(db->slot);
+        else db->slot->in_use = 0;
         pthread_mutex_unlock(&a->pool_mu);
     }
     if ((!db->slot || db->broken) && db->conn) db->t->close(db->conn);
@@ -280,6 +392,10 @@ int mcp_app_open(cli_ctx *ctx, mcp_app **out)
     a->ctx = ctx;
     pthread_mutex_init(&a->store_mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
+    pthread_mutex_init(&a->q_mu, NULL);
+    pthread_cond_init(&a->q_cv, NULL);
+    pthread_cond_init(&a->q_space, NULL);
+    pthread_cond_init(&a->q_done, NULL);
     a->rotate = mcp_app_rotate_hook;
     a->rotate_arg = mcp_app_rotate_arg;
     int rc;
@@ -317,9 +433,18 @@ fail:
 void mcp_app_close(mcp_app *a)
 {
     if (!a) return;
+    if (a->q_started) { /* drain the audit queue before the store closes */
+        pthread_mutex_lock(&a->q_mu);
+        a->q_stop = 1;
+        pthread_cond_signal(&a->q_cv);
+        pthread_mutex_unlock(&a->q_mu);
+        pthread_join(a->q_thread, NULL);
+    }
     mcp_server_free(a->srv);
-    for (int i = 0; i < MCP_POOL_MAX; i++)
+    for (int i = 0; i < MCP_POOL_MAX; i++) {
         if (a->pool[i].conn) a->pool[i].t->close(a->pool[i].conn);
+        slot_clear(&a->pool[i]);
+    }
     if (a->store) store_close(a->store);
     config_free(a->cfg);
     policy_free(a->pol);
@@ -327,6 +452,10 @@ void mcp_app_close(mcp_app *a)
     free(a->bootstrap_policy);
     pthread_mutex_destroy(&a->store_mu);
     pthread_mutex_destroy(&a->pool_mu);
+    pthread_mutex_destroy(&a->q_mu);
+    pthread_cond_destroy(&a->q_cv);
+    pthread_cond_destroy(&a->q_space);
+    pthread_cond_destroy(&a->q_done);
     free(a);
 }
 
@@ -345,6 +474,7 @@ mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
         int window = burst * 60 / a->cfg->rate_per_min;
         mcp_server_set_call_limit(s, burst, window > 0 ? window : 1);
     }
+    if (!a->q_started) a->q_started = pthread_create(&a->q_thread, NULL, audit_writer, a) == 0;
     a->srv = s;
     return s;
 }

@@ -31,8 +31,14 @@ typedef struct mcp_pool_entry {
     uint8_t url_hash[32];     /* the pooled session is only reused for the same URL */
     const db_target *t;
     db_conn *conn;
+    char *password;           /* secret: to sanitize this session's errors */
+    int64_t resolved_ms;      /* when the URL was last checked against the store */
     int in_use;
 } mcp_pool_entry;
+
+/* A pooled session is reused without re-reading the store for this long; after that the
+ * URL is resolved again (rotation, provider TTL) and a changed URL drops the session. */
+#define MCP_POOL_RECHECK_MS 1000
 
 #define MCP_POOL_MAX 16
 
@@ -50,6 +56,12 @@ typedef struct mcp_app {
     /* rate limiting per policy client (rate_limit_per_min) */
     struct { char name[65]; double tokens; int64_t last_ms; } buckets[64];
     int nbuckets;
+    /* audit writer (group commit, see mcp_app.c) */
+    pthread_t q_thread;
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv, q_space, q_done;
+    struct audit_item *q_head, *q_tail;
+    int q_len, q_stop, q_started, q_writing;
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
 } mcp_app;
@@ -63,6 +75,8 @@ void mcp_app_close(mcp_app *a);
 /* The MCP server with every tool registered (built on first call, after rotate is set). */
 mcp_server *mcp_app_server(mcp_app *a, cb_error *e);
 
+/* Waits until every audit row queued so far is in the store. */
+void mcp_app_audit_flush(mcp_app *a);
 /* stdio: principal "local" until stdin closes. Returns the exit code. */
 int mcp_app_serve_stdio(mcp_app *a);
 /* Streamable HTTP at /mcp until SIGTERM/SIGINT. listen_override / tls files (NULL = from

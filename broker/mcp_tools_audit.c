@@ -11,6 +11,7 @@ static int t_audit_recent(mcp_call_ctx *cx, json_t *args, json_t **structured, c
     json_t *lj = json_object_get(args, "limit");
     int limit = lj ? (int)json_integer_value(lj) : 50;
     json_t *out = NULL;
+    mcp_app_audit_flush(a); /* read your own calls */
     pthread_mutex_lock(&a->store_mu);
     int rc = audit_list(a->store, limit, 0, &out, e);
     pthread_mutex_unlock(&a->store_mu);
