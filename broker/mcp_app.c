@@ -549,15 +549,13 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return cli_report_error(a->ctx, &e);
     }
-    fprintf(stderr, "credbroker: serving MCP on %s://%s%s/mcp\n", o.tls_cert_pem ? "https" : "http", listen,
-            "");
-    if (!a->ctx->quiet && !a->ctx->json) {
+    {
         char host[64];
         int port = 0, v6 = 0;
-        if (!mcp_parse_listen(listen, host, sizeof host, &port, &v6)) {
-            printf("listening %s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", mcp_http_port(h));
-            fflush(stdout);
-        }
+        if (mcp_parse_listen(listen, host, sizeof host, &port, &v6)) snprintf(host, sizeof host, "?");
+        /* on stderr, so that stdout stays free for whoever runs us */
+        fprintf(stderr, "credbroker: serving MCP on %s://%s%s%s:%d/mcp\n", o.tls_cert_pem ? "https" : "http", v6 ? "[" : "",
+                host, v6 ? "]" : "", mcp_http_port(h));
     }
     int sig = 0;
     for (;;) {

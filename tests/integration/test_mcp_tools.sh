@@ -188,6 +188,27 @@ is "$rc" 0 "Inspector CLI calls query_readonly over stdio"
 like "$OUT" 'apple' "Inspector gets rows"
 kill "$SPID2"; wait "$SPID2" 2>/dev/null
 
+# TLS, the periodic tick the scheduler uses, and the startup line
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" -days 1 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1
+PORT3=$(free_port)
+"$CLI" serve --listen "127.0.0.1:$PORT3" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" >/dev/null 2>"$TMP/serve3.err" &
+SPID3=$!
+on_exit "kill $SPID3"
+wait_port "$PORT3" 10 || fail "TLS server started"
+is "$(curl -s -o "$TMP/b" -w '%{http_code}' --cacert "$TMP/cert.pem" -X POST "https://127.0.0.1:$PORT3/mcp" -H "$ACC" -H "$CT" -H "Authorization: Bearer $WK" -d "$INIT")" 200 "serve --tls-cert/--tls-key: HTTPS with a verified certificate"
+like "$(cat "$TMP/serve3.err")" "serving MCP on https://127.0.0.1:$PORT3/mcp" "serve says where it listens"
+kill "$SPID3"; wait "$SPID3" 2>/dev/null
+expect_exit 2 "serve with a certificate but no key fails" "$CLI" serve --listen "127.0.0.1:$PORT3" --tls-cert "$TMP/cert.pem"
+PORT4=$(free_port)
+"$CLI" serve-tick "127.0.0.1:$PORT4" "$TMP/ticks" >/dev/null 2>&1 &
+SPID4=$!
+on_exit "kill $SPID4"
+wait_port "$PORT4" 10 || fail "tick server started"
+sleep 2.5
+kill "$SPID4"; wait "$SPID4" 2>/dev/null
+like "$(wc -l <"$TMP/ticks" 2>/dev/null)" '^ *[23]$' "mcp_app_serve_http calls tick every interval while serving"
+
 # ---- audit and leaks ----
 AUDIT=$("$CB" audit list --json 2>&1)
 like "$AUDIT" '"action":"mcp.query_readonly"' "tool calls are audited"

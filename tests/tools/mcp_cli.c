@@ -1,5 +1,6 @@
 /* Test driver for the MCP commands before they are wired into main.c:
  *   mcp_cli [--db PATH] [--policies DIR] [--config FILE] [--json] [-q] [-v] mcp|serve|apikey [ARGS...]
+ *   mcp_cli serve-tick LISTEN FILE   mcp_app_serve_http with a 1 s tick appending "tick" to FILE
  * Global options are parsed like main.c (environment defaults too). With
  * MCP_CLI_FAKE_ROTATE=1 a test double stands in for the rotation engine (it records
  * its arguments in the report and changes nothing). */
@@ -20,6 +21,26 @@ static int fake_rotate(void *arg, const char *credential, int emergency, const c
                         incident, "reason", reason, "revoked_api_keys", revoke_api_keys, "actor", actor);
     (void)emergency;
     return 0;
+}
+
+static int tick_file(void *arg)
+{
+    FILE *f = fopen(arg, "a");
+    if (f) {
+        fputs("tick\n", f);
+        fclose(f);
+    }
+    return 0;
+}
+
+static int serve_tick(cli_ctx *ctx, const char *listen, char *file)
+{
+    mcp_app *a;
+    int rc = mcp_app_open(ctx, &a);
+    if (rc) return rc;
+    rc = mcp_app_serve_http(a, listen, NULL, NULL, tick_file, file, 1);
+    mcp_app_close(a);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -51,5 +72,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "mcp")) return cmd_mcp(&ctx, argc - i, argv + i);
     if (!strcmp(cmd, "serve")) return cmd_serve(&ctx, argc - i, argv + i);
     if (!strcmp(cmd, "apikey")) return cmd_apikey(&ctx, argc - i, argv + i);
+    if (!strcmp(cmd, "serve-tick") && i + 2 < argc) return serve_tick(&ctx, argv[i + 1], argv[i + 2]);
     return CB_EUSAGE;
 }
