@@ -118,6 +118,10 @@ typedef struct audit_item {
 static void *audit_writer(void *arg)
 {
     mcp_app *a = arg;
+    /* signals belong to the serving thread (sigtimedwait): never deliver them here */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&a->q_mu);
     for (;;) {
         while (!a->q_head && !a->q_stop) pthread_cond_wait(&a->q_cv, &a->q_mu);

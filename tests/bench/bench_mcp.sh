@@ -10,7 +10,7 @@ BUILD=${BUILD:-build}
 export BUILD
 N=${MCP_BENCH_N:-1000}
 CLI="$BUILD/tools/mcp_cli"
-[ -x "$CLI" ] && [ -x "$BUILD/credbroker" ] || { echo "bench_mcp: build first" >&2; exit 1; }
+{ [ -x "$CLI" ] && [ -x "$BUILD/credbroker" ]; } || { echo "bench_mcp: build first" >&2; exit 1; }
 PEER=tests/interop/node_modules/@modelcontextprotocol/server-postgres/dist/index.js
 [ -f "$PEER" ] || { echo "bench_mcp: server-postgres not installed in tests/interop" >&2; exit 1; }
 # shellcheck source=tests/lib/common.sh

@@ -18,7 +18,8 @@ static const char POLICY[] =
     "\"local\":{\"tools\":[\"*\"],\"connections\":[\"*\"]},"
     "\"analyst\":{\"tools\":[\"connections_list\",\"query_readonly\",\"query_execute\",\"credentials_rotate\"],"
     "\"connections\":[\"shop\"],\"max_rows\":7,\"statement_timeout_ms\":1500,\"max_bytes\":4096},"
-    "\"writer\":{\"tools\":[\"query_execute\"],\"connections\":[\"shop\"],\"mode\":\"read-write\"}}}";
+    "\"writer\":{\"tools\":[\"query_execute\"],\"connections\":[\"shop\"],\"mode\":\"read-write\"},"
+    "\"limited\":{\"tools\":[\"connections_list\"],\"connections\":[],\"rate_limit_per_min\":2}}}";
 
 static cb_policy *load(void)
 {
@@ -280,6 +281,26 @@ static void test_app_dispatch(void **st)
     assert_int_equal(status, 403);
     assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r, "error"), "message")), "Forbidden"));
     json_decref(r);
+    /* rate_limit_per_min: the third call within a minute is refused (isError, also on HTTP) */
+    mcp_conn lc = {.principal = "limited", .transport = "http", .session = &sess, .http = 1};
+    const char *cl = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"connections_list\"}}";
+    for (int i = 0; i < 3; i++) {
+        mcp_msg_parse(cl, strlen(cl), &m);
+        status = 0;
+        r = mcp_dispatch(srv, &lc, &m, &status);
+        mcp_msg_free(&m);
+        assert_int_equal(status, 200);
+        json_t *res = json_object_get(r, "result");
+        if (i < 2) {
+            assert_false(json_is_true(json_object_get(res, "isError")));
+            assert_int_equal(json_array_size(json_object_get(json_object_get(res, "structuredContent"), "connections")), 0);
+        } else {
+            assert_true(json_is_true(json_object_get(res, "isError")));
+            assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text")),
+                                   "rate limit of 2 calls per minute"));
+        }
+        json_decref(r);
+    }
     /* unknown principal sees nothing */
     mcp_conn u = {.principal = "stranger", .transport = "stdio", .session = &sess};
     out = mcp_handle_text(srv, &u, list, strlen(list));
