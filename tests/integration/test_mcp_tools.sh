@@ -90,7 +90,7 @@ printf 'postgresql://postgres:%s@%s\n' "$PG_ADMIN_PW" "$base" | "$CB" -q conn ad
 printf 'postgresql://app_ro:%s@%s\n' "$BAD_PW" "$base" | "$CB" -q conn add badpw
 is "$("$CB" conn list --json | grep -c shop_admin)" 1 "connections added with credbroker conn add"
 
-export TRAFFIC="$TMP/traffic.log"
+export TRAFFIC="$TMP/traffic.log" GENKEY_DIR="$TMP"
 : >"$TRAFFIC"
 run_node() { (cd "$INTEROP" && node mcp_tools.mjs "$@") >"$TMP/node.out" 2>&1; local rc=$?
   while IFS= read -r l; do case "$l" in PASS\ *) pass "${l#PASS }";; FAIL\ *) fail "${l#FAIL }";; \#*) echo "$l";; *) diag "$l";; esac; done <"$TMP/node.out"
@@ -161,6 +161,7 @@ is "$(req -X POST "$URL" "${H[@]}" -d '{"jsonrpc":"2.0","id":4,"method":"tools/c
 like "$(cat "$TMP/b")" '"structuredContent":\{.*"rows":\[\[3\]\]' "allowed call returns rows"
 kill "$SPID"; wait "$SPID" 2>/dev/null
 is "$?" 0 "serve exits 0 on SIGTERM"
+like "$("$CLI" --json apikey list)" '"name":"analyst-key"[^}]*"last_used":"20' "apikey list shows when a key was last used"
 
 # fail closed: a key whose policy client disappeared is refused
 sed -i 's/"temp": {/"temp_gone": {/' "$CREDBROKER_POLICIES/clients.json"

@@ -11,6 +11,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { appendFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const [suite, target, ...rest] = process.argv.slice(2);
 const TRAFFIC = process.env.TRAFFIC || '/dev/null';
@@ -127,6 +129,14 @@ async function localStdio() {
     r.structuredContent.key === undefined && r.structuredContent.stored_in.includes('local'), JSON.stringify(r));
   r = await call(client, 'security.generateSecureKey', { name: 'k2' });
   check('alias security.generateSecureKey', !r.isError && r.structuredContent?.name === 'k2', JSON.stringify(r));
+  const gf = process.env.GENKEY_DIR + '/local.key';
+  r = await call(client, 'security_generate_secure_key', { name: 'k3', bytes: 48, format: 'base64', store_to: 'file://' + gf });
+  const stored = readFileSync(gf, 'utf8');
+  check('security_generate_secure_key store_to a provider: fingerprint = SHA-256 prefix of the stored key, key not returned',
+    !r.isError && r.structuredContent?.fingerprint === createHash('sha256').update(stored).digest('hex').slice(0, 16) &&
+    r.structuredContent.key === undefined && Buffer.from(stored, 'base64').length === 48 && !JSON.stringify(r).includes(stored), JSON.stringify(r));
+  r = await call(client, 'security_generate_secure_key', { name: 'k4', store_to: 'nope://x' });
+  check('security_generate_secure_key with a bad reference: isError', r.isError === true, JSON.stringify(r));
   r = await call(client, 'security.migrateConnectionsToEncrypted');
   check('security_migrate_connections_to_encrypted (alias): nothing to migrate', r.structuredContent?.migrated === 0, JSON.stringify(r));
 
@@ -190,7 +200,8 @@ async function writerHttp() {
   r = await call(client, 'query_execute', { connection: 'shop_rw', sql: 'DELETE FROM items WHERE name = $1', params: ['kiwi'] });
   check('query_execute delete', r.structuredContent?.affected_rows === 1, JSON.stringify(r));
   r = await call(client, 'security_generate_secure_key', { name: 'revealed', format: 'base64' });
-  check('reveal policy returns the key', typeof r.structuredContent?.key === 'string' && r.structuredContent.key.length >= 43, JSON.stringify(r));
+  check('reveal policy returns the key', typeof r.structuredContent?.key === 'string' && r.structuredContent.key.length >= 43 &&
+    r.structuredContent.fingerprint === createHash('sha256').update(r.structuredContent.key).digest('hex').slice(0, 16), JSON.stringify(r));
   await transport.terminateSession();
   await client.close();
 }
