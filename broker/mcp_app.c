@@ -354,10 +354,22 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
         db->password = NULL;
         return rc;
     }
+    db_conn *evicted = NULL;
+    const db_target *evicted_t = NULL;
     pthread_mutex_lock(&a->pool_mu);
-    for (int i = 0; i < MCP_POOL_MAX; i++) {
-        if (a->pool[i].conn || a->pool[i].in_use) continue;
-        mcp_pool_entry *p = &a->pool[i];
+    int slot = -1, lru = -1;
+    for (int i = 0; i < MCP_POOL_MAX && slot < 0; i++) {
+        if (!a->pool[i].conn && !a->pool[i].in_use) slot = i;
+        else if (!a->pool[i].in_use && (lru < 0 || a->pool[i].resolved_ms < a->pool[lru].resolved_ms)) lru = i;
+    }
+    if (slot < 0 && lru >= 0) { /* full: replace the least recently checked idle session */
+        evicted = a->pool[lru].conn;
+        evicted_t = a->pool[lru].t;
+        slot_clear(&a->pool[lru]);
+        slot = lru;
+    }
+    if (slot >= 0) {
+        mcp_pool_entry *p = &a->pool[slot];
         snprintf(p->name, sizeof p->name, "%s", name);
         memcpy(p->url_hash, h, 32);
         p->t = t;
@@ -366,9 +378,9 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
         p->resolved_ms = now;
         p->in_use = 1;
         db->slot = p;
-        break;
     }
     pthread_mutex_unlock(&a->pool_mu);
+    if (evicted) evicted_t->close(evicted);
     return 0;
 }
 

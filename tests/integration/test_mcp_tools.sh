@@ -99,6 +99,9 @@ run_node() { (cd "$INTEROP" && node mcp_tools.mjs "$@") >"$TMP/node.out" 2>&1; l
 # ---- bypass catalogue over stdio (client local, read-only, superuser connection) ----
 MCP_CLI_FAKE_ROTATE=1 run_node bypass "$CLI" mcp 2>>"$TMP/stdio.err"
 [ "$HAVE_DBLINK" = 1 ] || diag "dblink extension not available: dblink statements only fail as unknown functions"
+# ---- pool: more connections than session slots ----
+for i in $(seq 0 19); do printf 'postgresql://app_ro:%s@%s\n' "$RO_PW" "$base" | "$CB" -q conn add "p$i"; done
+run_node pool "$CLI" mcp
 # ---- stdio suite ----
 NEWKEY=$(openssl rand -hex 32); export NEWKEY
 MCP_CLI_FAKE_ROTATE=1 run_node local-stdio "$CLI" mcp

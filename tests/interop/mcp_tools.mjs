@@ -287,8 +287,24 @@ async function control() {
   await client.close();
 }
 
+// More connections than pool slots: every call works and the sessions stay bounded.
+async function pool() {
+  const { client } = await connect('stdio', target, rest);
+  let ok = 0, max = 0;
+  for (let round = 0; round < 2; round++)
+    for (let i = 0; i < 20; i++) {
+      const r = await call(client, 'query_readonly', { connection: `p${i}`, sql: 'SELECT count(*) FROM pg_stat_activity WHERE usename = $1', params: ['app_ro'] });
+      if (!r.isError) ok++;
+      max = Math.max(max, r.structuredContent?.rows?.[0]?.[0] || 0);
+    }
+  check('40 calls over 20 connections all succeed', ok === 40, ok);
+  check(`database sessions stay within the pool (max ${max})`, max > 0 && max <= 17, max);
+  await client.close();
+}
+
 try {
-  if (suite === 'local-stdio') await localStdio();
+  if (suite === 'pool') await pool();
+  else if (suite === 'local-stdio') await localStdio();
   else if (suite === 'analyst-http') await analystHttp();
   else if (suite === 'writer-http') await writerHttp();
   else if (suite === 'bypass') await bypass();
