@@ -209,10 +209,23 @@ static int t_generate(mcp_call_ctx *cx, json_t *args, json_t **structured, char 
     char *version = NULL;
     int rc = 0;
     const char *stored_in;
+    /* Never overwrite: a model must not be able to replace an existing secret (a database
+     * URL, a master key) with a value nobody else knows. */
     if (prov) {
         stored_in = ref;
         void *st = NULL;
         rc = prov->open(&st, e);
+        if (!rc) {
+            secret_value old = {0};
+            cb_error ge = {0};
+            if (prov->get(st, &r, &old, &ge) == 0) {
+                secret_value_free(&old);
+                rc = cb_fail(e, CB_ERR, CB_K_CONFLICT, "%s already holds a value: choose a new location", ref);
+            } else if (ge.kind != CB_K_NOTFOUND) {
+                rc = cb_fail(e, CB_ERR, ge.kind ? ge.kind : CB_K_UNAVAILABLE,
+                             "cannot check that %s is free: %s", ref, ge.msg);
+            }
+        }
         if (!rc) rc = prov->put(st, &r, key, NULL, NULL, &version, e);
         if (st) prov->close(st);
         if (rc) rc = sanitized(e);
@@ -221,8 +234,15 @@ static int t_generate(mcp_call_ctx *cx, json_t *args, json_t **structured, char 
         json_t *meta = json_pack("{s:s,s:I,s:s}", "format", fmt, "bytes", (json_int_t)nb, "fingerprint", hx);
         char *mt = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
+        store_secret old = {0};
+        cb_error ge = {0};
         pthread_mutex_lock(&a->store_mu);
-        rc = store_secret_put(a->store, "generated", name, key, strlen(key), NULL, mt, e);
+        if (store_secret_get(a->store, "generated", name, &old, &ge) == 0) {
+            store_secret_free(&old);
+            rc = cb_fail(e, CB_ERR, CB_K_CONFLICT, "a generated key named '%s' already exists: choose a new name", name);
+        } else {
+            rc = store_secret_put(a->store, "generated", name, key, strlen(key), NULL, mt, e);
+        }
         pthread_mutex_unlock(&a->store_mu);
         free(mt);
     }
@@ -326,7 +346,8 @@ static const mcp_tool SECURITY_TOOLS[] = {
     {"security_generate_secure_key", "Generate a secure key",
      "Generates a random key (16..256 bytes, hex or base64) and stores it, either in the local encrypted store "
      "(namespace generated) or in a secret manager named by store_to. Returns its name and fingerprint (SHA-256 "
-     "prefix); the key itself only when this client's policy allows reveal.",
+     "prefix); the key itself only when this client's policy allows reveal. Never overwrites: the name or location "
+     "must be new.",
      "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"
      "\"bytes\":{\"type\":\"integer\",\"minimum\":16,\"maximum\":256},\"format\":{\"type\":\"string\","
      "\"enum\":[\"hex\",\"base64\"]},\"store_to\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":1024}},"

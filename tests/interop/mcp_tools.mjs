@@ -135,6 +135,11 @@ async function localStdio() {
   check('security_generate_secure_key store_to a provider: fingerprint = SHA-256 prefix of the stored key, key not returned',
     !r.isError && r.structuredContent?.fingerprint === createHash('sha256').update(stored).digest('hex').slice(0, 16) &&
     r.structuredContent.key === undefined && Buffer.from(stored, 'base64').length === 48 && !JSON.stringify(r).includes(stored), JSON.stringify(r));
+  r = await call(client, 'security_generate_secure_key', { name: 'k3', store_to: 'file://' + gf });
+  check('security_generate_secure_key never overwrites a provider value', r.isError === true && /already holds/.test(text(r)) &&
+    readFileSync(gf, 'utf8') === stored, JSON.stringify(r));
+  r = await call(client, 'security_generate_secure_key', { name: 'k1' });
+  check('security_generate_secure_key never overwrites a stored key', r.isError === true && /already exists/.test(text(r)), JSON.stringify(r));
   r = await call(client, 'security_generate_secure_key', { name: 'k4', store_to: 'nope://x' });
   check('security_generate_secure_key with a bad reference: isError', r.isError === true, JSON.stringify(r));
   r = await call(client, 'security.migrateConnectionsToEncrypted');
