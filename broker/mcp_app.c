@@ -107,6 +107,7 @@ static int hook_authorize(void *app, const char *principal, const char *tool, js
  * (callers wait when it is full), mcp_app_audit_flush waits until it is written, and
  * closing the app drains it: only a crash (kill -9) can lose the last, unwritten batch. */
 #define AUDIT_QUEUE_MAX 10000
+#define AUDIT_BATCH_WAIT_MS 20
 
 typedef struct audit_item {
     char *actor, *action, *target, *outcome;
@@ -126,6 +127,14 @@ static void *audit_writer(void *arg)
     for (;;) {
         while (!a->q_head && !a->q_stop) pthread_cond_wait(&a->q_cv, &a->q_mu);
         if (!a->q_head && a->q_stop) break;
+        if (!a->q_stop && a->q_len < AUDIT_QUEUE_MAX / 2) {
+            /* collect a few more rows first: one commit (one fsync) for many calls */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += AUDIT_BATCH_WAIT_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+            while (!a->q_stop && !a->q_flush && pthread_cond_timedwait(&a->q_cv, &a->q_mu, &until) == 0) {}
+        }
         audit_item *batch = a->q_head;
         a->q_head = a->q_tail = NULL;
         a->q_len = 0;
@@ -190,7 +199,10 @@ void mcp_app_audit_flush(mcp_app *a)
 {
     if (!a->q_started) return;
     pthread_mutex_lock(&a->q_mu);
+    a->q_flush++;
+    pthread_cond_signal(&a->q_cv);
     while (a->q_head || a->q_writing) pthread_cond_wait(&a->q_done, &a->q_mu);
+    a->q_flush--;
     pthread_mutex_unlock(&a->q_mu);
 }
 

@@ -61,7 +61,7 @@ typedef struct mcp_app {
     pthread_mutex_t q_mu;
     pthread_cond_t q_cv, q_space, q_done;
     struct audit_item *q_head, *q_tail;
-    int q_len, q_stop, q_started, q_writing;
+    int q_len, q_stop, q_started, q_writing, q_flush;
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
 } mcp_app;
