@@ -102,10 +102,11 @@ static int hook_authorize(void *app, const char *principal, const char *tool, js
     return rate_take(a, policy_client(a->pol, principal), e);
 }
 
-/* Audit rows are appended by one writer thread in batches (one transaction, one fsync per
- * batch: group commit), so a tool call does not wait for the disk. The queue is bounded
- * (callers wait when it is full), mcp_app_audit_flush waits until it is written, and
- * closing the app drains it: only a crash (kill -9) can lose the last, unwritten batch. */
+/* Audit rows are appended by one writer thread in batches: it collects rows for up to
+ * AUDIT_BATCH_WAIT_MS, then commits them in one transaction (one fsync: group commit), so a
+ * tool call does not wait for the disk. The queue is bounded (callers wait when it is
+ * full), mcp_app_audit_flush waits until it is written, and closing the app drains it:
+ * only a crash (kill -9) can lose the last, unwritten batch. */
 #define AUDIT_QUEUE_MAX 10000
 #define AUDIT_BATCH_WAIT_MS 20
 
