@@ -84,6 +84,10 @@ typedef struct mcp_hooks {
      * (malloc'd) when the token is valid, else non-zero. Compare in constant time; the
      * token must never be logged or copied into e. */
     int (*authenticate)(void *app, const char *token, char **principal, cb_error *e);
+    /* HTTP only: when set, a tools/call refused by authorize with e->kind CB_K_DENIED is
+     * answered 403 with a JSON-RPC error (insufficient permission for this API key)
+     * instead of a 200 isError result. Other refusal kinds (e.g. rate limits) stay isError. */
+    int http_deny_403;
 } mcp_hooks;
 
 typedef struct mcp_server mcp_server;

@@ -420,7 +420,9 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
     if (!m.root || m.kind == MCP_MSG_INVALID || m.modern) {
         resp = mcp_dispatch(h->srv, &c, &m, &st); /* errors and the stateless era need no session */
         mcp_msg_free(&m);
-        return resp ? send_json(conn, st, resp, NULL) : send_body(conn, 202, NULL, NULL, NULL);
+        static const char *const FORBID_HDRS0[] = {"WWW-Authenticate",
+                                                   "Bearer realm=\"credbroker\", error=\"insufficient_scope\"", NULL};
+        return resp ? send_json(conn, st, resp, st == 403 ? FORBID_HDRS0 : NULL) : send_body(conn, 202, NULL, NULL, NULL);
     }
     int is_init = m.kind == MCP_MSG_REQUEST && !strcmp(m.method, "initialize");
     if (is_init) {
@@ -461,7 +463,9 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
     pthread_mutex_unlock(&s->mu);
     sess_put(h, s);
     mcp_msg_free(&m);
-    rc = resp ? send_json(conn, st, resp, NULL) : send_body(conn, 202, NULL, NULL, NULL);
+    static const char *const FORBID_HDRS[] = {"WWW-Authenticate",
+                                              "Bearer realm=\"credbroker\", error=\"insufficient_scope\"", NULL};
+    rc = resp ? send_json(conn, st, resp, st == 403 ? FORBID_HDRS : NULL) : send_body(conn, 202, NULL, NULL, NULL);
     return rc;
 }
 

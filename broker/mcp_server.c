@@ -376,7 +376,7 @@ static void audit(mcp_server *s, const mcp_conn *c, mcp_call_ctx *cx, const char
 }
 
 static json_t *do_tools_call(mcp_server *s, const mcp_conn *c, json_t *params, const char *ver, int *code,
-                             const char **msg, char *msgbuf, size_t msglen)
+                             const char **msg, char *msgbuf, size_t msglen, int *st)
 {
     json_t *name = json_object_get(params, "name");
     if (!json_is_string(name)) {
@@ -433,7 +433,14 @@ static json_t *do_tools_call(mcp_server *s, const mcp_conn *c, json_t *params, c
     }
     if (!allowed(s, c->principal, r->t.name, a, &e)) {
         char *t = cb_sprintf("Permission denied: %s", e.msg[0] ? e.msg : "policy does not allow this tool");
-        res = text_result(t, 1);
+        if (c->http && s->hooks.http_deny_403 && e.kind == CB_K_DENIED) {
+            snprintf(msgbuf, msglen, "Forbidden: %s", t);
+            *code = MCP_SERVER_ERROR;
+            *msg = msgbuf;
+            *st = 403;
+        } else {
+            res = text_result(t, 1);
+        }
         audit(s, c, &cx, r->t.name, "denied", t, t0);
         free(t);
         json_decref(a);
@@ -598,14 +605,14 @@ static json_t *dispatch_modern(mcp_server *s, const mcp_conn *c, mcp_msg *m, jso
             json_object_set_new(res, "cacheScope", json_string("private"));
         }
     } else if (!strcmp(method, "tools/call")) {
-        res = do_tools_call(s, c, params, MCP_VERSION_MODERN, &code, &msg, buf, sizeof buf);
+        res = do_tools_call(s, c, params, MCP_VERSION_MODERN, &code, &msg, buf, sizeof buf, st);
     } else {
         *st = 404;
         snprintf(buf, sizeof buf, "Method not found: %.200s", method);
         return mcp_error_response(id, MCP_METHOD_NOT_FOUND, buf, NULL);
     }
     if (!res) {
-        *st = 200;
+        if (*st != 403) *st = 200;
         return mcp_error_response(id, code ? code : MCP_INTERNAL_ERROR, msg ? msg : "Internal error", NULL);
     }
     json_object_set_new(res, "resultType", json_string("complete"));
@@ -642,7 +649,7 @@ static json_t *dispatch_legacy(mcp_server *s, const mcp_conn *c, int kind, const
     } else if (!strcmp(method, "tools/list")) {
         res = do_tools_list(s, c, params, ver, &code, &msg);
     } else if (!strcmp(method, "tools/call")) {
-        res = do_tools_call(s, c, params, ver, &code, &msg, buf, sizeof buf);
+        res = do_tools_call(s, c, params, ver, &code, &msg, buf, sizeof buf, st);
     } else {
         code = MCP_METHOD_NOT_FOUND;
         snprintf(buf, sizeof buf, "Method not found: %.200s", method);

@@ -1,0 +1,218 @@
+#include "apikeys.h"
+#include <stdlib.h>
+#include <string.h>
+#include "crypto.h"
+
+#define HMAC_META "apikey_hmac_key"
+#define TOKEN_RAND 32
+#define LAST_USED_EVERY_S 60
+
+static int sqlfail(cb_store *s, cb_error *e, const char *what)
+{
+    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sqlite3_errmsg(store_db(s)));
+}
+
+/* The HMAC key; created (sealed) on first use when create is set. */
+static int hmac_key(cb_store *s, int create, uint8_t out[32], cb_error *e)
+{
+    char *v = NULL;
+    size_t n = 0;
+    cb_error ge = {0};
+    if (store_sealed_meta_get(s, HMAC_META, &v, &n, &ge) == 0) {
+        int ok = n == 32;
+        if (ok) memcpy(out, v, 32);
+        cb_free_secret_n(v, n + 1);
+        return ok ? 0 : cb_fail(e, CB_ERR, CB_K_TAMPERED, "API key hashing key has the wrong size");
+    }
+    if (ge.kind != CB_K_NOTFOUND || !create) {
+        if (e) *e = ge;
+        return ge.code ? ge.code : CB_ERR;
+    }
+    if (cb_random(out, 32)) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "the random generator failed");
+    return store_sealed_meta_put(s, HMAC_META, out, 32, e);
+}
+
+static void b64url(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (*r == '=') continue;
+        *w++ = *r == '+' ? '-' : *r == '/' ? '_' : *r;
+    }
+    *w = 0;
+}
+
+int apikey_token_prefix(const char *t, char out[9])
+{
+    size_t pl = strlen(APIKEY_TOKEN_PREFIX);
+    if (!t || strncmp(t, APIKEY_TOKEN_PREFIX, pl) != 0) return -1;
+    t += pl;
+    for (int i = 0; i < 8; i++) {
+        char c = t[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return -1;
+        out[i] = c;
+    }
+    out[8] = 0;
+    if (t[8] != '_') return -1;
+    size_t rest = strlen(t + 9);
+    if (rest != 43) return -1;
+    for (const char *p = t + 9; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return -1;
+    return 0;
+}
+
+int apikey_create(cb_store *s, const char *name, const char *policy, char **token, cb_error *e)
+{
+    *token = NULL;
+    uint8_t key[32], rnd[TOKEN_RAND], pre[4], mac[32];
+    if (store_begin(s, e)) return CB_ERR;
+    int rc = hmac_key(s, 1, key, e);
+    if (rc) goto fail;
+    if (cb_random(rnd, sizeof rnd) || cb_random(pre, sizeof pre)) {
+        rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "the random generator failed");
+        goto fail;
+    }
+    char *ph = cb_hex_encode(pre, sizeof pre);
+    char *rb = cb_base64_encode(rnd, sizeof rnd);
+    b64url(rb);
+    char *tok = cb_sprintf("%s%s_%s", APIKEY_TOKEN_PREFIX, ph, rb);
+    cb_free_secret(rb);
+    cb_hmac_sha256(key, sizeof key, tok, strlen(tok), mac);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(store_db(s), "INSERT INTO api_keys (name, policy, hash, prefix, created_at) VALUES (?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sqlfail(s, e, "cannot store the API key");
+    } else {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, policy, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, mac, sizeof mac, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, ph, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, cb_now());
+        int sr = sqlite3_step(st);
+        if (sr == SQLITE_CONSTRAINT)
+            rc = cb_fail(e, CB_ERR, CB_K_CONFLICT, "an API key named '%s' already exists", name);
+        else if (sr != SQLITE_DONE)
+            rc = sqlfail(s, e, "cannot store the API key");
+    }
+    sqlite3_finalize(st);
+    free(ph);
+    if (!rc) rc = store_commit(s, e);
+    else store_rollback(s);
+    cb_wipe(key, sizeof key);
+    cb_wipe(rnd, sizeof rnd);
+    if (rc) {
+        cb_free_secret(tok);
+        return rc;
+    }
+    *token = tok;
+    return 0;
+fail:
+    store_rollback(s);
+    cb_wipe(key, sizeof key);
+    return rc ? rc : CB_ERR;
+}
+
+static json_t *ts_or_null(sqlite3_stmt *st, int col)
+{
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return json_null();
+    char t[32];
+    cb_iso8601(sqlite3_column_int64(st, col), t);
+    return json_string(t);
+}
+
+int apikey_list(cb_store *s, json_t **out, cb_error *e)
+{
+    *out = NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT name, policy, prefix, created_at, last_used, revoked_at FROM api_keys ORDER BY name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, e, "cannot list API keys");
+    json_t *a = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *pre = (const char *)sqlite3_column_text(st, 2);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s?,s:o,s:o,s:o}", "name", (const char *)sqlite3_column_text(st, 0),
+                                           "policy", (const char *)sqlite3_column_text(st, 1), "prefix", pre,
+                                           "created_at", ts_or_null(st, 3), "last_used", ts_or_null(st, 4),
+                                           "revoked_at", ts_or_null(st, 5)));
+    }
+    sqlite3_finalize(st);
+    *out = a;
+    return 0;
+}
+
+int apikey_revoke(cb_store *s, const char *name, cb_error *e)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT revoked_at FROM api_keys WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, e, "cannot revoke");
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    int revoked = r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no API key named '%s'", name);
+    if (revoked) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "API key '%s' is already revoked", name);
+    if (sqlite3_prepare_v2(store_db(s), "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", -1,
+                           &st, NULL) != SQLITE_OK)
+        return sqlfail(s, e, "cannot revoke");
+    sqlite3_bind_int64(st, 1, cb_now());
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : sqlfail(s, e, "cannot revoke");
+}
+
+int apikey_revoke_all(cb_store *s, int *count, cb_error *e)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), "UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL", -1, &st, NULL) !=
+        SQLITE_OK)
+        return sqlfail(s, e, "cannot revoke");
+    sqlite3_bind_int64(st, 1, cb_now());
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) return sqlfail(s, e, "cannot revoke");
+    if (count) *count = sqlite3_changes(store_db(s));
+    return 0;
+}
+
+int apikey_verify(cb_store *s, const char *token, char **name, char **policy, cb_error *e)
+{
+    *name = *policy = NULL;
+    char pre[9];
+    uint8_t key[32], mac[32];
+    /* the HMAC is computed even for malformed tokens so timing says little */
+    if (hmac_key(s, 0, key, NULL)) return cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
+    cb_hmac_sha256(key, sizeof key, token, strlen(token), mac);
+    cb_wipe(key, sizeof key);
+    if (apikey_token_prefix(token, pre)) return cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT name, policy, hash, revoked_at, last_used FROM api_keys WHERE prefix = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sqlfail(s, e, "cannot check the API key");
+    sqlite3_bind_text(st, 1, pre, -1, SQLITE_STATIC);
+    int found = 0;
+    int64_t last = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(st, 2);
+        int hl = sqlite3_column_bytes(st, 2);
+        if (hl != 32 || !cb_ct_equal(h, mac, 32)) continue;
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) break; /* revoked */
+        *name = cb_strdup((const char *)sqlite3_column_text(st, 0));
+        *policy = cb_strdup((const char *)sqlite3_column_text(st, 1));
+        last = sqlite3_column_int64(st, 4);
+        found = 1;
+        break;
+    }
+    sqlite3_finalize(st);
+    if (!found) return cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
+    int64_t now = cb_now();
+    if (now - last >= LAST_USED_EVERY_S &&
+        sqlite3_prepare_v2(store_db(s), "UPDATE api_keys SET last_used = ? WHERE name = ?", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_text(st, 2, *name, -1, SQLITE_STATIC);
+        sqlite3_step(st); /* best effort: a busy store must not refuse a valid key */
+        sqlite3_finalize(st);
+    }
+    return 0;
+}

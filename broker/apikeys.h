@@ -1,0 +1,31 @@
+/* API keys for the MCP HTTP transport. A key is a random bearer token
+ * "cbk_" + 8 hex (lookup prefix) + "_" + 43 base64url characters (32 random bytes); it is
+ * shown once. Only HMAC-SHA256(k, token) is stored, with k a random 32-byte key kept
+ * sealed in the store (meta "apikey_hmac_key"), so a copy of the database alone cannot
+ * be used to test guesses, and the stored value is never itself a valid token.
+ * Comparison is constant time. Each key is bound to one policy client. */
+#ifndef CB_APIKEYS_H
+#define CB_APIKEYS_H
+#include <jansson.h>
+#include "store.h"
+
+#define APIKEY_TOKEN_PREFIX "cbk_"
+
+/* Creates a key bound to policy (a client name). *token: cb_free_secret. The name must
+ * be unused (revoked keys keep their name). */
+int apikey_create(cb_store *s, const char *name, const char *policy, char **token, cb_error *e);
+/* [{name, policy, prefix, created_at, last_used, revoked_at}] (ISO 8601 or null); never a
+ * hash or a token. */
+int apikey_list(cb_store *s, json_t **out, cb_error *e);
+/* CB_K_NOTFOUND when absent; revoking twice is an error (CB_K_CONFLICT). */
+int apikey_revoke(cb_store *s, const char *name, cb_error *e);
+/* Revokes every active key (emergency rotation); *count = keys revoked. */
+int apikey_revoke_all(cb_store *s, int *count, cb_error *e);
+/* Checks a presented token. Returns 0 with *name and *policy (malloc'd) for an active
+ * key, else CB_K_DENIED (unknown, malformed, revoked) without saying which. Updates
+ * last_used at most once a minute. */
+int apikey_verify(cb_store *s, const char *token, char **name, char **policy, cb_error *e);
+/* Parses the lookup prefix out of a token (8 hex chars + NUL); 0 when well-formed. */
+int apikey_token_prefix(const char *token, char out[9]);
+
+#endif

@@ -1,0 +1,77 @@
+/* Test driver for the MCP commands before they are wired into main.c:
+ *   mcp_cli [--db PATH] [--policies DIR] [--config FILE] [--json] [-q] [-v] mcp|serve|apikey [ARGS...]
+ *   mcp_cli serve-tick LISTEN FILE   mcp_app_serve_http with a 1 s tick appending "tick" to FILE
+ * Global options are parsed like main.c (environment defaults too). With
+ * MCP_CLI_FAKE_ROTATE=1 a test double stands in for the rotation engine (it records
+ * its arguments in the report and changes nothing). */
+#include <stdlib.h>
+#include <string.h>
+#include "audit.h"
+#include "cmd_mcp.h"
+#include "mcp_app.h"
+
+static int fake_rotate(void *arg, const char *credential, int emergency, const char *incident, const char *reason,
+                       int revoke_api_keys, const char *actor, json_t **report, cb_error *e)
+{
+    (void)arg;
+    if (!strcmp(credential, "broken"))
+        return cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "rotation failed: password authentication failed for "
+                                                    "postgresql://app:FAKE-ROTATION-SECRET@db/x");
+    *report = json_pack("{s:s,s:s,s:s?,s:s?,s:b,s:s}", "engine", "test-double", "step", "finished", "incident",
+                        incident, "reason", reason, "revoked_api_keys", revoke_api_keys, "actor", actor);
+    (void)emergency;
+    return 0;
+}
+
+static int tick_file(void *arg)
+{
+    FILE *f = fopen(arg, "a");
+    if (f) {
+        fputs("tick\n", f);
+        fclose(f);
+    }
+    return 0;
+}
+
+static int serve_tick(cli_ctx *ctx, const char *listen, char *file)
+{
+    mcp_app *a;
+    int rc = mcp_app_open(ctx, &a);
+    if (rc) return rc;
+    rc = mcp_app_serve_http(a, listen, NULL, NULL, tick_file, file, 1);
+    mcp_app_close(a);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cb_harden_process();
+    cli_ctx ctx = {0};
+    ctx.prog = "credbroker";
+    ctx.db_path = getenv("CREDBROKER_DB");
+    ctx.config_path = getenv("CREDBROKER_CONFIG");
+    ctx.policies_dir = getenv("CREDBROKER_POLICIES");
+    int i = 1;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) ctx.json = 1;
+        else if (!strcmp(argv[i], "--db") && i + 1 < argc) ctx.db_path = argv[++i];
+        else if (!strcmp(argv[i], "--policies") && i + 1 < argc) ctx.policies_dir = argv[++i];
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc) ctx.config_path = argv[++i];
+        else if (!strcmp(argv[i], "-q")) ctx.quiet = 1;
+        else if (!strcmp(argv[i], "-v")) ctx.verbose++;
+        else break;
+    }
+    if (!ctx.db_path) ctx.db_path = "credbroker.db";
+    if (!ctx.config_path) ctx.config_path = "credbroker.json";
+    if (!ctx.policies_dir) ctx.policies_dir = "policies";
+    ctx.actor = audit_cli_actor();
+    cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
+    if (getenv("MCP_CLI_FAKE_ROTATE")) mcp_app_rotate_hook = fake_rotate;
+    if (i >= argc) return CB_EUSAGE;
+    const char *cmd = argv[i];
+    if (!strcmp(cmd, "mcp")) return cmd_mcp(&ctx, argc - i, argv + i);
+    if (!strcmp(cmd, "serve")) return cmd_serve(&ctx, argc - i, argv + i);
+    if (!strcmp(cmd, "apikey")) return cmd_apikey(&ctx, argc - i, argv + i);
+    if (!strcmp(cmd, "serve-tick") && i + 2 < argc) return serve_tick(&ctx, argv[i + 1], argv[i + 2]);
+    return CB_EUSAGE;
+}
