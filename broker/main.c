@@ -7,6 +7,8 @@
 #include "audit.h"
 #include "cmd_policy.h"
 #include "cmd_cron.h"
+#include "cmd_mcp.h"
+#include "mcp_app.h"
 #include "cron.h"
 #include "policy.h"
 
@@ -43,6 +45,9 @@ static const cli_command commands[] = {
     {"get", cmd_get, "print one secret from a provider reference (audited)"},
     {"sync", cmd_sync, "pull every configured source into the encrypted store"},
     {"cache", cmd_cache, "list what is cached from the secret managers (never values)"},
+    {"mcp", cmd_mcp, "serve MCP tools on stdin/stdout (client 'local')"},
+    {"serve", cmd_serve, "serve MCP over Streamable HTTP with API keys, and run the scheduler"},
+    {"apikey", cmd_apikey, "create, list or revoke API keys for the MCP HTTP server"},
     {"cron", cmd_cron, "next fire times of a cron expression; validate one"},
     {"policy", cmd_policy, "check or show the policy files (file:line:column errors)"},
     {"version", cmd_version, "print the version"},
