@@ -77,19 +77,23 @@ int rotation_check_sslmode(const conn_url *u, int min, const char *conn_name, cb
     return 0;
 }
 
-char *rotation_published_value(const conn_url *u)
+char *rotation_published_value(const conn_url *u, const char *field)
 {
     char *url = conn_url_format(u);
     json_t *o = json_pack("{s:s,s:s?,s:i,s:s?,s:s?,s:s?,s:s}", "engine", u->engine ? u->engine : "", "host", u->host, "port",
                           u->port ? u->port : conn_default_port(u->engine ? u->engine : ""), "username", u->user, "password",
                           u->password, "dbname", u->dbname, "url", url ? url : "");
+    /* publish_to ...#field: readers of that field get the URL unless it is one of ours */
+    if (o && field && *field && !strchr(field, '.') && !json_object_get(o, field))
+        json_object_set_new(o, field, json_string(url ? url : ""));
     cb_free_secret(url);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (o) {
         /* wipe the copies jansson holds */
-        json_t *pw = json_object_get(o, "password"), *uv = json_object_get(o, "url");
-        if (json_is_string(pw)) cb_wipe((char *)json_string_value(pw), json_string_length(pw));
-        if (json_is_string(uv)) cb_wipe((char *)json_string_value(uv), json_string_length(uv));
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v)
+            if (json_is_string(v)) cb_wipe((char *)json_string_value(v), json_string_length(v));
         json_decref(o);
     }
     return s;
@@ -317,7 +321,7 @@ static int step_publish_pending(rot *r, cb_error *e)
         int rc;
         if (!target_url(r, r->pending, &u)) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot build the published value");
         else {
-            char *val = rotation_published_value(&u);
+            char *val = rotation_published_value(&u, ref.field);
             conn_url_free(&u);
             rc = prov->put(st, &ref, val, SECRET_STAGE_PENDING, r->id, &ver, e);
             cb_free_secret(val);
@@ -541,9 +545,9 @@ static int run(rot *r, const char *credential, json_t *report, cb_error *e, cons
     if (c->publish_to) {
         secret_ref ref;
         if (secret_ref_parse(c->publish_to, &ref, e)) return e->code;
-        int bad = ref.field != NULL || ref.version != NULL;
+        int bad = ref.version != NULL || ref.stage != NULL;
         secret_ref_free(&ref);
-        if (bad) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: publish_to must name a whole secret (no #field or version)", credential);
+        if (bad) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: publish_to must not pin a version or stage", credential);
     }
     if (resolve_target(r, e)) return e->code;
 

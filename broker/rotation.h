@@ -84,7 +84,8 @@ int rotation_pw_policy(const policy_credential *c, struct pw_policy *out, cb_err
  * must be true/strict for require and above. */
 int rotation_check_sslmode(const conn_url *u, int min, const char *conn_name, cb_error *e);
 /* The value written to publish_to: AWS's database secret shape
- * {"engine","host","port","username","password","dbname","url"} (cb_free_secret). */
-char *rotation_published_value(const conn_url *u);
+ * {"engine","host","port","username","password","dbname","url"}; with publish_to#field
+ * (field not one of these) that field also holds the URL. cb_free_secret. */
+char *rotation_published_value(const conn_url *u, const char *field);
 
 #endif
