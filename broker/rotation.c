@@ -316,7 +316,10 @@ static int step_publish_pending(rot *r, cb_error *e)
         secret_ref ref;
         const secret_provider *prov;
         void *st = NULL;
-        if (open_provider(r->c->publish_to, &ref, &prov, &st, e)) return e->code;
+        if (open_provider(r->c->publish_to, &ref, &prov, &st, e)) {
+            cb_error_prefix(e, "publishing the pending version to %s", r->c->publish_to);
+            return e->code;
+        }
         conn_url u;
         int rc;
         if (!target_url(r, r->pending, &u)) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot build the published value");
@@ -413,10 +416,12 @@ static int step_finish(rot *r, cb_error *e)
         secret_ref ref;
         const secret_provider *prov;
         void *st = NULL;
-        if (open_provider(r->c->publish_to, &ref, &prov, &st, e)) return e->code;
-        int rc = prov->promote(st, &ref, r->pending_version, e);
-        prov->close(st);
-        secret_ref_free(&ref);
+        int rc = open_provider(r->c->publish_to, &ref, &prov, &st, e);
+        if (!rc) {
+            rc = prov->promote(st, &ref, r->pending_version, e);
+            prov->close(st);
+            secret_ref_free(&ref);
+        }
         if (rc) {
             cb_error_prefix(e, "database and store updated; promoting version %s in %s failed (run credbroker rotate --resume)",
                             r->pending_version, r->c->publish_to);
