@@ -156,7 +156,7 @@ static int load_url(rot *r, const char *name, conn_url *out, const char *role, c
     cb_error ge = {0};
     if (conn_resolve(r->s, r->cfg, name, &sc, &stale, &ge)) {
         if (ge.kind == CB_K_NOTFOUND)
-            return cb_fail(e, CB_EUSAGE, CB_K_NOTFOUND, "policy: credential %s: %s connection '%s' is not stored", r->c->name, role, name);
+            return cb_fail(e, CB_EUSAGE, CB_K_NOTFOUND, "policy: credential %s: %s%sconnection '%s' is not stored", r->c->name, role, *role ? " " : "", name);
         *e = ge;
         return ge.code ? ge.code : CB_ERR;
     }
@@ -695,7 +695,7 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
         outcome = "denied";
     } else {
         rc = run(&r, credential, report, e, &outcome);
-        if (rc && e->kind == CB_K_DENIED && strncmp(e->msg, "policy:", 7) == 0) outcome = "denied";
+        if (rc && strncmp(e->msg, "policy:", 7) == 0) outcome = "denied";
     }
     if (rc && r.id[0] && strcmp(outcome, "in-progress") != 0) {
         journal_error(&r, e->msg);
