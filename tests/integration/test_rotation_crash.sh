@@ -10,11 +10,11 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$CB_ROOT/tests/lib/pg.sh"
 # shellcheck source=tests/integration/rotation_lib.sh disable=SC1091
 source "$CB_ROOT/tests/integration/rotation_lib.sh"
-[ -x "$RC" ] && [ -x "$DBT" ] && [ -x "$CB" ] || skip_all "build rotate_cli, db_tool and credbroker first"
+for b in "$RC" "$DBT" "$CB"; do [ -x "$b" ] || skip_all "build rotate_cli, db_tool and credbroker first"; done
 command -v pg_config >/dev/null || skip_all "PostgreSQL not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 pg_start || skip_all "cannot start PostgreSQL"
-new_store
+new_store store
 P1=$(openssl rand -hex 10); P2=$(openssl rand -hex 10)
 pg_sql "CREATE ROLE app LOGIN PASSWORD '$P1'; CREATE ROLE selfie LOGIN PASSWORD '$P2';" >/dev/null
 conn_add pgadmin "$PG_ADMIN_URL"
@@ -23,8 +23,7 @@ conn_add selfie "$(pg_url selfie "$P2")"
 POL="$TMP/pol"; mkdir -p "$POL"
 printf '{ "credentials": { "app-db": { "connection": "app", "admin_connection": "pgadmin" },
   "self-db": { "connection": "selfie" } } }\n' >"$POL/p.json"
-CONN_OF_app_db=app; CONN_OF_self_db=selfie
-conn_of() { local v="CONN_OF_${1//-/_}"; printf '%s' "${!v}"; }
+conn_of() { case $1 in app-db) printf app;; self-db) printf selfie;; esac; }
 
 # resume: rotate --resume, retried while the killed session's lock is still being released.
 resume() {

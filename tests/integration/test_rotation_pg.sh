@@ -11,11 +11,11 @@ source "$(dirname "$0")/../lib/common.sh"
 source "$CB_ROOT/tests/lib/pg.sh"
 # shellcheck source=tests/integration/rotation_lib.sh disable=SC1091
 source "$CB_ROOT/tests/integration/rotation_lib.sh"
-[ -x "$RC" ] && [ -x "$DBT" ] && [ -x "$CB" ] || skip_all "build rotate_cli, db_tool and credbroker first"
+for b in "$RC" "$DBT" "$CB"; do [ -x "$b" ] || skip_all "build rotate_cli, db_tool and credbroker first"; done
 command -v pg_config >/dev/null || skip_all "PostgreSQL not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 pg_start || skip_all "cannot start PostgreSQL"
-new_store
+new_store store
 remember "$PG_ADMIN_PW"
 
 pw() { openssl rand -hex 10; }

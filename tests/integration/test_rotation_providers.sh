@@ -14,11 +14,11 @@ source "$CB_ROOT/tests/lib/moto.sh"
 source "$CB_ROOT/tests/integration/rotation_lib.sh"
 ST="$BUILD/tools/secret_tool"
 FV="$BUILD/fakes/fake_vault"
-[ -x "$RC" ] && [ -x "$DBT" ] && [ -x "$CB" ] && [ -x "$ST" ] && [ -x "$FV" ] || skip_all "build the tools and fakes first"
+for b in "$RC" "$DBT" "$CB" "$ST" "$FV"; do [ -x "$b" ] || skip_all "build the tools and fakes first"; done
 command -v pg_config >/dev/null || skip_all "PostgreSQL not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 pg_start || skip_all "cannot start PostgreSQL"
-new_store
+new_store store
 export CREDBROKER_HTTP_BACKOFF_MS=20
 P1=$(openssl rand -hex 10); P2=$(openssl rand -hex 10); P3=$(openssl rand -hex 10)
 pg_sql "CREATE ROLE app LOGIN PASSWORD '$P1'; CREATE ROLE vapp LOGIN PASSWORD '$P2'; CREATE ROLE papp LOGIN PASSWORD '$P3';" >/dev/null
@@ -109,7 +109,8 @@ PY
 }
 PPORT=$(free_port)
 proxy "$PPORT" "$VPORT"
-on_exit 'kill $PROXY_PID'
+# shellcheck disable=SC2016
+on_exit 'kill "$PROXY_PID"'
 A0=$("$CB" audit list --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 VAULT_ADDR="http://127.0.0.1:$PPORT" CREDBROKER_TEST_PAUSE_AT=after-test CREDBROKER_TEST_PAUSE_S=2 \
   "$RC" --policies "$POL" rotate papp-db >"$TMP/d.out" 2>&1 &

@@ -8,7 +8,7 @@ source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=tests/integration/rotation_lib.sh disable=SC1091
 source "$CB_ROOT/tests/integration/rotation_lib.sh"
 FAKE="$BUILD/fakes/fake_tds"
-[ -x "$RC" ] && [ -x "$DBT" ] && [ -x "$CB" ] && [ -x "$FAKE" ] || skip_all "build rotate_cli, db_tool, credbroker and fake_tds first"
+for b in "$RC" "$DBT" "$CB" "$FAKE"; do [ -x "$b" ] || skip_all "build rotate_cli, db_tool, credbroker and fake_tds first"; done
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 unset TDSVER
 PORT=$(free_port)
@@ -24,7 +24,7 @@ ms_stored_ok() { local u; u=$(stored_url "$1") || return 1; remember "$(ms_pw "$
 ms_pw() { python3 -c 'import sys; print(dict(kv.split("=",1) for kv in sys.argv[1].split(";")[1:] if "=" in kv)["password"])' "$1"; }
 ms_user() { python3 -c 'import sys; print(dict(kv.split("=",1) for kv in sys.argv[1].split(";")[1:] if "=" in kv)["user"])' "$1"; }
 
-new_store
+new_store store
 conn_add sa "$(ms_url sa "$SA")"
 conn_add app "$(ms_url app "$PA")"
 conn_add self "$(ms_url self "$PS")"
