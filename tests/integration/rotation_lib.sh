@@ -17,7 +17,16 @@ pg_url() { printf 'postgresql://%s:%s@127.0.0.1:%s/postgres?sslmode=disable&conn
 # cbq ARGS...: credbroker with output kept in $ALL (never use for `conn url`).
 cbq() { local out rc; out=$("$CB" "$@" 2>&1); rc=$?; printf '%s\n' "$out" >>"$ALL"; printf '%s\n' "$out"; return $rc; }
 # rot ARGS...: rotate_cli --policies $POL ARGS, output kept in $ALL and printed.
-rot() { local out rc; out=$("$RC" --policies "$POL" "$@" 2>&1); rc=$?; printf '%s\n' "$out" >>"$ALL"; printf '%s\n' "$out"; return $rc; }
+# After each call every stored password is added to the leak list (snapshot).
+rot() { local out rc; out=$("$RC" --policies "$POL" "$@" 2>&1); rc=$?; printf '%s\n' "$out" >>"$ALL"; snapshot; printf '%s\n' "$out"; return $rc; }
+# snapshot: remembers the password of every stored connection (URI form).
+snapshot() {
+  local n u
+  for n in $("$CB" conn list --json 2>/dev/null | python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(sys.stdin)))'); do
+    u=$(stored_url "$n") || continue
+    case $u in *://*:*@*) remember "$(url_part "$u" password)";; esac
+  done
+}
 # conn_add NAME URL
 conn_add() { printf '%s' "$2" | "$CB" conn add "$1" >>"$ALL" 2>&1; }
 # stored_url NAME: the stored URL (plaintext; test use only, never written to $ALL).

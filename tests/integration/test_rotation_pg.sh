@@ -95,7 +95,7 @@ check "billing: the stored URL logs in after the second rotation" stored_ok bill
 check "billing_b connection logs in after the second rotation" stored_ok billing_b
 
 # --- failure paths ------------------------------------------------------------------
-audit_count() { "$CB" audit list --json 2>/dev/null | python3 -c 'import json,sys; print(len([a for a in json.load(sys.stdin) if a["action"].startswith("rotate")]))'; }
+audit_count() { "$CB" audit list --limit 0 --json 2>/dev/null | python3 -c 'import json,sys; print(len([a for a in json.load(sys.stdin) if a["action"].startswith("rotate")]))'; }
 A0=$(audit_count)
 out=$(rot rotate nope-db); rc=$?
 is "$rc" 2 "a credential not in the policy: exit 2"
@@ -120,7 +120,7 @@ like "$out" "sslmode=disable, below requirements.min_sslmode=require" "... the r
 check "... the credential is unchanged and logs in" stored_ok app
 A1=$(audit_count)
 is "$((A1 - A0))" 5 "every failure left one audit entry"
-AUD=$("$CB" audit list --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
+AUD=$("$CB" audit list --limit 0 --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
 like "$AUD" '"action":"rotate","target":"bad-admin-db","outcome":"error"' "audit: the wrong admin password is recorded as an error"
 like "$AUD" '"target":"nope-db","outcome":"denied"' "audit: the policy refusal is recorded as denied"
 
@@ -205,7 +205,7 @@ is "$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(
 check "app: the stored URL logs in" stored_ok app
 check "orders: the stored URL logs in" stored_ok orders
 ! login_ok "$OA_NOW"; ok $? "alternating: the login in use before the incident no longer works (both logins rotated)"
-AUD=$("$CB" audit list --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
+AUD=$("$CB" audit list --limit 0 --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
 like "$AUD" '"action":"incident","target":"INC-42","outcome":"ok"' "the audit log holds the incident record"
 like "$AUD" '"reason":"laptop stolen"' "... with the reason"
 like "$AUD" '"action":"rotate.emergency"' "... and each emergency rotation"
@@ -215,13 +215,13 @@ printf '%s\n' "$out" >>"$ALL"
 is "$rc" 1 "emergency-rotate exits 1 when one credential fails"
 like "$out" "FAILED rotate missing-db" "... naming what was not done"
 like "$out" "NOT everything was done" "... and saying so"
-AUD=$("$CB" audit list --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
+AUD=$("$CB" audit list --limit 0 --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
 like "$AUD" '"target":"INC-43","outcome":"partial"' "the partial incident is recorded"
 expect_exit 2 "emergency-rotate without --incident is a usage error" "$RC" --policies "$EP" emergency-rotate --all --reason x
 
 # --- leak check -------------------------------------------------------------------------
 for c in app selfie orders billing billing_b; do remember "$(url_part "$(stored_url "$c")" password)"; done
-"$CB" audit list --json >"$TMP/audit.json" 2>&1
+"$CB" audit list --limit 0 --json >"$TMP/audit.json" 2>&1
 NPW=$(grep -c . "$PWLIST")
 diag "leak check over $NPW passwords (generated and initial)"
 hit=0

@@ -111,7 +111,7 @@ PPORT=$(free_port)
 proxy "$PPORT" "$VPORT"
 # shellcheck disable=SC2016
 on_exit 'kill "$PROXY_PID"'
-A0=$("$CB" audit list --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+A0=$("$CB" audit list --limit 0 --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 VAULT_ADDR="http://127.0.0.1:$PPORT" CREDBROKER_TEST_PAUSE_AT=after-test CREDBROKER_TEST_PAUSE_S=2 \
   "$RC" --policies "$POL" rotate papp-db >"$TMP/d.out" 2>&1 &
 pid=$!
@@ -124,8 +124,8 @@ like "$out" "rotation of papp-db stopped at finish: .*promoting version 2 in vau
 is "$(printf '%s\n' "$out" | grep -v 'test pause' | grep -c '^credbroker: ')" 1 "... exactly one error line"
 is "$(journal_rows)" 1 "the journal keeps the unfinished rotation"
 check "the stored URL (already updated) logs in" stored_ok papp
-A1=$("$CB" audit list --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-AUD=$("$CB" audit list --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
+A1=$("$CB" audit list --limit 0 --json 2>/dev/null | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+AUD=$("$CB" audit list --limit 0 --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
 like "$AUD" '"target":"papp-db","outcome":"error"' "the failure is audited"
 proxy "$PPORT" "$VPORT"
 out=$(VAULT_ADDR="http://127.0.0.1:$PPORT" rot rotate --resume); is "$?" 0 "provider back: rotate --resume exits 0"

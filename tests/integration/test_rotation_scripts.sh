@@ -49,7 +49,7 @@ like "$out" "FAILED rotate lost-db" "... the summary names what failed"
 like "$out" "report: incident-INC-7.json" "... and where the report is"
 is "$(stat -c %a "$TMP/incident-INC-7.json")" 600 "the report is private (0600)"
 like "$(cat "$TMP/incident-INC-7.json")" '"incident":"INC-7"' "the report is the JSON incident record"
-AUD=$("$CB" audit list --json 2>&1)
+AUD=$("$CB" audit list --limit 0 --json 2>&1)
 like "$AUD" '"action":"incident","target":"INC-7","outcome":"partial"' "the incident is in the audit log"
 expect_exit 2 "emergency-rotate.sh without --incident is a usage error" env CREDBROKER="$RC" "$ER" --all --reason x
 done_testing
