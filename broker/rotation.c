@@ -265,9 +265,11 @@ static int journal_set_step(rot *r, int step, const char *version, cb_error *e)
 
 static void journal_error(rot *r, const char *msg)
 {
-    const char *v[] = {msg, r->c->name};
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)cb_now());
+    const char *v[] = {msg, now, r->c->name};
     cb_error ig = {0};
-    exec_bind(r->s, "UPDATE rotation_journal SET error = ?1 WHERE credential = ?2", v, 2, &ig);
+    exec_bind(r->s, "UPDATE rotation_journal SET error = ?1, updated_at = ?2 WHERE credential = ?3", v, 3, &ig);
 }
 
 static int pid_alive(long pid)
@@ -713,7 +715,8 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
     return rc;
 }
 
-int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *report, cb_error *e)
+static int resume_rows(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int64_t idle_s,
+                       json_t *report, cb_error *e)
 {
     json_t *rows = NULL;
     if (rotation_journal_list(s, &rows, e)) return e->code;
@@ -722,6 +725,17 @@ int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, c
     json_t *row;
     json_array_foreach(rows, i, row) {
         const char *cred = json_string_value(json_object_get(row, "credential"));
+        if (idle_s >= 0) {
+            /* the scheduler leaves live owners alone and retries a failed row only after idle_s */
+            char host[256];
+            hostname(host);
+            const char *oh = json_string_value(json_object_get(row, "owner_host"));
+            long op = (long)json_integer_value(json_object_get(row, "owner_pid"));
+            int64_t upd = 0;
+            cb_parse_iso8601(json_string_value(json_object_get(row, "updated_at")), &upd);
+            if (oh && strcmp(oh, host) == 0 && op != (long)getpid() && pid_alive(op)) continue;
+            if (cb_now() - upd < idle_s) continue;
+        }
         rotation_opts o = {.actor = actor, .resume_only = 1};
         json_t *rep = json_object();
         cb_error re = {0};
@@ -735,6 +749,17 @@ int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, c
     }
     json_decref(rows);
     return first;
+}
+
+int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *report, cb_error *e)
+{
+    return resume_rows(s, p, cfg, actor, -1, report, e);
+}
+
+int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int idle_s,
+                         json_t *report, cb_error *e)
+{
+    return resume_rows(s, p, cfg, actor, idle_s < 0 ? 0 : idle_s, report, e);
 }
 
 int rotation_journal_list(cb_store *s, json_t **out, cb_error *e)

@@ -63,6 +63,11 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
 int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor,
                         json_t *report, cb_error *e);
 
+/* Same, for the scheduler: skips rows owned by a live process on this host and rows
+ * updated (started or failed) less than idle_s seconds ago. */
+int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int idle_s,
+                         json_t *report, cb_error *e);
+
 /* Journal rows (metadata only): [{credential,id,step,strategy,user,connection,
  * pending_version,started_at,updated_at,owner_pid,owner_host,error}]. */
 int rotation_journal_list(cb_store *s, json_t **out, cb_error *e);

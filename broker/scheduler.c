@@ -101,6 +101,12 @@ int scheduler_record(cb_store *s, const policy_credential *c, int ok, int64_t wh
 int scheduler_tick(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *report, cb_error *e)
 {
     int first = 0;
+    /* interrupted or failed rotations first (a daemon retries them, with a pause) */
+    cb_error re = {0};
+    if (p && rotation_resume_idle(s, p, cfg, actor, SCHEDULER_RETRY_S, report, &re)) {
+        first = re.code;
+        if (e) *e = re;
+    }
     int64_t now = cb_now();
     for (size_t i = 0; p && i < p->ncredentials; i++) {
         const policy_credential *c = &p->credentials[i];

@@ -21,7 +21,9 @@
 int scheduler_record(cb_store *s, const policy_credential *c, int ok, int64_t when, const char *result,
                      cb_error *e);
 
-/* Rotates every scheduled credential that is due now (cb_now()). report (array, may be
+/* First finishes interrupted rotations whose owner is gone and that were not touched for
+ * SCHEDULER_RETRY_S (rotation_resume_idle), then rotates every scheduled credential
+ * that is due now (cb_now()). report (array, may be
  * NULL) gets one rotation report per credential run. Returns 0 when every due rotation
  * succeeded (or none was due), else the first failure's code; every due credential is
  * attempted. serve calls this every 30 s; `credbroker rotate --due` once. */

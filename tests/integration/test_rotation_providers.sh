@@ -128,8 +128,12 @@ A1=$("$CB" audit list --limit 0 --json 2>/dev/null | python3 -c 'import json,sys
 AUD=$("$CB" audit list --limit 0 --json 2>&1); printf '%s\n' "$AUD" >>"$ALL"
 like "$AUD" '"target":"papp-db","outcome":"error"' "the failure is audited"
 proxy "$PPORT" "$VPORT"
-out=$(VAULT_ADDR="http://127.0.0.1:$PPORT" rot rotate --resume); is "$?" 0 "provider back: rotate --resume exits 0"
-like "$out" "rotated papp-db .*resumed from step finish" "... resumed from finish"
+out=$(VAULT_ADDR="http://127.0.0.1:$PPORT" rot tick); is "$?" 0 "provider back: scheduler_tick right after the failure exits 0"
+like "$out" '"report":\[\]' "... and leaves the failed rotation alone (retry pause)"
+is "$(journal_rows)" 1 "... the journal still holds it"
+later=$(python3 -c 'import datetime as d; print((d.datetime.now(d.timezone.utc)+d.timedelta(seconds=400)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+out=$(VAULT_ADDR="http://127.0.0.1:$PPORT" CREDBROKER_NOW=$later rot tick); is "$?" 0 "scheduler_tick after the retry pause exits 0"
+like "$out" '"credential":"papp-db".*"from_step":"finish".*"outcome":"ok"' "... and finishes the rotation from step finish"
 is "$(journal_rows)" 0 "the journal is empty"
 check "the stored URL logs in" stored_ok papp
 is "$("$ST" get 'vault://secret/app/papp#password' 2>>"$ALL")" "$(url_part "$(stored_url papp)" password)" "Vault holds the same new password"
