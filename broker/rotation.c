@@ -123,11 +123,11 @@ typedef struct rot {
 
 static void rot_free(rot *r)
 {
-    if (r->locked && r->ctl) {
+    if (r->locked && r->ctl && r->dbt) {
         cb_error ue = {0};
         if (r->dbt->unlock(r->ctl, r->lock_name, &ue)) LOG_WARN("releasing the rotation lock: %s", ue.msg);
     }
-    if (r->ctl) r->dbt->close(r->ctl);
+    if (r->ctl && r->dbt) r->dbt->close(r->ctl);
     conn_url_free(&r->cur);
     conn_url_free(&r->alt);
     conn_url_free(&r->admin);
@@ -800,13 +800,14 @@ int rotation_terminate_sessions(cb_store *s, const cb_policy *p, const cb_config
     int rc = load_url(&r, r.c->connection, &r.cur, "", e);
     if (!rc && !(r.dbt = db_target_for(r.cur.engine))) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unsupported engine");
     if (!rc && r.c->admin_connection && !(rc = load_url(&r, r.c->admin_connection, &r.admin, "admin", e))) r.have_admin = 1;
-    if (!rc) rc = r.dbt->connect(r.have_admin ? &r.admin : &r.cur, &r.ctl, e);
+    if (!rc && r.dbt) rc = r.dbt->connect(r.have_admin ? &r.admin : &r.cur, &r.ctl, e);
     const char *users[3] = {r.cur.user, NULL, NULL};
     if (!rc && r.c->strategy == POLICY_ALTERNATING_USERS) {
         if (r.c->users[0]) { users[0] = r.c->users[0]; users[1] = r.c->users[1]; }
-        else if (r.c->alternate_connection && !load_url(&r, r.c->alternate_connection, &r.alt, "alternate", e)) users[1] = r.alt.user;
+        else if (r.c->alternate_connection && !(rc = load_url(&r, r.c->alternate_connection, &r.alt, "alternate", e)))
+            users[1] = r.alt.user;
     }
-    for (int i = 0; !rc && users[i]; i++) {
+    for (int i = 0; !rc && r.dbt && users[i]; i++) {
         int n = 0;
         rc = r.dbt->terminate_sessions(r.ctl, users[i], &n, e);
         *count += n;

@@ -82,6 +82,10 @@ int main(int argc, char **argv)
         av[ac++] = argv[k];
     }
     av[ac] = NULL;
+    if (ac == 0) {
+        fprintf(stderr, "rotate_cli: no command\n");
+        return CB_EUSAGE;
+    }
     if (strcmp(av[0], "rotate") == 0) return cmd_rotate(&ctx, ac, av);
     if (strcmp(av[0], "schedule") == 0) return cmd_schedule(&ctx, ac, av);
     if (strcmp(av[0], "emergency-rotate") == 0) return cmd_emergency(&ctx, ac, av);
