@@ -87,4 +87,5 @@ check "app: logs in at the end" stored_ok app
 check "selfie: logs in at the end" stored_ok selfie
 hit=0; grep -aqF -f "$PWLIST" "$ALL" && hit=1
 is "$hit" 0 "no generated password in any output ($(grep -c . "$PWLIST") checked)"
+is "$(grep -cE 'Sanitizer|runtime error' "$ALL")" 0 "no sanitizer report in any broker output"
 done_testing

@@ -230,4 +230,5 @@ for f in "$ALL" "$TMP/audit.json" "$PGSOCK/server.log" "$CREDBROKER_DB" "$TMP/st
 done
 is "$hit" 0 "no password in any output, the audit log, the store files or the PostgreSQL log"
 ok "$(grep -q "ALTER ROLE" "$PGSOCK/server.log"; echo $?)" "the server log did record the ALTER ROLE statements (log_statement=all)"
+is "$(grep -cE 'Sanitizer|runtime error' "$ALL")" 0 "no sanitizer report in any broker output"
 done_testing

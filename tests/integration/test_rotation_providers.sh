@@ -143,4 +143,5 @@ ok "$([ $((A1 - A0)) -ge 1 ]; echo $?)" "audit entries were written for the fail
 
 hit=0; grep -aqF -f "$PWLIST" "$ALL" "$TMP/vault.log" && hit=1
 is "$hit" 0 "no generated password in any output or the Vault log"
+is "$(grep -cE 'Sanitizer|runtime error' "$ALL")" 0 "no sanitizer report in any broker output"
 done_testing

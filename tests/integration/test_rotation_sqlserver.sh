@@ -72,4 +72,5 @@ cat "$TMP/a.out" >>"$ALL"
 check "the stored URL logs in" ms_stored_ok app
 hit=0; grep -aqF -f "$PWLIST" "$ALL" "$TMP/fake.log" && hit=1
 is "$hit" 0 "no generated password in any output or the server log"
+is "$(grep -cE 'Sanitizer|runtime error' "$ALL")" 0 "no sanitizer report in any broker output"
 done_testing
