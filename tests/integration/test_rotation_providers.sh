@@ -61,6 +61,39 @@ else
   skip "moto_server not available"
 fi
 
+# --- Azure Key Vault (fake, TLS) -------------------------------------------------------
+AZ="$BUILD/fakes/fake_azure_kv"
+if [ -x "$AZ" ]; then
+  mkdir -p "$TMP/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" -days 2 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost >/dev/null 2>&1
+  CSEC=$(openssl rand -hex 16)
+  AP=$(free_port)
+  "$AZ" --port "$AP" --cert "$TMP/tls/cert.pem" --key "$TMP/tls/key.pem" --tenant tenant-1 --client-id app-1 \
+    --client-secret "$CSEC" 2>"$TMP/azure.log" &
+  on_exit "kill $!"
+  wait_port "$AP" 10
+  export CREDBROKER_CA_BUNDLE="$TMP/tls/cert.pem" AZURE_TENANT_ID=tenant-1 AZURE_CLIENT_ID=app-1 AZURE_CLIENT_SECRET="$CSEC" \
+         AZURE_AUTHORITY_HOST="https://127.0.0.1:$AP" CREDBROKER_AZURE_DISABLE_CHALLENGE_RESOURCE_VERIFICATION=1
+  KV="azure-kv://127.0.0.1:$AP/kapp-db"
+  K0=$(printf '{"username":"kapp","password":"initial"}' | "$ST" put "$KV" 2>>"$ALL")
+  P4=$(openssl rand -hex 10)
+  pg_sql "CREATE ROLE kapp LOGIN PASSWORD '$P4'" >/dev/null
+  conn_add kapp "$(pg_url kapp "$P4")"
+  printf '{ "credentials": { "kapp-db": { "connection": "kapp", "admin_connection": "pgadmin", "publish_to": "%s" } } }\n' "$KV" >"$POL/p.json"
+  out=$(rot --json rotate kapp-db); is "$?" 0 "rotation with publish_to azure-kv exits 0"
+  KV1=$(jget "$out" 'd["rotations"][0]["published_version"]')
+  check "azure: the stored URL logs in" stored_ok kapp
+  is "$("$ST" get "$KV#password" 2>>"$ALL")" "$(url_part "$(stored_url kapp)" password)" "Key Vault's latest version holds the new password"
+  d=$("$ST" describe "$KV" 2>>"$ALL"); printf '%s\n' "$d" >>"$ALL"
+  is "$(jget "$d" 'd.get("current")')" "$KV1" "the new version is tagged current"
+  is "$(jget "$d" 'd.get("pending")')" None "no version stays tagged pending"
+  is "$("$ST" get "$KV/$K0#password" 2>>"$ALL")" initial "the previous version is kept"
+  unset CREDBROKER_CA_BUNDLE AZURE_TENANT_ID AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_AUTHORITY_HOST
+else
+  skip "fake_azure_kv not built"
+fi
+
 # --- HashiCorp Vault (fake), directly and through a proxy that goes down --------------
 ROOT=root-$(openssl rand -hex 8)
 VPORT=$(free_port)
@@ -141,7 +174,7 @@ d=$("$ST" describe vault://secret/app/papp 2>>"$ALL"); printf '%s\n' "$d" >>"$AL
 like "$d" '"credbroker_current_version":"2"' "version 2 was promoted"
 ok "$([ $((A1 - A0)) -ge 1 ]; echo $?)" "audit entries were written for the failure"
 
-hit=0; grep -aqF -f "$PWLIST" "$ALL" "$TMP/vault.log" && hit=1
+hit=0; grep -aqF -f "$PWLIST" "$ALL" "$TMP/vault.log" "$TMP/azure.log" && hit=1
 is "$hit" 0 "no generated password in any output or the Vault log"
 is "$(grep -cE 'Sanitizer|runtime error' "$ALL")" 0 "no sanitizer report in any broker output"
 done_testing
