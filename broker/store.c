@@ -48,6 +48,16 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE source_state ("
     "  name TEXT PRIMARY KEY, ref TEXT NOT NULL, version TEXT, fetched_at INTEGER,"
     "  last_attempt INTEGER, last_error TEXT);",
+    /* 3: rotation journal (one row per rotation in progress; pending passwords live sealed
+     * in secrets ns "pending", never here) and scheduler state */
+    "CREATE TABLE rotation_journal ("
+    "  credential TEXT PRIMARY KEY, id TEXT NOT NULL, step TEXT NOT NULL, strategy TEXT NOT NULL,"
+    "  target_user TEXT NOT NULL, connection TEXT NOT NULL, publish_to TEXT, pending_version TEXT,"
+    "  started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, owner_pid INTEGER, owner_host TEXT,"
+    "  error TEXT);"
+    "CREATE TABLE schedule_state ("
+    "  credential TEXT PRIMARY KEY, schedule TEXT, first_seen INTEGER NOT NULL, last_success INTEGER,"
+    "  last_run INTEGER, last_result TEXT, next_run INTEGER);",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

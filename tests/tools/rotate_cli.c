@@ -1,0 +1,96 @@
+/* Test driver for `credbroker rotate|schedule|emergency-rotate` before they are wired
+ * into main.c: global options (--db, --policies, --config, --json, -q) like main.c, then
+ *   rotate_cli [GLOBAL...] rotate|schedule|emergency-rotate ARGS...
+ * Also `rotate_cli resume-all` and `rotate_cli tick` call rotation_resume_all and
+ * scheduler_tick as serve will, printing the JSON report. */
+#include <stdlib.h>
+#include <string.h>
+#include "audit.h"
+#include "cmd_rotate.h"
+#include "commands.h"
+#include "cron.h"
+#include "policy.h"
+#include "rotation.h"
+#include "scheduler.h"
+#include "store.h"
+
+static int schedule_check(const char *expr, const char *tz, cb_error *e)
+{
+    cron_expr c;
+    int rc = cron_parse(expr, &c, e);
+    if (!rc && tz && strcmp(tz, "UTC") != 0) {
+        int64_t next;
+        rc = cron_next(&c, cb_now(), tz, &next, e);
+    }
+    return rc;
+}
+
+/* What serve will do: load everything, call the engine entry point, print the report. */
+static int serve_like(cli_ctx *ctx, int tick)
+{
+    cb_error e = {0};
+    cb_policy *p = NULL;
+    cb_config *cfg = NULL;
+    cb_store *s = NULL;
+    if (policy_load(ctx->policies_dir, &p, NULL, &e)) return cli_report_error(ctx, &e);
+    int rc = cli_load_config(ctx, &cfg);
+    if (!rc) rc = cli_open_store(ctx, &s);
+    if (!rc) {
+        json_t *rep = json_array();
+        rc = tick ? scheduler_tick(s, p, cfg, ctx->actor, rep, &e) : rotation_resume_all(s, p, cfg, ctx->actor, rep, &e);
+        cli_print_json(json_pack("{s:i,s:o}", "rc", rc, "report", rep));
+        store_close(s);
+    }
+    policy_free(p);
+    config_free(cfg);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cb_harden_process();
+    cli_ctx ctx = {0};
+    ctx.prog = "credbroker";
+    ctx.db_path = getenv("CREDBROKER_DB");
+    ctx.config_path = getenv("CREDBROKER_CONFIG");
+    ctx.policies_dir = getenv("CREDBROKER_POLICIES");
+    int i = 1;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) ctx.json = 1;
+        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) ctx.db_path = argv[++i];
+        else if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) ctx.policies_dir = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) ctx.config_path = argv[++i];
+        else if (strcmp(argv[i], "-q") == 0) ctx.quiet = 1;
+        else if (strcmp(argv[i], "-v") == 0) ctx.verbose++;
+        else break;
+    }
+    if (!ctx.db_path) ctx.db_path = "credbroker.db";
+    if (!ctx.config_path) ctx.config_path = "credbroker.json";
+    if (!ctx.policies_dir) ctx.policies_dir = "policies";
+    ctx.actor = audit_cli_actor();
+    policy_schedule_validator = schedule_check;
+    cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
+    if (i >= argc) {
+        fprintf(stderr, "usage: rotate_cli [--db P] [--policies D] [--config F] [--json] rotate|schedule|emergency-rotate|resume-all|tick ...\n");
+        return CB_EUSAGE;
+    }
+    /* global options may also follow the command, as main.c allows (--json) */
+    char *av[128];
+    int ac = 0;
+    for (int k = i; k < argc && ac < 127; k++) {
+        if (strcmp(argv[k], "--json") == 0) { ctx.json = 1; continue; }
+        av[ac++] = argv[k];
+    }
+    av[ac] = NULL;
+    if (ac == 0) {
+        fprintf(stderr, "rotate_cli: no command\n");
+        return CB_EUSAGE;
+    }
+    if (strcmp(av[0], "rotate") == 0) return cmd_rotate(&ctx, ac, av);
+    if (strcmp(av[0], "schedule") == 0) return cmd_schedule(&ctx, ac, av);
+    if (strcmp(av[0], "emergency-rotate") == 0) return cmd_emergency(&ctx, ac, av);
+    if (strcmp(av[0], "resume-all") == 0) return serve_like(&ctx, 0);
+    if (strcmp(av[0], "tick") == 0) return serve_like(&ctx, 1);
+    fprintf(stderr, "rotate_cli: unknown command %s\n", av[0]);
+    return CB_EUSAGE;
+}
