@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cmd_mcp.h"
 #include "mcp_app.h"
+#include "rotation_glue.h"
 
 int cmd_mcp(cli_ctx *ctx, int argc, char **argv)
 {
@@ -28,7 +29,9 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
         printf("usage: credbroker serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]\n\n"
                "Serves MCP over Streamable HTTP at /mcp (default 127.0.0.1:8787, or \"listen\" in credbroker.json).\n"
                "Every request needs 'Authorization: Bearer <key>' (credbroker apikey create). Binding anything but\n"
-               "loopback prints a warning. Stops on SIGTERM or SIGINT.\n");
+               "loopback prints a warning. Stops on SIGTERM or SIGINT.\n"
+               "It also runs the rotation scheduler (policies' schedules, every CREDBROKER_SCHEDULER_INTERVAL_S,\n"
+               "default 30 s) and, at start, finishes any rotation that was interrupted.\n");
         return 0;
     }
     const char *listen = cli_take_opt(&argc, argv, "--listen");
@@ -38,7 +41,9 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     mcp_app *a;
     int rc = mcp_app_open(ctx, &a);
     if (rc) return rc;
-    rc = mcp_app_serve_http(a, listen, cert, key, NULL, NULL, 0);
+    /* finish interrupted rotations first, then run the scheduler next to the endpoint */
+    serve_resume_rotations(ctx);
+    rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, ctx, serve_tick_interval());
     mcp_app_close(a);
     return rc;
 }

@@ -230,6 +230,71 @@ static int usage_emergency(void)
     return 0;
 }
 
+/* The incident-response core, shared by `emergency-rotate` and the MCP tool: rotate
+ * each credential now (alternating-users twice, so no password in use before the incident
+ * survives), end the users' sessions even when a rotation failed, optionally revoke every
+ * API key, and write one incident record to the audit log. Returns 1 when everything was
+ * done. *record: the incident record (+ "rotated", "failures"); *reports: per-rotation reports. */
+int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *names,
+                  const char *incident, const char *reason, int revoke, json_t **record, json_t **reports_out)
+{
+    struct { cb_store *s; const cb_policy *p; const cb_config *cfg; } vv = {s, p, cfg}, *vp = &vv;
+    int64_t t0 = cb_now_ms();
+
+    json_t *rotated = json_array(), *failures = json_array(), *sessions = json_object(), *reports = json_array();
+    long sessions_total = 0;
+    size_t i;
+    json_t *nj;
+    json_array_foreach(names, i, nj) {
+        const char *name = json_string_value(nj);
+        const policy_credential *c = policy_credential(vp->p, name);
+        /* alternating-users: rotate twice so neither old password survives */
+        int rounds = c && c->strategy == POLICY_ALTERNATING_USERS ? 2 : 1, ok = 1;
+        for (int r = 0; r < rounds && ok; r++) {
+            rotation_opts o = {.actor = actor, .emergency = 1, .incident = incident};
+            json_t *rep = json_object();
+            cb_error e = {0};
+            if (rotation_run(vp->s, vp->p, vp->cfg, name, &o, rep, &e)) {
+                ok = 0;
+                json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "rotate", "error", e.msg));
+            }
+            json_array_append_new(reports, rep);
+        }
+        if (ok) json_array_append_new(rotated, json_string(name));
+        /* end sessions even when the rotation failed: cutting an attacker off still helps */
+        int n = 0;
+        cb_error e = {0};
+        if (rotation_terminate_sessions(vp->s, vp->p, vp->cfg, name, &n, &e))
+            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "terminate_sessions", "error", e.msg));
+        json_object_set_new(sessions, name, json_integer(n));
+        sessions_total += n;
+    }
+    int keys = 0;
+    if (revoke) {
+        cb_error e = {0};
+        if (revoke_api_keys(vp->s, &keys, &e))
+            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "revoke_api_keys", "error", e.msg));
+    }
+    int okall = json_array_size(failures) == 0;
+    json_t *rec = json_pack("{s:s,s:s,s:O,s:O,s:O,s:I,s:b,s:O}", "incident", incident, "reason", reason, "requested", names,
+                            "rotated", rotated, "sessions_ended", sessions, "sessions_ended_total", (json_int_t)sessions_total,
+                            "api_keys_revoked_requested", revoke, "failures", failures);
+    if (revoke) json_object_set_new(rec, "api_keys_revoked", json_integer(keys));
+    cb_error ae = {0};
+    int arc = audit_append(vp->s, actor, "incident", incident, okall ? "ok" : "partial", rec, (long)(cb_now_ms() - t0), &ae);
+    if (arc) {
+        okall = 0;
+        json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "audit", "error", ae.msg));
+    }
+    json_object_set_new(rec, "ok", json_boolean(okall));
+    json_decref(rotated);
+    json_decref(failures);
+    json_decref(sessions);
+    *record = rec;
+    *reports_out = reports;
+    return okall;
+}
+
 int cmd_emergency(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) return usage_emergency();
@@ -249,58 +314,17 @@ int cmd_emergency(cli_ctx *ctx, int argc, char **argv)
     env v;
     int rc = env_open(ctx, &v);
     if (rc) return rc;
-    int64_t t0 = cb_now_ms();
     json_t *names = json_array();
     if (all) for (size_t i = 0; i < v.p->ncredentials; i++) json_array_append_new(names, json_string(v.p->credentials[i].name));
     else for (int i = 1; i < argc; i++) json_array_append_new(names, json_string(argv[i]));
-
-    json_t *rotated = json_array(), *failures = json_array(), *sessions = json_object(), *reports = json_array();
-    long sessions_total = 0;
+    json_t *rec = NULL, *reports = NULL;
+    int okall = emergency_run(v.s, v.p, v.cfg, ctx->actor, names, incident, reason, revoke, &rec, &reports);
+    json_t *rotated = json_object_get(rec, "rotated"), *failures = json_object_get(rec, "failures");
+    long sessions_total = (long)json_integer_value(json_object_get(rec, "sessions_ended_total"));
+    int keys = (int)json_integer_value(json_object_get(rec, "api_keys_revoked"));
     size_t i;
     json_t *nj;
-    json_array_foreach(names, i, nj) {
-        const char *name = json_string_value(nj);
-        const policy_credential *c = policy_credential(v.p, name);
-        /* alternating-users: rotate twice so neither old password survives */
-        int rounds = c && c->strategy == POLICY_ALTERNATING_USERS ? 2 : 1, ok = 1;
-        for (int r = 0; r < rounds && ok; r++) {
-            rotation_opts o = {.actor = ctx->actor, .emergency = 1, .incident = incident};
-            json_t *rep = json_object();
-            cb_error e = {0};
-            if (rotation_run(v.s, v.p, v.cfg, name, &o, rep, &e)) {
-                ok = 0;
-                json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "rotate", "error", e.msg));
-            }
-            json_array_append_new(reports, rep);
-        }
-        if (ok) json_array_append_new(rotated, json_string(name));
-        /* end sessions even when the rotation failed: cutting an attacker off still helps */
-        int n = 0;
-        cb_error e = {0};
-        if (rotation_terminate_sessions(v.s, v.p, v.cfg, name, &n, &e))
-            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "terminate_sessions", "error", e.msg));
-        json_object_set_new(sessions, name, json_integer(n));
-        sessions_total += n;
-    }
-    int keys = 0;
-    if (revoke) {
-        cb_error e = {0};
-        if (revoke_api_keys(v.s, &keys, &e))
-            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "revoke_api_keys", "error", e.msg));
-    }
-    int okall = json_array_size(failures) == 0;
-    json_t *rec = json_pack("{s:s,s:s,s:O,s:O,s:O,s:I,s:b,s:O}", "incident", incident, "reason", reason, "requested", names,
-                            "rotated", rotated, "sessions_ended", sessions, "sessions_ended_total", (json_int_t)sessions_total,
-                            "api_keys_revoked_requested", revoke, "failures", failures);
-    if (revoke) json_object_set_new(rec, "api_keys_revoked", json_integer(keys));
-    cb_error ae = {0};
-    int arc = audit_append(v.s, ctx->actor, "incident", incident, okall ? "ok" : "partial", rec, (long)(cb_now_ms() - t0), &ae);
-    if (arc) {
-        okall = 0;
-        json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "audit", "error", ae.msg));
-    }
     if (ctx->json) {
-        json_object_set_new(rec, "ok", json_boolean(okall));
         json_object_set_new(rec, "rotations", json_incref(reports));
         cli_print_json(json_incref(rec));
     } else if (!ctx->quiet) {
@@ -317,9 +341,6 @@ int cmd_emergency(cli_ctx *ctx, int argc, char **argv)
     }
     json_decref(rec);
     json_decref(names);
-    json_decref(rotated);
-    json_decref(failures);
-    json_decref(sessions);
     json_decref(reports);
     env_free(&v);
     return okall ? 0 : CB_ERR;

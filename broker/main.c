@@ -8,6 +8,8 @@
 #include "cmd_policy.h"
 #include "cmd_cron.h"
 #include "cmd_mcp.h"
+#include "cmd_rotate.h"
+#include "rotation_glue.h"
 #include "mcp_app.h"
 #include "cron.h"
 #include "policy.h"
@@ -45,6 +47,9 @@ static const cli_command commands[] = {
     {"get", cmd_get, "print one secret from a provider reference (audited)"},
     {"sync", cmd_sync, "pull every configured source into the encrypted store"},
     {"cache", cmd_cache, "list what is cached from the secret managers (never values)"},
+    {"rotate", cmd_rotate, "rotate a credential now; --resume, --due (for system cron), --journal"},
+    {"schedule", cmd_schedule, "rotation schedules: last run, result, next run"},
+    {"emergency-rotate", cmd_emergency, "incident response: rotate now, end sessions, revoke API keys, audit"},
     {"mcp", cmd_mcp, "serve MCP tools on stdin/stdout (client 'local')"},
     {"serve", cmd_serve, "serve MCP over Streamable HTTP with API keys, and run the scheduler"},
     {"apikey", cmd_apikey, "create, list or revoke API keys for the MCP HTTP server"},
@@ -59,7 +64,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: credbroker [--db PATH] [--config FILE] [--policies DIR] [--json] [-q] [-v] COMMAND [ARGS]\n\ncommands:\n");
     for (const cli_command *c = commands; c->name; c++) fprintf(f, "  %-18s %s\n", c->name, c->summary);
     fprintf(f, "\nRun 'credbroker COMMAND --help' for a command's options.\n"
-               "Exit codes: 0 ok, 1 error, 2 usage, 3 findings, 4 master key missing or wrong.\n");
+               "Exit codes: 0 ok, 1 error, 2 usage, 3 findings, 4 master key missing or wrong,\n"
+               "5 rotation already in progress (another broker holds it).\n");
 }
 
 int main(int argc, char **argv)
@@ -98,6 +104,9 @@ int main(int argc, char **argv)
     if (!ctx.policies_dir) ctx.policies_dir = "policies";
     ctx.actor = audit_cli_actor();
     policy_schedule_validator = schedule_check;
+    /* MCP credentials_* tools call the rotation engine through this hook */
+    mcp_app_rotate_hook = mcp_rotation_adapter;
+    mcp_app_rotate_arg = &ctx;
     cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
     if (i >= argc) { usage(stderr); return CB_EUSAGE; }
     for (const cli_command *c = commands; c->name; c++)
