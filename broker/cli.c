@@ -156,3 +156,58 @@ void cli_say(cli_ctx *ctx, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stdout);
 }
+
+#include "audit.h"
+#include "cron.h"
+#include "policy.h"
+
+/* Policy files name cron schedules; they are checked by the parser the scheduler uses. */
+static int schedule_check(const char *expr, const char *tz, cb_error *e)
+{
+    cron_expr c;
+    int rc = cron_parse(expr, &c, e);
+    if (!rc && tz && strcmp(tz, "UTC") != 0) {
+        int64_t next;
+        rc = cron_next(&c, cb_now(), tz, &next, e);
+    }
+    return rc;
+}
+
+int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
+{
+    memset(ctx, 0, sizeof *ctx);
+    ctx->prog = "credbroker";
+    ctx->db_path = getenv("CREDBROKER_DB");
+    ctx->config_path = getenv("CREDBROKER_CONFIG");
+    ctx->policies_dir = getenv("CREDBROKER_POLICIES");
+    int rc = 0, n = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc) argv[n++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--db") == 0 && i + 1 < *argc) ctx->db_path = argv[++i];
+        else if (strncmp(a, "--db=", 5) == 0) ctx->db_path = a + 5;
+        /* --config/--policies before the command only: `policy check --policies D` is the command's */
+        else if (strcmp(a, "--config") == 0 && i + 1 < *argc && n == 1) ctx->config_path = argv[++i];
+        else if (strcmp(a, "--policies") == 0 && i + 1 < *argc && n == 1) ctx->policies_dir = argv[++i];
+        else if (strcmp(a, "--json") == 0) ctx->json = 1;
+        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) ctx->quiet = 1;
+        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) ctx->verbose++;
+        else if (strcmp(a, "-vv") == 0) ctx->verbose += 2;
+        else if (n == 1 && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) rc = rc ? rc : 1;
+        else if (n == 1 && a[0] == '-') {
+            if (!rc) { rc = 2; if (bad) *bad = a; }
+        } else argv[n++] = argv[i];
+    }
+    *argc = n;
+    argv[n] = NULL;
+    if (!ctx->db_path) ctx->db_path = "credbroker.db";
+    if (!ctx->config_path) ctx->config_path = "credbroker.json";
+    if (!ctx->policies_dir) ctx->policies_dir = "policies";
+    ctx->actor = audit_cli_actor();
+    cb_log_level = ctx->quiet ? 0 : 1 + ctx->verbose;
+    policy_schedule_validator = schedule_check;
+    return rc;
+}

@@ -25,6 +25,12 @@ typedef struct cli_command {
     const char *summary;
 } cli_command;
 
+/* Fills ctx from the environment and the global options (--db, --config, --policies,
+ * --json, -q, -v), which are accepted anywhere before "--" and removed from argv; sets
+ * the log level, the audit actor and the policy schedule validator. Returns 0, 1 when
+ * -h/--help came before the command, 2 for an unknown option before it (*bad). */
+int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad);
+
 /* Prints an error (one line) in text or JSON form and returns e->code. */
 int cli_report_error(cli_ctx *ctx, const cb_error *e);
 /* Prints a JSON value to stdout (compact with a newline) and decrefs it. */

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "assess.h"
 #include "audit.h"
 #include "commands.h"
-#include "conn_assess.h"
 #include "crypto.h"
 #include "connstr.h"
 #include "store.h"
@@ -21,12 +21,6 @@ static int usage(void)
     return 0;
 }
 
-static void add(json_t *arr, const char *target, const char *check, const char *sev, const char *msg, const char *fix)
-{
-    json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s}", "target", target, "check", check, "severity", sev,
-                                         "message", msg, "fix", fix));
-}
-
 static void store_findings(cb_store *s, json_t *out)
 {
     const char *path = store_path(s);
@@ -34,32 +28,32 @@ static void store_findings(cb_store *s, json_t *out)
     store_get_kdf(s, &k);
     char msg[256];
     if (strcmp(k.kdf, "hkdf-sha256") == 0) {
-        add(out, "store", "kdf", "info", "master key is a 256-bit random key (HKDF-SHA256)", "none needed");
+        assess_add(out, "store", "kdf", "info", "master key is a 256-bit random key (HKDF-SHA256)", "none needed");
     } else if (k.t < 3 || k.m_kib < 65536 || k.p < 1) {
         snprintf(msg, sizeof msg, "Argon2id parameters below the default (t=%u, m=%u KiB, p=%u; default t=3, m=65536 KiB)", k.t, k.m_kib, k.p);
-        add(out, "store", "kdf", "medium", msg, "rotate the master key with default parameters: credbroker key rotate");
+        assess_add(out, "store", "kdf", "medium", msg, "rotate the master key with default parameters: credbroker key rotate");
     } else {
         snprintf(msg, sizeof msg, "passphrase master key through Argon2id (t=%u, m=%u KiB, p=%u)", k.t, k.m_kib, k.p);
-        add(out, "store", "kdf", "info", msg, "a random key from 'credbroker key generate' is stronger than any passphrase");
+        assess_add(out, "store", "kdf", "info", msg, "a random key from 'credbroker key generate' is stronger than any passphrase");
     }
     struct stat st;
     if (stat(path, &st) == 0) {
         snprintf(msg, sizeof msg, "store file mode %04o", (unsigned)(st.st_mode & 07777));
-        add(out, "store", "file_mode", (st.st_mode & 077) ? "high" : "info", msg, "chmod 600 the store");
+        assess_add(out, "store", "file_mode", (st.st_mode & 077) ? "high" : "info", msg, "chmod 600 the store");
     }
     char *dup = cb_strdup(path);
     const char *dir = dirname(dup);
     if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
         snprintf(msg, sizeof msg, "directory %s is world-writable: anyone can replace the store", dir);
-        add(out, "store", "dir_mode", "high", msg, "keep the store in a directory only its owner can write");
+        assess_add(out, "store", "dir_mode", "high", msg, "keep the store in a directory only its owner can write");
     }
     free(dup);
     const char *src = store_key_source(s);
     if (strcmp(src, "env") == 0)
-        add(out, "store", "key_source", "info", "master key from CREDBROKER_MASTER_KEY (process environment)",
+        assess_add(out, "store", "key_source", "info", "master key from CREDBROKER_MASTER_KEY (process environment)",
             "prefer CREDBROKER_MASTER_KEY_REF so the key lives in a secret manager");
     else
-        add(out, "store", "key_source", "info", "master key from a secret manager reference", "none needed");
+        assess_add(out, "store", "key_source", "info", "master key from a secret manager reference", "none needed");
 }
 
 int cmd_assess(cli_ctx *ctx, int argc, char **argv)
@@ -81,43 +75,13 @@ int cmd_assess(cli_ctx *ctx, int argc, char **argv)
     uint8_t fpkey[32];
     cb_random(fpkey, sizeof fpkey);
     for (size_t i = 0; i < n; i++) {
-        store_conn c;
-        const char *name = list[i].name;
-        if (!list[i].encrypted)
-            add(out, name, "encryption", "high", "connection string is stored unencrypted", "run: credbroker key migrate");
-        if (store_conn_get(s, name, 1, &c, &e)) {
-            add(out, name, "integrity", "high", e.msg, "restore the store from a backup; run credbroker verify");
-            continue;
-        }
-        conn_url u;
-        cb_error pe = {0};
-        if (!c.url) {
-            store_conn_free(&c);
-            continue;
-        }
-        if (conn_url_parse(c.url, c.engine, &u, &pe)) {
-            add(out, name, "parse", "medium", pe.msg, "fix the connection string: credbroker conn update");
-            store_conn_free(&c);
-            continue;
-        }
-        json_t *f = json_array();
-        conn_assess(&u, f);
-        size_t j;
-        json_t *o;
-        json_array_foreach(f, j, o) {
-            json_object_set_new(o, "target", json_string(name));
-            json_array_append(out, o);
-        }
-        json_decref(f);
-        if (u.password && *u.password) {
-            char fp[65];
-            conn_password_fingerprint(u.password, fpkey, sizeof fpkey, fp);
+        char fp[65];
+        assess_connection(s, &list[i], out, fpkey, sizeof fpkey, fp, "run: credbroker key migrate");
+        if (fp[0]) {
             json_t *names = json_object_get(fps, fp);
             if (!names) json_object_set_new(fps, fp, names = json_array());
-            json_array_append_new(names, json_string(name));
+            json_array_append_new(names, json_string(list[i].name));
         }
-        conn_url_free(&u);
-        store_conn_free(&c);
     }
     cb_wipe(fpkey, sizeof fpkey);
     const char *fp;
@@ -132,7 +96,7 @@ int cmd_assess(cli_ctx *ctx, int argc, char **argv)
         char msg[512];
         snprintf(msg, sizeof msg, "the same password is used by: %s", b.data);
         json_array_foreach(names, j, nm)
-            add(out, json_string_value(nm), "password_reuse", "medium", msg, "give each connection its own password (credbroker rotate)");
+            assess_add(out, json_string_value(nm), "password_reuse", "medium", msg, "give each connection its own password (credbroker rotate)");
         cb_buf_free(&b);
     }
     json_decref(fps);

@@ -24,18 +24,6 @@ static int cmd_version(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-/* Policy files name cron schedules; they are checked by the same parser the scheduler uses. */
-static int schedule_check(const char *expr, const char *tz, cb_error *e)
-{
-    cron_expr c;
-    int rc = cron_parse(expr, &c, e);
-    if (!rc && tz && strcmp(tz, "UTC") != 0) {
-        int64_t next;
-        rc = cron_next(&c, cb_now(), tz, &next, e);
-    }
-    return rc;
-}
-
 static const cli_command commands[] = {
     {"init", cmd_init, "create an encrypted store"},
     {"conn", cmd_conn, "add, list, show, update, remove connections; print a URL (audited)"},
@@ -71,43 +59,15 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     cb_harden_process();
-    cli_ctx ctx = {0};
-    ctx.prog = "credbroker";
-    ctx.db_path = getenv("CREDBROKER_DB");
-    ctx.config_path = getenv("CREDBROKER_CONFIG");
-    ctx.policies_dir = getenv("CREDBROKER_POLICIES");
-    /* Global options are accepted anywhere before a "--" (credbroker conn list --json). */
-    int n = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
-            while (i < argc) argv[n++] = argv[i++];
-            break;
-        }
-        if (strcmp(a, "--db") == 0 && i + 1 < argc) ctx.db_path = argv[++i];
-        else if (strncmp(a, "--db=", 5) == 0) ctx.db_path = a + 5;
-        else if (strcmp(a, "--config") == 0 && i + 1 < argc && n == 1) ctx.config_path = argv[++i];
-        else if (strcmp(a, "--policies") == 0 && i + 1 < argc && n == 1) ctx.policies_dir = argv[++i];
-        else if (strcmp(a, "--json") == 0) ctx.json = 1;
-        else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) ctx.quiet = 1;
-        else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) ctx.verbose++;
-        else if (strcmp(a, "-vv") == 0) ctx.verbose += 2;
-        else if (n == 1 && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) { usage(stdout); return 0; }
-        else if (n == 1 && a[0] == '-') { fprintf(stderr, "credbroker: unknown option %s\n", a); usage(stderr); return CB_EUSAGE; }
-        else argv[n++] = argv[i];
-    }
-    argc = n;
-    argv[argc] = NULL;
+    cli_ctx ctx;
+    const char *bad = NULL;
+    int g = cli_init(&ctx, &argc, argv, &bad);
+    if (g == 1) { usage(stdout); return 0; }
+    if (g == 2) { fprintf(stderr, "credbroker: unknown option %s\n", bad); usage(stderr); return CB_EUSAGE; }
     int i = 1;
-    if (!ctx.db_path) ctx.db_path = "credbroker.db";
-    if (!ctx.config_path) ctx.config_path = "credbroker.json";
-    if (!ctx.policies_dir) ctx.policies_dir = "policies";
-    ctx.actor = audit_cli_actor();
-    policy_schedule_validator = schedule_check;
     /* MCP credentials_* tools call the rotation engine through this hook */
     mcp_app_rotate_hook = mcp_rotation_adapter;
     mcp_app_rotate_arg = &ctx;
-    cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
     if (i >= argc) { usage(stderr); return CB_EUSAGE; }
     for (const cli_command *c = commands; c->name; c++)
         if (strcmp(c->name, argv[i]) == 0) return c->fn(&ctx, argc - i, argv + i);

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "apikeys.h"
-#include "conn_assess.h"
 #include "crypto.h"
+#include "assess.h"
 #include "mcp_app.h"
 #include "secret_provider.h"
 
@@ -21,13 +21,6 @@ static int sanitized(cb_error *e)
 }
 
 /* ---- security_assess ---- */
-
-static void add_finding(json_t *out, const char *target, const char *check, const char *sev, const char *msg,
-                        const char *fix)
-{
-    json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s,s:s}", "target", target, "check", check, "severity", sev,
-                                         "message", msg, "fix", fix));
-}
 
 static int t_assess(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
 {
@@ -45,34 +38,8 @@ static int t_assess(mcp_call_ctx *cx, json_t *args, json_t **structured, char **
         const char *name = list[i].name;
         if (!policy_client_may_use(c, name) || (only && strcmp(only, name))) continue;
         assessed++;
-        if (!list[i].encrypted)
-            add_finding(out, name, "encryption", "high", "connection string is stored unencrypted",
-                        "call security_migrate_connections_to_encrypted (or run: credbroker key migrate)");
-        store_conn sc = {0};
-        conn_url u;
-        if (store_conn_get(a->store, name, 1, &sc, NULL) || !sc.url) {
-            if (!list[i].source_ref)
-                add_finding(out, name, "integrity", "high", "the stored connection cannot be decrypted",
-                            "run credbroker verify; restore the store from a backup");
-            store_conn_free(&sc);
-            continue;
-        }
-        if (conn_url_parse(sc.url, sc.engine, &u, NULL) == 0) {
-            json_t *f = json_array();
-            conn_assess(&u, f);
-            size_t j;
-            json_t *o;
-            json_array_foreach(f, j, o) {
-                json_object_set_new(o, "target", json_string(name));
-                json_array_append(out, o);
-            }
-            json_decref(f);
-            conn_url_free(&u);
-        } else {
-            add_finding(out, name, "parse", "medium", "the stored connection string does not parse",
-                        "fix it: credbroker conn update");
-        }
-        store_conn_free(&sc);
+        assess_connection(a->store, &list[i], out, NULL, 0, NULL,
+                          "call security_migrate_connections_to_encrypted (or run: credbroker key migrate)");
     }
     pthread_mutex_unlock(&a->store_mu);
     for (size_t i = 0; i < n; i++) store_conn_free(&list[i]);

@@ -46,26 +46,12 @@ static int serve_tick(cli_ctx *ctx, const char *listen, char *file)
 int main(int argc, char **argv)
 {
     cb_harden_process();
-    cli_ctx ctx = {0};
-    ctx.prog = "credbroker";
-    ctx.db_path = getenv("CREDBROKER_DB");
-    ctx.config_path = getenv("CREDBROKER_CONFIG");
-    ctx.policies_dir = getenv("CREDBROKER_POLICIES");
-    int i = 1;
-    for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) ctx.json = 1;
-        else if (!strcmp(argv[i], "--db") && i + 1 < argc) ctx.db_path = argv[++i];
-        else if (!strcmp(argv[i], "--policies") && i + 1 < argc) ctx.policies_dir = argv[++i];
-        else if (!strcmp(argv[i], "--config") && i + 1 < argc) ctx.config_path = argv[++i];
-        else if (!strcmp(argv[i], "-q")) ctx.quiet = 1;
-        else if (!strcmp(argv[i], "-v")) ctx.verbose++;
-        else break;
+    cli_ctx ctx;
+    if (cli_init(&ctx, &argc, argv, NULL) == 2) {
+        fprintf(stderr, "unknown option\n");
+        return CB_EUSAGE;
     }
-    if (!ctx.db_path) ctx.db_path = "credbroker.db";
-    if (!ctx.config_path) ctx.config_path = "credbroker.json";
-    if (!ctx.policies_dir) ctx.policies_dir = "policies";
-    ctx.actor = audit_cli_actor();
-    cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
+    int i = 1;
     if (getenv("MCP_CLI_FAKE_ROTATE")) mcp_app_rotate_hook = fake_rotate;
     if (i >= argc) return CB_EUSAGE;
     const char *cmd = argv[i];

@@ -14,17 +14,6 @@
 #include "scheduler.h"
 #include "store.h"
 
-static int schedule_check(const char *expr, const char *tz, cb_error *e)
-{
-    cron_expr c;
-    int rc = cron_parse(expr, &c, e);
-    if (!rc && tz && strcmp(tz, "UTC") != 0) {
-        int64_t next;
-        rc = cron_next(&c, cb_now(), tz, &next, e);
-    }
-    return rc;
-}
-
 /* What serve will do: load everything, call the engine entry point, print the report. */
 static int serve_like(cli_ctx *ctx, int tick)
 {
@@ -49,27 +38,12 @@ static int serve_like(cli_ctx *ctx, int tick)
 int main(int argc, char **argv)
 {
     cb_harden_process();
-    cli_ctx ctx = {0};
-    ctx.prog = "credbroker";
-    ctx.db_path = getenv("CREDBROKER_DB");
-    ctx.config_path = getenv("CREDBROKER_CONFIG");
-    ctx.policies_dir = getenv("CREDBROKER_POLICIES");
-    int i = 1;
-    for (; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) ctx.json = 1;
-        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) ctx.db_path = argv[++i];
-        else if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) ctx.policies_dir = argv[++i];
-        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) ctx.config_path = argv[++i];
-        else if (strcmp(argv[i], "-q") == 0) ctx.quiet = 1;
-        else if (strcmp(argv[i], "-v") == 0) ctx.verbose++;
-        else break;
+    cli_ctx ctx;
+    if (cli_init(&ctx, &argc, argv, NULL) == 2) {
+        fprintf(stderr, "unknown option\n");
+        return CB_EUSAGE;
     }
-    if (!ctx.db_path) ctx.db_path = "credbroker.db";
-    if (!ctx.config_path) ctx.config_path = "credbroker.json";
-    if (!ctx.policies_dir) ctx.policies_dir = "policies";
-    ctx.actor = audit_cli_actor();
-    policy_schedule_validator = schedule_check;
-    cb_log_level = ctx.quiet ? 0 : 1 + ctx.verbose;
+    int i = 1;
     if (i >= argc) {
         fprintf(stderr, "usage: rotate_cli [--db P] [--policies D] [--config F] [--json] rotate|schedule|emergency-rotate|resume-all|tick ...\n");
         return CB_EUSAGE;
