@@ -47,8 +47,7 @@ CREDBROKER_MASTER_KEY=$NEWKEY "$CB" audit verify
 bindir=$(pg_config --bindir 2>/dev/null || true)
 if [ -n "$bindir" ] && [ -x "$bindir/initdb" ] && command -v psql >/dev/null; then
   export CREDBROKER_MASTER_KEY=$NEWKEY
-  # `credbroker rotate` once main.c wires it; the test driver until then
-  if "$CB" rotate --help >/dev/null 2>&1; then ROT=("$CB"); else ROT=("${BUILD:-build}/tools/rotate_cli"); fi
+  ROT=("$CB")
   runas=()
   PGDEMO=$(mktemp -d -t credbroker-demo-pg.XXXXXX); chmod 755 "$PGDEMO"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$PGDEMO"; runas=(runuser -u postgres --); fi
