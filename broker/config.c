@@ -345,16 +345,6 @@ static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
         cfg->master_key_ref = get_ref(c, v, member_or(pos, "master_key_ref"), "master_key_ref");
 }
 
-static int finish(cb_diags *d, size_t before, cb_error *e, int kind)
-{
-    size_t n = d->count - before;
-    char *first = cb_diag_format(&d->items[before]);
-    if (n > 1) cb_fail(e, CB_EUSAGE, kind, "%s (and %zu more)", first, n - 1);
-    else cb_fail(e, CB_EUSAGE, kind, "%s", first);
-    free(first);
-    return CB_EUSAGE;
-}
-
 int config_load_buffer(const char *name, const char *text, size_t len, cb_config **out,
                        cb_diags *diags, cb_error *e)
 {
@@ -365,7 +355,7 @@ int config_load_buffer(const char *name, const char *text, size_t len, cb_config
     jdoc doc;
     if (jdoc_parse(&doc, name, text, len, d) != 0) {
         jdoc_free(&doc);
-        int rc = finish(d, before, e, CB_K_INVALID);
+        int rc = cb_diags_fail(d, before, e, CB_K_INVALID);
         cb_diags_free(&local);
         return rc;
     }
@@ -376,7 +366,7 @@ int config_load_buffer(const char *name, const char *text, size_t len, cb_config
     jdoc_free(&doc);
     if (c.errors) {
         config_free(cfg);
-        int rc = finish(d, before, e, CB_K_INVALID);
+        int rc = cb_diags_fail(d, before, e, CB_K_INVALID);
         cb_diags_free(&local);
         return rc;
     }
@@ -395,7 +385,7 @@ int config_load(const char *path, int required, cb_config **out, cb_diags *diags
         cb_diags *d = diags ? diags : &local;
         size_t before = d->count;
         cb_diags_add(d, path, 0, 0, "config file not found");
-        int rc = finish(d, before, e, CB_K_NOTFOUND);
+        int rc = cb_diags_fail(d, before, e, CB_K_NOTFOUND);
         cb_diags_free(&local);
         return rc;
     }
@@ -405,7 +395,7 @@ int config_load(const char *path, int required, cb_config **out, cb_diags *diags
     size_t len = 0;
     char *text = jdoc_read_file(path, path, CONFIG_MAX_FILE_BYTES, &len, d);
     if (!text) {
-        int rc = finish(d, before, e, CB_K_INVALID);
+        int rc = cb_diags_fail(d, before, e, CB_K_INVALID);
         cb_diags_free(&local);
         return rc;
     }

@@ -433,3 +433,13 @@ int jdoc_check_keys(jdoc_ctx *c, json_t *obj, const jdoc_pos *pos, const char *p
     }
     return bad;
 }
+
+int cb_diags_fail(cb_diags *d, size_t before, cb_error *e, int kind)
+{
+    size_t n = d->count - before;
+    char *first = cb_diag_format(&d->items[before]);
+    if (n > 1) cb_fail(e, CB_EUSAGE, kind, "%s (and %zu more)", first, n - 1);
+    else cb_fail(e, CB_EUSAGE, kind, "%s", first);
+    free(first);
+    return CB_EUSAGE;
+}

@@ -15,6 +15,7 @@
 #define CB_JSONDOC_H
 #include <stddef.h>
 #include <jansson.h>
+#include "util.h"
 
 /* One diagnostic: "file:line:column: message". line/column 0 = whole file. */
 typedef struct cb_diag {
@@ -33,6 +34,9 @@ void cb_diags_add(cb_diags *d, const char *file, int line, int column, const cha
 void cb_diags_free(cb_diags *d);
 /* "file:line:column: message" (line/column omitted when 0); malloc'd. */
 char *cb_diag_format(const cb_diag *g);
+/* Puts the first diagnostic added since `before` into e ("file:line:col: msg (and N more)")
+ * and returns CB_EUSAGE. */
+int cb_diags_fail(cb_diags *d, size_t before, cb_error *e, int kind);
 
 /* Position of one JSON value. For an object member, key_line/key_col locate its key. */
 typedef struct jdoc_pos jdoc_pos;

@@ -634,16 +634,6 @@ int policy_add_buffer(cb_policy *p, const char *name, const char *text, size_t l
     return 0;
 }
 
-static int finish_errors(cb_diags *d, size_t before, cb_error *e, int kind)
-{
-    size_t n = d->count - before;
-    char *first = cb_diag_format(&d->items[before]);
-    if (n > 1) cb_fail(e, CB_EUSAGE, kind, "%s (and %zu more)", first, n - 1);
-    else cb_fail(e, CB_EUSAGE, kind, "%s", first);
-    free(first);
-    return CB_EUSAGE;
-}
-
 int policy_load_buffer(const char *name, const char *text, size_t len, cb_policy **out,
                        cb_diags *diags, cb_error *e)
 {
@@ -654,7 +644,7 @@ int policy_load_buffer(const char *name, const char *text, size_t len, cb_policy
     cb_policy *p = policy_new();
     if (policy_add_buffer(p, name, text, len, d) != 0) {
         policy_free(p);
-        int rc = finish_errors(d, before, e, CB_K_INVALID);
+        int rc = cb_diags_fail(d, before, e, CB_K_INVALID);
         cb_diags_free(&local);
         return rc;
     }
@@ -687,7 +677,7 @@ int policy_load(const char *dir, cb_policy **out, cb_diags *diags, cb_error *e)
     if (!dh) {
         int er = errno;
         cb_diags_add(d, dir, 0, 0, "policies directory: %s", strerror(er));
-        int rc = finish_errors(d, before, e, er == ENOENT ? CB_K_NOTFOUND : CB_K_INVALID);
+        int rc = cb_diags_fail(d, before, e, er == ENOENT ? CB_K_NOTFOUND : CB_K_INVALID);
         cb_diags_free(&local);
         return rc;
     }
@@ -721,7 +711,7 @@ int policy_load(const char *dir, cb_policy **out, cb_diags *diags, cb_error *e)
     strv_free(names, n);
     if (bad) {
         policy_free(p);
-        int rc = finish_errors(d, before, e, CB_K_INVALID);
+        int rc = cb_diags_fail(d, before, e, CB_K_INVALID);
         cb_diags_free(&local);
         return rc;
     }
