@@ -28,28 +28,22 @@ static _Thread_local capture *cur;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_ok;
 
-/* Copies s into c->msg with every known secret replaced by "****". */
+/* Copies s into c->msg with every known secret replaced by "****". The whole message is
+ * redacted before it is cut to size, so a secret straddling the cut cannot leak a prefix;
+ * conn_redact_text withholds a message in which a secret survives replacement. */
 static void cap_set(capture *c, const char *s)
 {
-    char tmp[sizeof c->msg];
-    snprintf(tmp, sizeof tmp, "%s", s ? s : "");
+    char *red = cb_strdup(s ? s : "");
     for (int i = 0; i < MAX_SECRETS; i++) {
         const char *sec = c->secrets[i];
-        size_t sl = sec ? strlen(sec) : 0;
-        if (sl == 0) continue;
-        char out[sizeof c->msg];
-        size_t o = 0;
-        for (const char *p = tmp; *p && o + 5 < sizeof out;) {
-            if (strncmp(p, sec, sl) == 0) { memcpy(out + o, "****", 4); o += 4; p += sl; }
-            else out[o++] = *p++;
-        }
-        out[o] = 0;
-        memcpy(tmp, out, o + 1);
-        cb_wipe(out, sizeof out);
+        if (!sec || !*sec) continue;
+        char *n = conn_redact_text(red, sec);
+        cb_free_secret(red);
+        red = n;
     }
-    for (char *p = tmp; *p; p++) if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
-    memcpy(c->msg, tmp, sizeof tmp);
-    cb_wipe(tmp, sizeof tmp);
+    snprintf(c->msg, sizeof c->msg, "%s", red);
+    cb_free_secret(red);
+    for (char *p = c->msg; *p; p++) if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
     c->have = 1;
 }
 
