@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmd_rotate.h"
+#include "rotation_glue.h"
 #include "audit.h"
 #include "commands.h"
 #include "config.h"
@@ -12,28 +13,13 @@
 #include "scheduler.h"
 #include "store.h"
 
-typedef struct env {
-    cb_store *s;
-    cb_policy *p;
-    cb_config *cfg;
-} env;
+typedef rotation_env env;
 
-static void env_free(env *v)
-{
-    if (v->s) store_close(v->s);
-    policy_free(v->p);
-    config_free(v->cfg);
-}
-
+/* CLI form of rotation_env_open: reports the error and returns the exit code. */
 static int env_open(cli_ctx *ctx, env *v)
 {
-    memset(v, 0, sizeof *v);
     cb_error e = {0};
-    if (policy_load(ctx->policies_dir, &v->p, NULL, &e)) return cli_report_error(ctx, &e);
-    int rc = cli_load_config(ctx, &v->cfg);
-    if (!rc) rc = cli_open_store(ctx, &v->s);
-    if (rc) env_free(v);
-    return rc;
+    return rotation_env_open(ctx, v, &e) ? cli_report_error(ctx, &e) : 0;
 }
 
 static void say_report(cli_ctx *ctx, json_t *r)
@@ -134,7 +120,7 @@ int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
                 json_decref(rows);
             }
         }
-        env_free(&v);
+        rotation_env_close(&v);
         return rc ? cli_report_error(ctx, &e) : 0;
     }
     if (resume && argc < 2) {
@@ -153,7 +139,7 @@ int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
     } else {
         rc = rotate_names(ctx, &v, argv + 1, argc - 1, resume);
     }
-    env_free(&v);
+    rotation_env_close(&v);
     return rc;
 }
 
@@ -177,7 +163,7 @@ int cmd_schedule(cli_ctx *ctx, int argc, char **argv)
     cb_error e = {0};
     json_t *arr = NULL;
     rc = scheduler_list(v.s, v.p, &arr, &e);
-    env_free(&v);
+    rotation_env_close(&v);
     if (rc) return cli_report_error(ctx, &e);
     if (ctx->json) {
         cli_print_json(arr);
@@ -342,6 +328,6 @@ int cmd_emergency(cli_ctx *ctx, int argc, char **argv)
     json_decref(rec);
     json_decref(names);
     json_decref(reports);
-    env_free(&v);
+    rotation_env_close(&v);
     return okall ? 0 : CB_ERR;
 }

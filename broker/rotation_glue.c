@@ -8,9 +8,7 @@
 #include "scheduler.h"
 #include "store.h"
 
-typedef struct env { cb_store *s; cb_policy *p; cb_config *cfg; } env;
-
-static void env_close(env *v)
+void rotation_env_close(rotation_env *v)
 {
     if (v->s) store_close(v->s);
     policy_free(v->p);
@@ -18,7 +16,7 @@ static void env_close(env *v)
     memset(v, 0, sizeof *v);
 }
 
-static int env_open(cli_ctx *ctx, env *v, cb_error *e)
+int rotation_env_open(cli_ctx *ctx, rotation_env *v, cb_error *e)
 {
     memset(v, 0, sizeof *v);
     cb_diags d = {0};
@@ -30,15 +28,15 @@ static int env_open(cli_ctx *ctx, env *v, cb_error *e)
         cb_diags_free(&d2);
     }
     if (!rc) rc = store_open_unlocked(ctx->db_path, &v->s, e);
-    if (rc) env_close(v);
+    if (rc) rotation_env_close(v);
     return rc;
 }
 
 int serve_resume_rotations(cli_ctx *ctx)
 {
-    env v;
+    rotation_env v;
     cb_error e = {0};
-    if (env_open(ctx, &v, &e)) {
+    if (rotation_env_open(ctx, &v, &e)) {
         /* no policy means nothing to rotate; anything else is worth saying */
         if (e.kind != CB_K_NOTFOUND) LOG_WARN("rotation resume skipped: %s", e.msg);
         return 0;
@@ -47,23 +45,23 @@ int serve_resume_rotations(cli_ctx *ctx)
     if (rotation_resume_all(v.s, v.p, v.cfg, ctx->actor, rep, &e)) LOG_WARN("rotation resume: %s", e.msg);
     else if (json_array_size(rep)) LOG_INFO("resumed %zu interrupted rotation(s)", json_array_size(rep));
     json_decref(rep);
-    env_close(&v);
+    rotation_env_close(&v);
     return 0;
 }
 
 int serve_scheduler_tick(void *arg)
 {
     cli_ctx *ctx = arg;
-    env v;
+    rotation_env v;
     cb_error e = {0};
-    if (env_open(ctx, &v, &e)) {
+    if (rotation_env_open(ctx, &v, &e)) {
         if (e.kind != CB_K_NOTFOUND) LOG_WARN("scheduler: %s", e.msg);
         return 0;
     }
     json_t *rep = json_array();
     if (scheduler_tick(v.s, v.p, v.cfg, ctx->actor, rep, &e)) LOG_WARN("scheduler: %s", e.msg);
     json_decref(rep);
-    env_close(&v);
+    rotation_env_close(&v);
     return 0;
 }
 
@@ -78,8 +76,8 @@ int mcp_rotation_adapter(void *arg, const char *credential, int emergency, const
                          const char *reason, int revoke_api_keys, const char *actor, json_t **report, cb_error *e)
 {
     cli_ctx *ctx = arg;
-    env v;
-    int rc = env_open(ctx, &v, e);
+    rotation_env v;
+    int rc = rotation_env_open(ctx, &v, e);
     if (rc) return rc;
     if (!emergency) {
         rotation_opts o = {.actor = actor};
@@ -94,6 +92,6 @@ int mcp_rotation_adapter(void *arg, const char *credential, int emergency, const
         json_decref(names);
         if (!ok) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "emergency rotation of %s was not completed (see the incident record)", credential);
     }
-    env_close(&v);
+    rotation_env_close(&v);
     return rc;
 }

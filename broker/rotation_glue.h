@@ -5,6 +5,15 @@
 #define CB_ROTATION_GLUE_H
 #include <jansson.h>
 #include "cli.h"
+#include "config.h"
+#include "policy.h"
+#include "store.h"
+
+/* What every rotation entry point needs: the policy, credbroker.json and the unlocked
+ * store named by ctx. On failure nothing is left open. */
+typedef struct rotation_env { cb_store *s; cb_policy *p; cb_config *cfg; } rotation_env;
+int rotation_env_open(cli_ctx *ctx, rotation_env *v, cb_error *e);
+void rotation_env_close(rotation_env *v);
 
 /* serve: finish or roll forward interrupted rotations before serving. */
 int serve_resume_rotations(cli_ctx *ctx);
