@@ -17,14 +17,14 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-INCLUDES := -Ibroker -Iproviders/secrets -Iproviders/databases
+INCLUDES := -Ibroker -Iproviders
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(SANFLAGS) $(INCLUDES) $(PKG_CFLAGS) -MMD -MP
 LDFLAGS += $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -largon2 -lsybdb -lpthread -lm
 
-LIB_SRC  := $(filter-out broker/main.c,$(wildcard broker/*.c)) \
+LIB_SRC  := $(filter-out broker/cli/main.c,$(wildcard broker/*.c broker/*/*.c)) \
             $(wildcard providers/secrets/*.c) $(wildcard providers/databases/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libcredbroker.a
@@ -51,7 +51,7 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/broker/main.o $(LIB)
+$(BIN): $(BUILD)/obj/broker/cli/main.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)

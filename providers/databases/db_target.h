@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "util.h"
-#include "connstr.h"
+#include "conn/connstr.h"
 
 typedef struct db_conn db_conn;   /* opaque, engine specific */
 

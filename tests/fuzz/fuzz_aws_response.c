@@ -3,8 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "aws_config.h"
-#include "aws_secrets_manager.h"
+#include "secrets/aws_config.h"
+#include "secrets/aws_secrets_manager.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

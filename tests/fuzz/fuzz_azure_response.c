@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "azure_key_vault.h"
+#include "secrets/azure_key_vault.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "conn_assess.h"
-#include "connstr.h"
+#include "conn/conn_assess.h"
+#include "conn/connstr.h"
 
 static const char *const hints[] = {NULL, "postgres", "sqlserver", "mysql", "sqlite"};
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cron.h"
+#include "rotation/cron.h"
 
 static const char *const zones[] = {NULL, "UTC", "Europe/Berlin", "America/New_York", "Australia/Sydney",
                                     "Pacific/Apia", "Asia/Kathmandu", "America/St_Johns", "Nope/Zone"};

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "mcp.h"
+#include "mcp/mcp.h"
 
 static int t_sum(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
 {

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "policy.h"
+#include "policy/policy.h"
 
 /* Every member jansson found must be found in the position tree, at every depth. */
 static void same_shape(json_t *j, const jdoc_pos *p, int depth)

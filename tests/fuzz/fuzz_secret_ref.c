@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "secret_provider.h"
+#include "secrets/secret_provider.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

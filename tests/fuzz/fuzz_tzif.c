@@ -2,7 +2,7 @@
  * offset lookups across the supported time range. */
 #include <stdint.h>
 #include <stdlib.h>
-#include "tzfile.h"
+#include "rotation/tzfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

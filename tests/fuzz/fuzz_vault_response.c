@@ -2,7 +2,7 @@
  * broken server). The first byte picks the HTTP status for the error mapper. */
 #include <stdint.h>
 #include <stdlib.h>
-#include "hashicorp_vault.h"
+#include "secrets/hashicorp_vault.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "aws_config.h"
-#include "aws_secrets_manager.h"
+#include "secrets/aws_config.h"
+#include "secrets/aws_secrets_manager.h"
 
 int main(int argc, char **argv)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "cron.h"
+#include "rotation/cron.h"
 
 static double now_ns(void)
 {

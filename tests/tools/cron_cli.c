@@ -1,7 +1,7 @@
 /* Test driver for `credbroker cron` before it is wired into main.c:
  *   cron_cli [--json] [-q] cron next|validate ...   (same arguments as the real command) */
 #include <string.h>
-#include "cmd_cron.h"
+#include "cli/cmd_cron.h"
 
 int main(int argc, char **argv)
 {

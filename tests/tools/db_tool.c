@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "conn_assess.h"
-#include "db_target.h"
-#include "postgres.h"
+#include "conn/conn_assess.h"
+#include "databases/db_target.h"
+#include "databases/postgres.h"
 
 static void print_json(json_t *j)
 {

@@ -6,9 +6,9 @@
  * its arguments in the report and changes nothing). */
 #include <stdlib.h>
 #include <string.h>
-#include "audit.h"
-#include "cmd_mcp.h"
-#include "mcp_app.h"
+#include "store/audit.h"
+#include "cli/cmd_mcp.h"
+#include "tools/mcp_app.h"
 
 static int fake_rotate(void *arg, const char *credential, int emergency, const char *incident, const char *reason,
                        int revoke_api_keys, const char *actor, json_t **report, cb_error *e)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "mcp.h"
+#include "mcp/mcp.h"
 
 static int tool_sum(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
 {

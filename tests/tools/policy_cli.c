@@ -3,7 +3,7 @@
  * Global options before the subcommand are parsed like main.c does (env defaults too). */
 #include <stdlib.h>
 #include <string.h>
-#include "cmd_policy.h"
+#include "cli/cmd_policy.h"
 
 int main(int argc, char **argv)
 {

@@ -5,14 +5,14 @@
  * scheduler_tick as serve will, printing the JSON report. */
 #include <stdlib.h>
 #include <string.h>
-#include "audit.h"
-#include "cmd_rotate.h"
-#include "commands.h"
-#include "cron.h"
-#include "policy.h"
-#include "rotation.h"
-#include "scheduler.h"
-#include "store.h"
+#include "store/audit.h"
+#include "cli/cmd_rotate.h"
+#include "cli/commands.h"
+#include "rotation/cron.h"
+#include "policy/policy.h"
+#include "rotation/rotation.h"
+#include "rotation/scheduler.h"
+#include "store/store.h"
 
 /* What serve will do: load everything, call the engine entry point, print the report. */
 static int serve_like(cli_ctx *ctx, int tick)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include "secret_provider.h"
+#include "secrets/secret_provider.h"
 
 static double cpu_seconds(void)
 {

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
-#include "sigv4.h"
+#include "secrets/sigv4.h"
 
 static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "crypto.h"
-#include "store.h"
+#include "store/crypto.h"
+#include "store/store.h"
 
 static double now_s(void)
 {

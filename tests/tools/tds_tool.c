@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "sqlserver.h"
+#include "databases/sqlserver.h"
 
 static void usage(void)
 {

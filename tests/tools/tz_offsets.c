@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "tzfile.h"
+#include "rotation/tzfile.h"
 
 int main(int argc, char **argv)
 {

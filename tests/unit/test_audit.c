@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "audit.h"
-#include "store.h"
+#include "store/audit.h"
+#include "store/store.h"
 
 static char dir[64], path[128];
 static const char *KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";

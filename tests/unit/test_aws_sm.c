@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "aws_config.h"
-#include "aws_secrets_manager.h"
+#include "secrets/aws_config.h"
+#include "secrets/aws_secrets_manager.h"
 
 extern const secret_provider env_provider;
 extern const secret_provider file_provider;

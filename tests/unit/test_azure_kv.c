@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 #include <stdlib.h>
-#include "azure_key_vault.h"
+#include "secrets/azure_key_vault.h"
 
 static void chal_ok(const char *h, const char *tenant, const char *scope)
 {

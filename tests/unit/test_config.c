@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
+#include "policy/config.h"
 
 static cb_diags load_bad(const char *text)
 {

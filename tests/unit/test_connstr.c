@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "conn_assess.h"
-#include "connstr.h"
+#include "conn/conn_assess.h"
+#include "conn/connstr.h"
 
 static conn_url P(const char *s, const char *hint)
 {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
-#include "cron.h"
-#include "tzfile.h"
+#include "rotation/cron.h"
+#include "rotation/tzfile.h"
 
 static int64_t T(const char *iso)
 {

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
-#include "crypto.h"
+#include "store/crypto.h"
 
 typedef struct gcm_vec {
     const char *key, *iv, *pt, *aad, *ct, *tag;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "mcp.h"
+#include "mcp/mcp.h"
 
 static int n_audit;
 static char last_outcome[32], last_tool[64];

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "apikeys.h"
-#include "mcp_app.h"
+#include "store/apikeys.h"
+#include "tools/mcp_app.h"
 
 static const char POLICY[] =
     "{\"credentials\":{\"c1\":{\"connection\":\"shop\"},\"c2\":{\"connection\":\"secret_db\"}},"

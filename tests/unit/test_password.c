@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
-#include "password.h"
+#include "rotation/password.h"
 
 static int class_of(char ch)
 {

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "password.h"
-#include "policy.h"
-#include "rotation.h"
-#include "scheduler.h"
-#include "store.h"
+#include "rotation/password.h"
+#include "policy/policy.h"
+#include "rotation/rotation.h"
+#include "rotation/scheduler.h"
+#include "store/store.h"
 
 static void test_step_names(void **st)
 {

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
-#include "sqlserver.h"
+#include "databases/sqlserver.h"
 
 static int ok(const char *sql) { char why[160]; return sqlserver_readonly_check(sql, why, sizeof why) == 0; }
 

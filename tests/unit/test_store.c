@@ -9,9 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "audit.h"
-#include "crypto.h"
-#include "store.h"
+#include "store/audit.h"
+#include "store/crypto.h"
+#include "store/store.h"
 
 static char dir[64], path[128];
 static const char *KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";

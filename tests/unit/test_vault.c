@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 #include <stdlib.h>
-#include "hashicorp_vault.h"
+#include "secrets/hashicorp_vault.h"
 
 #define B(s) s, strlen(s)
 

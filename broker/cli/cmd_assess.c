@@ -1,0 +1,128 @@
+/* credbroker assess: the security assessment of every connection and of the store. */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "conn/assess.h"
+#include "store/audit.h"
+#include "commands.h"
+#include "store/crypto.h"
+#include "conn/connstr.h"
+#include "store/store.h"
+
+static int usage(void)
+{
+    printf("usage: credbroker assess [--json]\n\n"
+           "Checks each connection (encryption at rest, sslmode/Encrypt, TrustServerCertificate,\n"
+           "connect timeout, weak or reused passwords, default port on a public host) and the store\n"
+           "(KDF strength, file and directory mode, master key source). Exit 3 when anything of\n"
+           "severity low or above is found; --json prints an array with one object per finding.\n");
+    return 0;
+}
+
+static void store_findings(cb_store *s, json_t *out)
+{
+    const char *path = store_path(s);
+    store_kdf k;
+    store_get_kdf(s, &k);
+    char msg[256];
+    if (strcmp(k.kdf, "hkdf-sha256") == 0) {
+        assess_add(out, "store", "kdf", "info", "master key is a 256-bit random key (HKDF-SHA256)", "none needed");
+    } else if (k.t < 3 || k.m_kib < 65536 || k.p < 1) {
+        snprintf(msg, sizeof msg, "Argon2id parameters below the default (t=%u, m=%u KiB, p=%u; default t=3, m=65536 KiB)", k.t, k.m_kib, k.p);
+        assess_add(out, "store", "kdf", "medium", msg, "rotate the master key with default parameters: credbroker key rotate");
+    } else {
+        snprintf(msg, sizeof msg, "passphrase master key through Argon2id (t=%u, m=%u KiB, p=%u)", k.t, k.m_kib, k.p);
+        assess_add(out, "store", "kdf", "info", msg, "a random key from 'credbroker key generate' is stronger than any passphrase");
+    }
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        snprintf(msg, sizeof msg, "store file mode %04o", (unsigned)(st.st_mode & 07777));
+        assess_add(out, "store", "file_mode", (st.st_mode & 077) ? "high" : "info", msg, "chmod 600 the store");
+    }
+    char *dup = cb_strdup(path);
+    const char *dir = dirname(dup);
+    if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) {
+        snprintf(msg, sizeof msg, "directory %s is world-writable: anyone can replace the store", dir);
+        assess_add(out, "store", "dir_mode", "high", msg, "keep the store in a directory only its owner can write");
+    }
+    free(dup);
+    const char *src = store_key_source(s);
+    if (strcmp(src, "env") == 0)
+        assess_add(out, "store", "key_source", "info", "master key from CREDBROKER_MASTER_KEY (process environment)",
+            "prefer CREDBROKER_MASTER_KEY_REF so the key lives in a secret manager");
+    else
+        assess_add(out, "store", "key_source", "info", "master key from a secret manager reference", "none needed");
+}
+
+int cmd_assess(cli_ctx *ctx, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) return usage();
+    if (cli_no_unknown_opts(argc, argv) || argc > 1) return CB_EUSAGE;
+    cb_store *s;
+    int rc = cli_open_store(ctx, &s);
+    if (rc) return rc;
+    cb_error e = {0};
+    store_conn *list;
+    size_t n;
+    if (store_conn_list(s, &list, &n, &e)) {
+        store_close(s);
+        return cli_report_error(ctx, &e);
+    }
+    json_t *out = json_array();
+    json_t *fps = json_object(); /* fingerprint -> [names]: reuse without keeping passwords */
+    uint8_t fpkey[32];
+    cb_random(fpkey, sizeof fpkey);
+    for (size_t i = 0; i < n; i++) {
+        char fp[65];
+        assess_connection(s, &list[i], out, fpkey, sizeof fpkey, fp, "run: credbroker key migrate");
+        if (fp[0]) {
+            json_t *names = json_object_get(fps, fp);
+            if (!names) json_object_set_new(fps, fp, names = json_array());
+            json_array_append_new(names, json_string(list[i].name));
+        }
+    }
+    cb_wipe(fpkey, sizeof fpkey);
+    const char *fp;
+    json_t *names;
+    json_object_foreach(fps, fp, names) {
+        if (json_array_size(names) < 2) continue;
+        cb_buf b;
+        cb_buf_init(&b, 0);
+        size_t j;
+        json_t *nm;
+        json_array_foreach(names, j, nm) cb_buf_printf(&b, "%s%s", j ? ", " : "", json_string_value(nm));
+        char msg[512];
+        snprintf(msg, sizeof msg, "the same password is used by: %s", b.data);
+        json_array_foreach(names, j, nm)
+            assess_add(out, json_string_value(nm), "password_reuse", "medium", msg, "give each connection its own password (credbroker rotate)");
+        cb_buf_free(&b);
+    }
+    json_decref(fps);
+    for (size_t i = 0; i < n; i++) store_conn_free(&list[i]);
+    free(list);
+    store_findings(s, out);
+    size_t counted = 0, i;
+    json_t *o;
+    json_array_foreach(out, i, o)
+        if (strcmp(json_string_value(json_object_get(o, "severity")), "info") != 0) counted++;
+    json_t *d = json_pack("{s:I,s:I}", "connections", (json_int_t)n, "findings", (json_int_t)counted);
+    audit_append(s, ctx->actor, "assess", store_path(s), counted ? "findings" : "ok", d, cli_elapsed_ms(), NULL);
+    json_decref(d);
+    store_close(s);
+    if (ctx->json) {
+        cli_print_json(out);
+    } else {
+        json_array_foreach(out, i, o) {
+            const char *sev = json_string_value(json_object_get(o, "severity"));
+            if (ctx->quiet && strcmp(sev, "info") == 0) continue;
+            printf("[%-6s] %-16s %-18s %s\n         fix: %s\n", sev, json_string_value(json_object_get(o, "target")),
+                   json_string_value(json_object_get(o, "check")), json_string_value(json_object_get(o, "message")),
+                   json_string_value(json_object_get(o, "fix")));
+        }
+        if (!ctx->quiet) printf("%zu connection%s assessed, %zu finding%s\n", n, n == 1 ? "" : "s", counted, counted == 1 ? "" : "s");
+        json_decref(out);
+    }
+    return counted ? CB_EFINDINGS : 0;
+}

@@ -1,0 +1,217 @@
+#include "sources.h"
+#include <stdlib.h>
+#include <string.h>
+#include "connstr.h"
+#include "secrets/secret_provider.h"
+
+#define DEFAULT_TTL 300
+#define DEFAULT_STALENESS 86400
+
+typedef struct src_state {
+    char *ref, *version, *last_error;
+    int64_t fetched_at, last_attempt;
+    int found;
+} src_state;
+
+static void state_free(src_state *st)
+{
+    free(st->ref); free(st->version); free(st->last_error);
+    memset(st, 0, sizeof *st);
+}
+
+static void state_get(cb_store *s, const char *name, src_state *st)
+{
+    memset(st, 0, sizeof *st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT ref, version, fetched_at, last_attempt, last_error FROM source_state WHERE name = ?",
+                           -1, &q, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        st->found = 1;
+        st->ref = cb_strdup((const char *)sqlite3_column_text(q, 0));
+        st->version = cb_strdup((const char *)sqlite3_column_text(q, 1));
+        st->fetched_at = sqlite3_column_int64(q, 2);
+        st->last_attempt = sqlite3_column_int64(q, 3);
+        st->last_error = cb_strdup((const char *)sqlite3_column_text(q, 4));
+    }
+    sqlite3_finalize(q);
+}
+
+static void state_put(cb_store *s, const char *name, const char *ref, const char *version, int ok, const char *err)
+{
+    sqlite3_stmt *q;
+    const char *sql = ok
+        ? "INSERT INTO source_state(name, ref, version, fetched_at, last_attempt, last_error) VALUES(?1,?2,?3,?4,?4,NULL)"
+          " ON CONFLICT(name) DO UPDATE SET ref=excluded.ref, version=excluded.version, fetched_at=excluded.fetched_at,"
+          " last_attempt=excluded.last_attempt, last_error=NULL"
+        : "INSERT INTO source_state(name, ref, version, fetched_at, last_attempt, last_error) VALUES(?1,?2,NULL,NULL,?4,?5)"
+          " ON CONFLICT(name) DO UPDATE SET last_attempt=excluded.last_attempt, last_error=excluded.last_error";
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &q, NULL) != SQLITE_OK) return;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, ref, -1, SQLITE_STATIC);
+    if (version) sqlite3_bind_text(q, 3, version, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 4, cb_now());
+    if (err) sqlite3_bind_text(q, 5, err, -1, SQLITE_STATIC);
+    sqlite3_step(q);
+    sqlite3_finalize(q);
+}
+
+int source_fetch(cb_store *s, const char *name, const char *ref, const char *engine, json_t *detail, cb_error *e)
+{
+    secret_value v;
+    cb_error fe = {0};
+    int rc = secret_fetch(ref, &v, &fe);
+    int fetched = rc == 0;
+    if (!rc) {
+        conn_url u;
+        if (conn_url_parse(v.value, engine, &u, &fe)) {
+            rc = cb_fail(&fe, CB_ERR, CB_K_INVALID, "value of %s is not a valid connection string: %s", ref, fe.msg);
+        } else {
+            char *red = conn_url_redacted(&u);
+            store_conn old;
+            char *desc = NULL;
+            if (store_conn_get(s, name, 0, &old, NULL) == 0) {
+                desc = cb_strdup(old.description);
+                store_conn_free(&old);
+            }
+            rc = store_conn_put(s, name, u.engine, v.value, red, desc, ref, 1, &fe);
+            free(desc);
+            free(red);
+            conn_url_free(&u);
+        }
+    }
+    state_put(s, name, ref, rc ? NULL : v.version, rc == 0, rc ? fe.msg : NULL);
+    if (detail) {
+        json_object_set_new(detail, "name", json_string(name));
+        json_object_set_new(detail, "ref", json_string(ref));
+        json_object_set_new(detail, "outcome", json_string(rc ? "error" : "ok"));
+        if (!rc && v.version) json_object_set_new(detail, "version", json_string(v.version));
+        if (rc) json_object_set_new(detail, "error", json_string(fe.msg));
+    }
+    if (fetched) secret_value_free(&v);
+    if (rc && e) *e = fe;
+    return rc;
+}
+
+static void limits_for(const cb_config *cfg, const char *name, int *ttl, int *stale, const char **engine)
+{
+    const config_source *src = cfg ? config_source_get(cfg, name) : NULL;
+    *ttl = src ? src->ttl_s : DEFAULT_TTL;
+    *stale = src ? src->max_staleness_s : DEFAULT_STALENESS;
+    if (engine) *engine = src ? src->engine : NULL;
+}
+
+int conn_resolve(cb_store *s, const cb_config *cfg, const char *name, store_conn *out, int *stale, cb_error *e)
+{
+    if (stale) *stale = 0;
+    const config_source *src = cfg ? config_source_get(cfg, name) : NULL;
+    store_conn c;
+    cb_error ge = {0};
+    int have = store_conn_get(s, name, 0, &c, &ge) == 0;
+    if (!have && !src) {
+        if (e) *e = ge;
+        return ge.code ? ge.code : CB_ERR;
+    }
+    const char *ref = src ? src->ref : (have ? c.source_ref : NULL);
+    if (!ref) { /* a plain stored connection */
+        store_conn_free(&c);
+        return store_conn_get(s, name, 1, out, e);
+    }
+    char *refdup = cb_strdup(ref);
+    if (have) store_conn_free(&c);
+    int ttl, maxstale;
+    const char *engine;
+    limits_for(cfg, name, &ttl, &maxstale, &engine);
+    src_state st;
+    state_get(s, name, &st);
+    int64_t now = cb_now();
+    int64_t age = st.found && st.fetched_at ? now - st.fetched_at : -1;
+    int rc;
+    if (have && age >= 0 && age < ttl && st.ref && strcmp(st.ref, refdup) == 0) {
+        rc = store_conn_get(s, name, 1, out, e);
+    } else {
+        cb_error fe = {0};
+        rc = source_fetch(s, name, refdup, engine, NULL, &fe);
+        if (!rc) {
+            rc = store_conn_get(s, name, 1, out, e);
+        } else if (have && age >= 0 && age <= maxstale && st.ref && strcmp(st.ref, refdup) == 0 &&
+                   fe.kind != CB_K_INVALID) {
+            /* provider outage: serve what we have, loudly, until max staleness */
+            LOG_WARN("source %s: %s; serving the cached value fetched %lld s ago (max staleness %d s)", name, fe.msg,
+                     (long long)age, maxstale);
+            if (stale) *stale = 1;
+            rc = store_conn_get(s, name, 1, out, e);
+        } else if (have && age > maxstale) {
+            rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE,
+                         "source %s unavailable (%s) and its cached value is %lld s old, beyond max staleness %d s: refusing to use it",
+                         name, fe.msg, (long long)age, maxstale);
+        } else {
+            if (e) *e = fe;
+        }
+    }
+    state_free(&st);
+    free(refdup);
+    return rc;
+}
+
+int sources_sync(cb_store *s, const cb_config *cfg, int force, json_t *report, cb_error *e)
+{
+    int failures = 0;
+    for (size_t i = 0; cfg && i < cfg->nsources; i++) {
+        const config_source *src = &cfg->sources[i];
+        json_t *d = json_object();
+        src_state st;
+        state_get(s, src->name, &st);
+        int64_t age = st.found && st.fetched_at ? cb_now() - st.fetched_at : -1;
+        if (!force && age >= 0 && age < src->ttl_s && st.ref && strcmp(st.ref, src->ref) == 0) {
+            json_object_set_new(d, "name", json_string(src->name));
+            json_object_set_new(d, "ref", json_string(src->ref));
+            json_object_set_new(d, "outcome", json_string("fresh"));
+            json_object_set_new(d, "age_s", json_integer(age));
+        } else {
+            cb_error fe = {0};
+            if (source_fetch(s, src->name, src->ref, src->engine, d, &fe)) {
+                int servable = age >= 0 && age <= src->max_staleness_s && fe.kind != CB_K_INVALID;
+                json_object_set_new(d, "outcome", json_string(servable ? "stale" : "error"));
+                json_object_set_new(d, "age_s", age >= 0 ? json_integer(age) : json_null());
+                if (!servable) failures++;
+            }
+        }
+        state_free(&st);
+        json_array_append_new(report, d);
+    }
+    if (failures)
+        return cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "%d source%s could not be fetched and have no usable cached value",
+                       failures, failures == 1 ? "" : "s");
+    return 0;
+}
+
+int sources_list(cb_store *s, const cb_config *cfg, json_t **out, cb_error *e)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT name, ref, version, fetched_at, last_attempt, last_error FROM source_state ORDER BY name",
+                           -1, &q, NULL) != SQLITE_OK)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cache: %s", sqlite3_errmsg(store_db(s)));
+    json_t *arr = json_array();
+    int64_t now = cb_now();
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 0);
+        int ttl, maxstale;
+        limits_for(cfg, name, &ttl, &maxstale, NULL);
+        int64_t fetched = sqlite3_column_int64(q, 3);
+        int64_t age = fetched ? now - fetched : -1;
+        const char *err = (const char *)sqlite3_column_text(q, 5);
+        const char *state = age < 0 ? "failed" : age < ttl ? (err ? "stale" : "fresh") : age <= maxstale ? "stale" : "expired";
+        char t[32] = "";
+        if (fetched) cb_iso8601(fetched, t);
+        const char *ver = (const char *)sqlite3_column_text(q, 2);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:i,s:i,s:s,s:s?}", "name", name,
+                                             "ref", (const char *)sqlite3_column_text(q, 1), "version", ver,
+                                             "fetched_at", fetched ? t : NULL, "age_s", age >= 0 ? json_integer(age) : json_null(),
+                                             "ttl_s", ttl, "max_staleness_s", maxstale, "state", state, "last_error", err));
+    }
+    sqlite3_finalize(q);
+    *out = arr;
+    return 0;
+}

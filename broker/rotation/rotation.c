@@ -1,0 +1,817 @@
+/* Rotation engine: create -> set -> test -> finish with a journal (see rotation.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "rotation.h"
+#include "store/audit.h"
+#include "conn/connstr.h"
+#include "databases/db_target.h"
+#include "password.h"
+#include "scheduler.h"
+#include "secrets/secret_provider.h"
+#include "conn/sources.h"
+
+enum { STEP_NONE = 0, STEP_CREATE = 1, STEP_SET = 2, STEP_TEST = 3, STEP_FINISH = 4 };
+static const char *const STEP_NAMES[] = {"none", "create", "set", "test", "finish"};
+#define PENDING_NS "pending"
+
+int rotation_step_from_name(const char *name)
+{
+    for (int i = STEP_CREATE; i <= STEP_FINISH; i++)
+        if (name && strcmp(name, STEP_NAMES[i]) == 0) return i;
+    return 0;
+}
+
+const char *rotation_step_name(int step) { return step >= STEP_CREATE && step <= STEP_FINISH ? STEP_NAMES[step] : "none"; }
+
+int rotation_pw_policy(const policy_credential *c, pw_policy *out, cb_error *e)
+{
+    pw_policy_default(out);
+    if (c->password.length) out->length = c->password.length;
+    if (c->password.classes) out->classes = c->password.classes & PW_ALL;
+    if (c->password.exclude) {
+        if (strlen(c->password.exclude) >= sizeof out->exclude)
+            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: password.exclude is too long", c->name);
+        snprintf(out->exclude, sizeof out->exclude, "%s", c->password.exclude);
+    }
+    if (pw_policy_check(out, e)) {
+        cb_error_prefix(e, "credential %s: password policy", c->name);
+        return CB_EUSAGE;
+    }
+    return 0;
+}
+
+static int truthy(const char *v)
+{
+    return v && (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "1") || !strcasecmp(v, "mandatory") ||
+                 !strcasecmp(v, "strict"));
+}
+
+int rotation_check_sslmode(const conn_url *u, int min, const char *conn_name, cb_error *e)
+{
+    if (min <= POLICY_SSL_UNSET) return 0;
+    if (u->engine && strcmp(u->engine, "postgres") == 0) {
+        static const char *const ladder[] = {"", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
+        const char *m = conn_url_param(u, "sslmode");
+        int have = POLICY_SSL_PREFER; /* libpq's default */
+        if (m) {
+            have = -1;
+            for (int i = 1; i <= POLICY_SSL_VERIFY_FULL; i++)
+                if (strcmp(m, ladder[i]) == 0) have = i;
+        }
+        if (have < min)
+            return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: connection %s has sslmode=%s, below requirements.min_sslmode=%s",
+                           conn_name, m ? m : "prefer (default)", policy_sslmode_name((policy_sslmode)min));
+        return 0;
+    }
+    if (u->engine && strcmp(u->engine, "sqlserver") == 0 && min >= POLICY_SSL_REQUIRE) {
+        const char *enc = conn_url_param(u, "Encrypt");
+        if (!truthy(enc))
+            return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: connection %s is not encrypted (Encrypt=%s), requirements.min_sslmode=%s",
+                           conn_name, enc ? enc : "unset", policy_sslmode_name((policy_sslmode)min));
+    }
+    return 0;
+}
+
+char *rotation_published_value(const conn_url *u, const char *field)
+{
+    char *url = conn_url_format(u);
+    json_t *o = json_pack("{s:s,s:s?,s:i,s:s?,s:s?,s:s?,s:s}", "engine", u->engine ? u->engine : "", "host", u->host, "port",
+                          u->port ? u->port : conn_default_port(u->engine ? u->engine : ""), "username", u->user, "password",
+                          u->password, "dbname", u->dbname, "url", url ? url : "");
+    /* publish_to ...#field: readers of that field get the URL unless it is one of ours */
+    if (o && field && *field && !strchr(field, '.') && !json_object_get(o, field))
+        json_object_set_new(o, field, json_string(url ? url : ""));
+    cb_free_secret(url);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (o) {
+        /* wipe the copies jansson holds */
+        const char *k;
+        json_t *v;
+        json_object_foreach(o, k, v)
+            if (json_is_string(v)) cb_wipe((char *)json_string_value(v), json_string_length(v));
+        json_decref(o);
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------------------------- */
+
+typedef struct rot {
+    cb_store *s;
+    const cb_policy *p;
+    const cb_config *cfg;
+    const policy_credential *c;
+    const rotation_opts *o;
+    const db_target *dbt;
+    conn_url cur, alt, admin;     /* parsed stored URLs (secrets) */
+    int have_alt, have_admin;
+    char *target;                 /* login whose password changes */
+    db_conn *ctl;                 /* control connection: lock + set */
+    int ctl_pending;              /* ctl logged in with the pending password */
+    char *ctl_password;           /* password ctl logged in with when it is the target (self) */
+    char id[64];
+    char *pending;                /* secret */
+    char *pending_version;        /* provider version of the pending value */
+    int step, from_step, resumed, locked;
+    char lock_name[160];
+} rot;
+
+static void rot_free(rot *r)
+{
+    if (r->locked && r->ctl && r->dbt) {
+        cb_error ue = {0};
+        if (r->dbt->unlock(r->ctl, r->lock_name, &ue)) LOG_WARN("releasing the rotation lock: %s", ue.msg);
+    }
+    if (r->ctl && r->dbt) r->dbt->close(r->ctl);
+    conn_url_free(&r->cur);
+    conn_url_free(&r->alt);
+    conn_url_free(&r->admin);
+    free(r->target);
+    cb_free_secret(r->pending);
+    cb_free_secret(r->ctl_password);
+    free(r->pending_version);
+}
+
+/* Test-only: stop at a named point so a test can kill -9 the process there. */
+static void pause_at(const char *point)
+{
+    const char *want = getenv("CREDBROKER_TEST_PAUSE_AT");
+    if (!want || strcmp(want, point) != 0) return;
+    const char *s = getenv("CREDBROKER_TEST_PAUSE_S");
+    int secs = s ? atoi(s) : 30;
+    fprintf(stderr, "credbroker: test pause at %s pid=%d\n", point, (int)getpid());
+    fflush(stderr);
+    if (secs > 0) sleep((unsigned)secs);
+}
+
+static int load_url(rot *r, const char *name, conn_url *out, const char *role, cb_error *e)
+{
+    store_conn sc;
+    int stale = 0;
+    cb_error ge = {0};
+    if (conn_resolve(r->s, r->cfg, name, &sc, &stale, &ge)) {
+        if (ge.kind == CB_K_NOTFOUND)
+            return cb_fail(e, CB_EUSAGE, CB_K_NOTFOUND, "policy: credential %s: %s%sconnection '%s' is not stored", r->c->name, role, *role ? " " : "", name);
+        *e = ge;
+        return ge.code ? ge.code : CB_ERR;
+    }
+    int rc = 0;
+    if (!sc.url) rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "connection '%s' has no URL", name);
+    else if (conn_url_parse(sc.url, sc.engine, out, e)) {
+        cb_error_prefix(e, "connection %s", name);
+        rc = CB_ERR;
+    }
+    store_conn_free(&sc);
+    if (!rc) rc = rotation_check_sslmode(out, r->p->requirements.min_sslmode, name, e);
+    return rc;
+}
+
+/* URL of the target login with password pw, in the connection's format. */
+static conn_url *target_url(rot *r, const char *pw, conn_url *tmp)
+{
+    cb_error pe = {0};
+    char *s = conn_url_format(&r->cur);
+    memset(tmp, 0, sizeof *tmp);
+    int rc = s ? conn_url_parse(s, r->cur.engine, tmp, &pe) : -1;
+    cb_free_secret(s);
+    if (rc) return NULL;
+    conn_url_set_user(tmp, r->target);
+    conn_url_set_password(tmp, pw);
+    return tmp;
+}
+
+static int test_pw(rot *r, const char *pw, cb_error *e)
+{
+    conn_url u;
+    if (!target_url(r, pw, &u)) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot build the login URL");
+    int rc = r->dbt->test_login(&u, e);
+    conn_url_free(&u);
+    return rc;
+}
+
+/* ---- journal ---- */
+typedef struct jrow {
+    int found;
+    char *id, *step, *strategy, *target, *connection, *pending_version, *owner_host;
+    long owner_pid;
+} jrow;
+
+static void jrow_free(jrow *j)
+{
+    free(j->id); free(j->step); free(j->strategy); free(j->target); free(j->connection);
+    free(j->pending_version); free(j->owner_host);
+    memset(j, 0, sizeof *j);
+}
+
+static char *coltext(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? cb_strdup((const char *)t) : NULL;
+}
+
+static int sql_fail(cb_store *s, cb_error *e, const char *what)
+{
+    int ec = sqlite3_errcode(store_db(s));
+    return cb_fail(e, CB_ERR, ec == SQLITE_BUSY ? CB_K_CONFLICT : CB_K_INTERNAL, "%s: %s", what, sqlite3_errmsg(store_db(s)));
+}
+
+static int journal_get(cb_store *s, const char *cred, jrow *j, cb_error *e)
+{
+    memset(j, 0, sizeof *j);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s),
+                           "SELECT id, step, strategy, target_user, connection, pending_version, owner_pid, owner_host"
+                           " FROM rotation_journal WHERE credential = ?", -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(s, e, "journal");
+    sqlite3_bind_text(st, 1, cred, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        j->found = 1;
+        j->id = coltext(st, 0); j->step = coltext(st, 1); j->strategy = coltext(st, 2); j->target = coltext(st, 3);
+        j->connection = coltext(st, 4); j->pending_version = coltext(st, 5);
+        j->owner_pid = (long)sqlite3_column_int64(st, 6); j->owner_host = coltext(st, 7);
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) return sql_fail(s, e, "journal");
+    return 0;
+}
+
+static int exec_bind(cb_store *s, const char *sql, const char *const *vals, int n, cb_error *e)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return sql_fail(s, e, "journal");
+    for (int i = 0; i < n; i++)
+        if (vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_TRANSIENT);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? 0 : sql_fail(s, e, "journal");
+}
+
+static int journal_set_step(rot *r, int step, const char *version, cb_error *e)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)cb_now());
+    const char *v[] = {rotation_step_name(step), version, now, r->c->name};
+    int rc = exec_bind(r->s, "UPDATE rotation_journal SET step = ?1, pending_version = COALESCE(?2, pending_version),"
+                             " updated_at = ?3, error = NULL WHERE credential = ?4", v, 4, e);
+    if (!rc) r->step = step;
+    return rc;
+}
+
+static void journal_error(rot *r, const char *msg)
+{
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)cb_now());
+    const char *v[] = {msg, now, r->c->name};
+    cb_error ig = {0};
+    exec_bind(r->s, "UPDATE rotation_journal SET error = ?1, updated_at = ?2 WHERE credential = ?3", v, 3, &ig);
+}
+
+static int pid_alive(long pid)
+{
+    if (pid <= 0) return 0;
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) return 0;
+    /* a zombie is dead for our purpose */
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    return !(p && p[1] == ' ' && p[2] == 'Z');
+}
+
+static void hostname(char out[256])
+{
+    if (gethostname(out, 255) != 0) snprintf(out, 256, "unknown");
+    out[255] = 0;
+}
+
+/* ---- steps ---- */
+
+static int open_provider(const char *refs, secret_ref *ref, const secret_provider **prov, void **st, cb_error *e)
+{
+    if (secret_ref_parse(refs, ref, e)) return e->code;
+    *prov = secret_provider_for(ref->scheme);
+    if (!*prov || !(*prov)->put || !(*prov)->promote) {
+        secret_ref_free(ref);
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "publish_to %s: provider cannot hold versions", refs);
+    }
+    if ((*prov)->open(st, e)) {
+        secret_ref_free(ref);
+        return e->code;
+    }
+    return 0;
+}
+
+static int step_publish_pending(rot *r, cb_error *e)
+{
+    char *ver = NULL;
+    if (r->c->publish_to) {
+        secret_ref ref;
+        const secret_provider *prov;
+        void *st = NULL;
+        if (open_provider(r->c->publish_to, &ref, &prov, &st, e)) {
+            cb_error_prefix(e, "publishing the pending version to %s", r->c->publish_to);
+            return e->code;
+        }
+        conn_url u;
+        int rc;
+        if (!target_url(r, r->pending, &u)) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot build the published value");
+        else {
+            char *val = rotation_published_value(&u, ref.field);
+            conn_url_free(&u);
+            rc = prov->put(st, &ref, val, SECRET_STAGE_PENDING, r->id, &ver, e);
+            cb_free_secret(val);
+        }
+        prov->close(st);
+        secret_ref_free(&ref);
+        if (rc) {
+            cb_error_prefix(e, "publishing the pending version to %s", r->c->publish_to);
+            return rc;
+        }
+    }
+    int rc = journal_set_step(r, STEP_SET, ver, e);
+    if (!rc && ver) {
+        free(r->pending_version);
+        r->pending_version = ver;
+        ver = NULL;
+    }
+    free(ver);
+    return rc;
+}
+
+static int step_set(rot *r, cb_error *e)
+{
+    if (!r->ctl_pending) {
+        pause_at("before-set");
+        const char *old = r->ctl_password; /* self-rotation: SQL Server wants OLD_PASSWORD */
+        if (r->dbt->set_password(r->ctl, r->target, r->pending, r->have_admin ? NULL : old, e)) {
+            cb_error_prefix(e, "setting the new password of %s", r->target);
+            return e->code;
+        }
+        pause_at("after-set");
+    }
+    return journal_set_step(r, STEP_TEST, NULL, e);
+}
+
+static int step_test(rot *r, cb_error *e)
+{
+    pause_at("before-test");
+    if (test_pw(r, r->pending, e)) {
+        cb_error_prefix(e, "the new password of %s does not log in", r->target);
+        return e->code;
+    }
+    pause_at("after-test");
+    return journal_set_step(r, STEP_FINISH, NULL, e);
+}
+
+/* Local part of finish, idempotent: the connection points at the target login with the
+ * pending password; for alternate_connection the previous login moves there (once). */
+static int finish_local(rot *r, cb_error *e)
+{
+    conn_url nu;
+    if (!target_url(r, r->pending, &nu)) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot build the new URL");
+    store_conn old;
+    if (store_conn_get(r->s, r->c->connection, 0, &old, e)) {
+        conn_url_free(&nu);
+        return e->code;
+    }
+    char *url = conn_url_format(&nu), *red = conn_url_redacted(&nu);
+    int swap = r->have_alt && r->cur.user && r->target && strcmp(r->cur.user, r->target) != 0;
+    int rc = store_begin(r->s, e);
+    if (!rc) rc = store_conn_put(r->s, r->c->connection, old.engine, url, red, NULL, old.source_ref, 1, e);
+    if (!rc) rc = store_conn_touch(r->s, r->c->connection, "last_rotated", e);
+    if (!rc && swap) {
+        store_conn ao;
+        if (!(rc = store_conn_get(r->s, r->c->alternate_connection, 0, &ao, e))) {
+            char *au = conn_url_format(&r->cur), *ar = conn_url_redacted(&r->cur);
+            rc = store_conn_put(r->s, r->c->alternate_connection, ao.engine, au, ar, NULL, ao.source_ref, 1, e);
+            cb_free_secret(au);
+            free(ar);
+            store_conn_free(&ao);
+        }
+    }
+    if (!rc) rc = store_commit(r->s, e);
+    else store_rollback(r->s);
+    cb_free_secret(url);
+    free(red);
+    conn_url_free(&nu);
+    store_conn_free(&old);
+    return rc;
+}
+
+static int step_finish(rot *r, cb_error *e)
+{
+    pause_at("before-finish");
+    if (finish_local(r, e)) return e->code;
+    if (r->c->publish_to) {
+        if (!r->pending_version)
+            return cb_fail(e, CB_ERR, CB_K_INTERNAL, "journal has no pending version for %s", r->c->publish_to);
+        secret_ref ref;
+        const secret_provider *prov;
+        void *st = NULL;
+        int rc = open_provider(r->c->publish_to, &ref, &prov, &st, e);
+        if (!rc) {
+            rc = prov->promote(st, &ref, r->pending_version, e);
+            prov->close(st);
+            secret_ref_free(&ref);
+        }
+        if (rc) {
+            cb_error_prefix(e, "database and store updated; promoting version %s in %s failed (run credbroker rotate --resume)",
+                            r->pending_version, r->c->publish_to);
+            return rc;
+        }
+    }
+    const char *v[] = {r->c->name};
+    int rc = store_begin(r->s, e);
+    if (!rc) rc = store_secret_delete(r->s, PENDING_NS, r->c->name, e);
+    if (rc && e->kind == CB_K_NOTFOUND) rc = 0;
+    if (!rc) rc = exec_bind(r->s, "DELETE FROM rotation_journal WHERE credential = ?1", v, 1, e);
+    if (!rc) rc = store_commit(r->s, e);
+    else store_rollback(r->s);
+    if (!rc) pause_at("after-finish");
+    return rc;
+}
+
+/* ---- setup ---- */
+
+static int resolve_target(rot *r, cb_error *e)
+{
+    const policy_credential *c = r->c;
+    if (c->strategy == POLICY_ALTERNATING_USERS) {
+        if (c->alternate_connection) {
+            if (load_url(r, c->alternate_connection, &r->alt, "alternate", e)) return e->code;
+            r->have_alt = 1;
+            if (!r->alt.user || !r->cur.user || strcmp(r->alt.user, r->cur.user) == 0)
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: connection and alternate_connection must hold two different logins", c->name);
+            r->target = cb_strdup(r->alt.user);
+        } else {
+            if (!c->users[0] || !c->users[1] || !r->cur.user)
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: alternating-users needs users or alternate_connection", c->name);
+            int i = strcmp(r->cur.user, c->users[0]) == 0 ? 0 : strcmp(r->cur.user, c->users[1]) == 0 ? 1 : -1;
+            if (i < 0)
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: the user of connection %s is not one of users", c->name, c->connection);
+            if (!r->have_admin)
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: alternating users without a stored second connection need admin_connection", c->name);
+            r->target = cb_strdup(c->users[1 - i]);
+        }
+    } else {
+        if (!r->cur.user) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "connection %s has no user", c->connection);
+        r->target = cb_strdup(r->cur.user);
+    }
+    return 0;
+}
+
+/* The control connection runs the lock and ALTER: the admin login, else the target login
+ * itself (on resume first with the pending password: if it logs in, set is done). */
+static int connect_control(rot *r, const jrow *j, cb_error *e)
+{
+    if (r->have_admin) {
+        if (r->dbt->connect(&r->admin, &r->ctl, e)) {
+            cb_error_prefix(e, "admin connection %s", r->c->admin_connection);
+            return e->code;
+        }
+        return 0;
+    }
+    conn_url u;
+    cb_error pe = {0};
+    if (j->found && r->pending) {
+        if (target_url(r, r->pending, &u) && r->dbt->connect(&u, &r->ctl, &pe) == 0) {
+            conn_url_free(&u);
+            r->ctl_pending = 1;
+            return 0;
+        }
+        conn_url_free(&u);
+    }
+    /* the target's stored password: in the alternate connection before the swap, in the connection after */
+    const conn_url *base = r->have_alt && r->alt.user && strcmp(r->alt.user, r->target) == 0 ? &r->alt : &r->cur;
+    if (!base->user || strcmp(base->user, r->target) != 0) {
+        if (pe.msg[0]) { *e = pe; return e->code; }
+        return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no stored password for %s", r->target);
+    }
+    if (r->dbt->connect(base, &r->ctl, e)) {
+        cb_error_prefix(e, "connection %s", r->c->connection);
+        return e->code;
+    }
+    r->ctl_password = cb_strdup(base->password);
+    return 0;
+}
+
+static void fill_report(rot *r, json_t *rep, const char *outcome, const cb_error *e, int64_t t0)
+{
+    if (!rep) return;
+    json_object_set_new(rep, "credential", json_string(r->c ? r->c->name : ""));
+    if (r->id[0]) json_object_set_new(rep, "id", json_string(r->id));
+    if (r->c) json_object_set_new(rep, "strategy", json_string(policy_strategy_name(r->c->strategy)));
+    if (r->target) json_object_set_new(rep, "user", json_string(r->target));
+    if (r->c) json_object_set_new(rep, "connection", json_string(r->c->connection));
+    json_object_set_new(rep, "resumed", json_boolean(r->resumed));
+    if (r->resumed) json_object_set_new(rep, "from_step", json_string(rotation_step_name(r->from_step)));
+    if (r->step) json_object_set_new(rep, "step", json_string(rotation_step_name(r->step)));
+    if (r->pending_version) json_object_set_new(rep, "published_version", json_string(r->pending_version));
+    json_object_set_new(rep, "outcome", json_string(outcome));
+    json_object_set_new(rep, "duration_ms", json_integer((json_int_t)(cb_now_ms() - t0)));
+    if (e && e->msg[0]) json_object_set_new(rep, "error", json_string(e->msg));
+}
+
+static void audit_rot(rot *r, const char *cred, const char *outcome, const cb_error *e, int64_t t0)
+{
+    json_t *d = json_object();
+    fill_report(r, d, outcome, e, t0);
+    if (r->o && r->o->incident) json_object_set_new(d, "incident", json_string(r->o->incident));
+    const char *action = r->o && r->o->emergency ? "rotate.emergency" : r->o && r->o->resume_only ? "rotate.resume" : "rotate";
+    cb_error ig = {0};
+    if (audit_append(r->s, r->o && r->o->actor ? r->o->actor : audit_cli_actor(), action, cred, outcome, d,
+                     (long)(cb_now_ms() - t0), &ig))
+        LOG_WARN("audit: %s", ig.msg);
+    json_decref(d);
+}
+
+static int run(rot *r, const char *credential, json_t *report, cb_error *e, const char **outcome)
+{
+    *outcome = "error";
+    const policy_credential *c = r->c;
+    if (load_url(r, c->connection, &r->cur, "", e)) return e->code;
+    r->dbt = db_target_for(r->cur.engine);
+    if (!r->dbt || !r->dbt->set_password)
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: engine %s cannot be rotated", credential, r->cur.engine);
+    if (c->admin_connection) {
+        if (load_url(r, c->admin_connection, &r->admin, "admin", e)) return e->code;
+        r->have_admin = 1;
+    }
+    pw_policy pw;
+    if (rotation_pw_policy(c, &pw, e)) return e->code;
+    if (c->publish_to) {
+        secret_ref ref;
+        if (secret_ref_parse(c->publish_to, &ref, e)) return e->code;
+        int bad = ref.version != NULL || ref.stage != NULL;
+        secret_ref_free(&ref);
+        if (bad) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: publish_to must not pin a version or stage", credential);
+    }
+    if (resolve_target(r, e)) return e->code;
+
+    jrow j;
+    if (journal_get(r->s, credential, &j, e)) return e->code;
+    if (j.found) {
+        free(r->target);
+        r->target = cb_strdup(j.target);
+        store_secret ps;
+        if (store_secret_get(r->s, PENDING_NS, credential, &ps, e) == 0) {
+            if (ps.version && strcmp(ps.version, j.id) == 0) r->pending = cb_strdup(ps.value);
+            store_secret_free(&ps);
+        }
+        if (!r->pending) {
+            jrow_free(&j);
+            return cb_fail(e, CB_ERR, CB_K_TAMPERED, "journal of %s has no matching pending password", credential);
+        }
+    } else if (r->o->resume_only) {
+        *outcome = "nothing";
+        return 0;
+    }
+    int rc = connect_control(r, &j, e);
+    if (rc) {
+        jrow_free(&j);
+        return rc;
+    }
+    snprintf(r->lock_name, sizeof r->lock_name, "credbroker:rotate:%s", credential);
+    int got = 0;
+    if (r->dbt->lock(r->ctl, r->lock_name, &got, e)) {
+        jrow_free(&j);
+        cb_error_prefix(e, "database lock");
+        return e->code;
+    }
+    if (!got) {
+        jrow_free(&j);
+        *outcome = "in-progress";
+        return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT,
+                       "rotation of %s is already in progress (another broker holds the database lock)", credential);
+    }
+    r->locked = 1;
+    jrow_free(&j);
+
+    /* the journal row guard, under BEGIN IMMEDIATE (same store, other process) */
+    char host[256], pid[24], now[24];
+    hostname(host);
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    snprintf(now, sizeof now, "%lld", (long long)cb_now());
+    if (store_begin(r->s, e)) return e->code;
+    if (journal_get(r->s, credential, &j, e)) { store_rollback(r->s); return e->code; }
+    if (j.found) {
+        if (j.owner_pid != (long)getpid() && j.owner_host && strcmp(j.owner_host, host) == 0 && pid_alive(j.owner_pid)) {
+            store_rollback(r->s);
+            long op = j.owner_pid;
+            jrow_free(&j);
+            *outcome = "in-progress";
+            return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress (pid %ld on %s)",
+                           credential, op, host);
+        }
+        if (!r->pending || strcmp(r->target, j.target) != 0) {
+            /* the row appeared between our first look and the lock: start over next time */
+            store_rollback(r->s);
+            jrow_free(&j);
+            *outcome = "in-progress";
+            return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress", credential);
+        }
+        const char *v[] = {pid, host, now, credential};
+        if (exec_bind(r->s, "UPDATE rotation_journal SET owner_pid = ?1, owner_host = ?2, updated_at = ?3 WHERE credential = ?4", v, 4, e)) {
+            store_rollback(r->s);
+            jrow_free(&j);
+            return e->code;
+        }
+        snprintf(r->id, sizeof r->id, "%s", j.id);
+        r->resumed = 1;
+        r->from_step = r->step = rotation_step_from_name(j.step);
+        r->pending_version = cb_strdup(j.pending_version);
+        jrow_free(&j);
+        if (!r->step) { store_rollback(r->s); return cb_fail(e, CB_ERR, CB_K_TAMPERED, "journal of %s has an unknown step", credential); }
+    } else {
+        if (r->o->resume_only || r->pending) {
+            store_rollback(r->s);
+            *outcome = "nothing";
+            return 0;   /* finished by someone else meanwhile */
+        }
+        pause_at("before-create");
+        if (cb_uuid4(r->id)) { store_rollback(r->s); return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot generate an id"); }
+        if (password_generate(&pw, &r->pending, e)) { store_rollback(r->s); return e->code; }
+        json_t *meta = json_pack("{s:s,s:s}", "rotation", r->id, "user", r->target);
+        char *ms = json_dumps(meta, JSON_COMPACT);
+        json_decref(meta);
+        rc = store_secret_put(r->s, PENDING_NS, credential, r->pending, strlen(r->pending), r->id, ms, e);
+        free(ms);
+        const char *v[] = {credential, r->id, policy_strategy_name(c->strategy), r->target, c->connection, c->publish_to, now, pid, host};
+        if (!rc) rc = exec_bind(r->s, "INSERT INTO rotation_journal(credential, id, step, strategy, target_user, connection, publish_to,"
+                                      " started_at, updated_at, owner_pid, owner_host) VALUES(?1,?2,'create',?3,?4,?5,?6,?7,?7,?8,?9)",
+                                v, 9, e);
+        if (rc) { store_rollback(r->s); return rc; }
+        r->step = STEP_CREATE;
+    }
+    if (store_commit(r->s, e)) return e->code;
+
+    /* Resume decides by testing: if the pending password logs in, set has happened. */
+    if (r->resumed && r->step != STEP_CREATE && !r->ctl_pending) {
+        cb_error te = {0};
+        if (test_pw(r, r->pending, &te) == 0) r->ctl_pending = 1;
+        else if (te.kind != CB_K_DENIED) {
+            *e = te;
+            cb_error_prefix(e, "testing the pending password of %s", r->target);
+            return e->code;
+        }
+    }
+    if (r->step == STEP_CREATE) {
+        if (step_publish_pending(r, e)) return e->code;
+        pause_at("after-create");
+    }
+    if (r->ctl_pending) r->step = STEP_FINISH;      /* the pending password works: roll forward */
+    else if (r->step > STEP_SET) r->step = STEP_SET; /* it does not: (re)do set */
+    if (r->step == STEP_SET && step_set(r, e)) return e->code;
+    if (r->step == STEP_TEST && step_test(r, e)) return e->code;
+    if (step_finish(r, e)) return e->code;
+    *outcome = "ok";
+    (void)report;
+    return 0;
+}
+
+int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *credential, const rotation_opts *o,
+                 json_t *report, cb_error *e)
+{
+    rotation_opts dflt = {0};
+    if (!o) o = &dflt;
+    int64_t t0 = cb_now_ms();
+    rot r = {0};
+    r.s = s; r.p = p; r.cfg = cfg; r.o = o;
+    r.c = policy_credential(p, credential);
+    cb_error le = {0};
+    if (!e) e = &le;
+    int rc;
+    const char *outcome = "error";
+    if (!r.c) {
+        rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files", credential);
+        outcome = "denied";
+    } else {
+        rc = run(&r, credential, report, e, &outcome);
+        if (rc && strncmp(e->msg, "policy:", 7) == 0) outcome = "denied";
+    }
+    if (rc && r.id[0] && strcmp(outcome, "in-progress") != 0) {
+        journal_error(&r, e->msg);
+        char msg[sizeof e->msg];
+        snprintf(msg, sizeof msg, "%s", e->msg);
+        cb_fail(e, rc, e->kind, "rotation of %s stopped at %s: %.400s", credential, rotation_step_name(r.step), msg);
+    }
+    if (report) fill_report(&r, report, outcome, rc ? e : NULL, t0);
+    if (strcmp(outcome, "nothing") != 0) audit_rot(&r, credential, outcome, rc ? e : NULL, t0);
+    if (r.c && (!rc || strcmp(outcome, "in-progress") != 0) && strcmp(outcome, "nothing") != 0) {
+        cb_error ig = {0};
+        if (scheduler_record(s, r.c, rc == 0, cb_now(), rc ? e->msg : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
+    }
+    rot_free(&r);
+    return rc;
+}
+
+static int resume_rows(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int64_t idle_s,
+                       json_t *report, cb_error *e)
+{
+    json_t *rows = NULL;
+    if (rotation_journal_list(s, &rows, e)) return e->code;
+    int first = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        const char *cred = json_string_value(json_object_get(row, "credential"));
+        if (idle_s >= 0) {
+            /* the scheduler leaves live owners alone and retries a failed row only after idle_s */
+            char host[256];
+            hostname(host);
+            const char *oh = json_string_value(json_object_get(row, "owner_host"));
+            long op = (long)json_integer_value(json_object_get(row, "owner_pid"));
+            int64_t upd = 0;
+            cb_parse_iso8601(json_string_value(json_object_get(row, "updated_at")), &upd);
+            if (oh && strcmp(oh, host) == 0 && op != (long)getpid() && pid_alive(op)) continue;
+            if (cb_now() - upd < idle_s) continue;
+        }
+        rotation_opts o = {.actor = actor, .resume_only = 1};
+        json_t *rep = json_object();
+        cb_error re = {0};
+        int rc = rotation_run(s, p, cfg, cred, &o, rep, &re);
+        if (report) json_array_append(report, rep);
+        json_decref(rep);
+        if (rc && !first) {
+            first = rc;
+            if (e) *e = re;
+        }
+    }
+    json_decref(rows);
+    return first;
+}
+
+int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *report, cb_error *e)
+{
+    return resume_rows(s, p, cfg, actor, -1, report, e);
+}
+
+int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int idle_s,
+                         json_t *report, cb_error *e)
+{
+    return resume_rows(s, p, cfg, actor, idle_s < 0 ? 0 : idle_s, report, e);
+}
+
+int rotation_journal_list(cb_store *s, json_t **out, cb_error *e)
+{
+    *out = NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s),
+                           "SELECT credential, id, step, strategy, target_user, connection, pending_version, started_at,"
+                           " updated_at, owner_pid, owner_host, error FROM rotation_journal ORDER BY credential",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(s, e, "journal");
+    json_t *arr = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char t1[32], t2[32];
+        cb_iso8601(sqlite3_column_int64(st, 7), t1);
+        cb_iso8601(sqlite3_column_int64(st, 8), t2);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:I,s:s?,s:s?}",
+            "credential", sqlite3_column_text(st, 0), "id", sqlite3_column_text(st, 1), "step", sqlite3_column_text(st, 2),
+            "strategy", sqlite3_column_text(st, 3), "user", sqlite3_column_text(st, 4), "connection", sqlite3_column_text(st, 5),
+            "pending_version", sqlite3_column_text(st, 6), "started_at", t1, "updated_at", t2,
+            "owner_pid", (json_int_t)sqlite3_column_int64(st, 9), "owner_host", sqlite3_column_text(st, 10),
+            "error", sqlite3_column_text(st, 11)));
+    }
+    sqlite3_finalize(st);
+    *out = arr;
+    return 0;
+}
+
+int rotation_terminate_sessions(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *credential, int *count,
+                                cb_error *e)
+{
+    *count = 0;
+    rot r = {0};
+    rotation_opts o = {0};
+    r.s = s; r.p = p; r.cfg = cfg; r.o = &o;
+    r.c = policy_credential(p, credential);
+    if (!r.c) return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files", credential);
+    int rc = load_url(&r, r.c->connection, &r.cur, "", e);
+    if (!rc && !(r.dbt = db_target_for(r.cur.engine))) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unsupported engine");
+    if (!rc && r.c->admin_connection && !(rc = load_url(&r, r.c->admin_connection, &r.admin, "admin", e))) r.have_admin = 1;
+    if (!rc && r.dbt) rc = r.dbt->connect(r.have_admin ? &r.admin : &r.cur, &r.ctl, e);
+    const char *users[3] = {r.cur.user, NULL, NULL};
+    if (!rc && r.c->strategy == POLICY_ALTERNATING_USERS) {
+        if (r.c->users[0]) { users[0] = r.c->users[0]; users[1] = r.c->users[1]; }
+        else if (r.c->alternate_connection && !(rc = load_url(&r, r.c->alternate_connection, &r.alt, "alternate", e)))
+            users[1] = r.alt.user;
+    }
+    for (int i = 0; !rc && r.dbt && users[i]; i++) {
+        int n = 0;
+        rc = r.dbt->terminate_sessions(r.ctl, users[i], &n, e);
+        *count += n;
+    }
+    rot_free(&r);
+    return rc;
+}

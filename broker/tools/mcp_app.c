@@ -1,0 +1,601 @@
+/* The MCP application: hooks (policy, audit, API keys), database session pool, serving. */
+#include "mcp_app.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "store/apikeys.h"
+#include "store/audit.h"
+#include "cli/commands.h"
+#include "store/crypto.h"
+#include "conn/sources.h"
+
+#define CREDBROKER_MCP_VERSION "0.1.0"
+
+mcp_rotate_fn mcp_app_rotate_hook = NULL;
+void *mcp_app_rotate_arg = NULL;
+
+static const char INSTRUCTIONS[] =
+    "credbroker gives access to named database connections without ever revealing a credential. "
+    "Use connections_list to see the connections you may use, schema_describe to learn their tables, "
+    "and query_readonly (one statement, bound $1.. parameters, row and time limits) to read data. "
+    "Never ask for passwords or connection strings: no tool accepts or returns them.";
+
+/* ---------- policy ---------- */
+
+void mcp_client_limits(const policy_client *c, db_limits *lim)
+{
+    lim->max_rows = c && c->max_rows > 0 ? c->max_rows : 1000;
+    lim->statement_timeout_ms = c && c->statement_timeout_ms > 0 ? c->statement_timeout_ms : 5000;
+    lim->max_bytes = c && c->max_bytes > 0 ? (size_t)c->max_bytes : (size_t)1 << 20;
+}
+
+int mcp_policy_authorize(const cb_policy *p, const char *principal, const char *tool, json_t *args, cb_error *e)
+{
+    const policy_client *c = principal ? policy_client(p, principal) : NULL;
+    if (!c) return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%.64s' has no policy", principal ? principal : "?");
+    if (!tool || !policy_client_may_call(c, tool))
+        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' may not call %.128s", c->name, tool ? tool : "?");
+    if (!strcmp(tool, "query_execute") && c->mode != POLICY_READ_WRITE)
+        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' is read-only: query_execute needs mode read-write", c->name);
+    if (!args) return 0;
+    json_t *cn = json_object_get(args, "connection");
+    if (cn && (!json_is_string(cn) || !policy_client_may_use(c, json_string_value(cn))))
+        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' may not use connection '%.64s'", c->name,
+                       json_is_string(cn) ? json_string_value(cn) : "?");
+    json_t *cr = json_object_get(args, "credential");
+    if (cr) {
+        const policy_credential *pc = json_is_string(cr) ? policy_credential(p, json_string_value(cr)) : NULL;
+        if (!pc) return cb_fail(e, CB_ERR, CB_K_DENIED, "unknown credential '%.64s'", json_is_string(cr) ? json_string_value(cr) : "?");
+        if (!policy_client_may_use(c, pc->connection))
+            return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' may not use connection '%s' (credential '%s')", c->name,
+                           pc->connection, pc->name);
+    }
+    return 0;
+}
+
+char *mcp_sanitize(const char *msg, const char *password)
+{
+    char *r = conn_redact_text(msg ? msg : "", password);
+    for (char *p = r; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+    return r;
+}
+
+/* ---------- hooks ---------- */
+
+static int rate_take(mcp_app *a, const policy_client *c, cb_error *e)
+{
+    if (!c->rate_limit_per_min) return 0;
+    int rc = 0;
+    pthread_mutex_lock(&a->pool_mu);
+    int i;
+    for (i = 0; i < a->nbuckets; i++)
+        if (!strcmp(a->buckets[i].name, c->name)) break;
+    int64_t now = cb_now_ms();
+    if (i == a->nbuckets && i < (int)(sizeof a->buckets / sizeof a->buckets[0])) {
+        snprintf(a->buckets[i].name, sizeof a->buckets[i].name, "%s", c->name);
+        a->buckets[i].tokens = c->rate_limit_per_min;
+        a->buckets[i].last_ms = now;
+        a->nbuckets++;
+    }
+    if (i < a->nbuckets) {
+        double cap = c->rate_limit_per_min;
+        a->buckets[i].tokens += (double)(now - a->buckets[i].last_ms) * cap / 60000.0;
+        if (a->buckets[i].tokens > cap) a->buckets[i].tokens = cap;
+        a->buckets[i].last_ms = now;
+        if (a->buckets[i].tokens >= 1.0) a->buckets[i].tokens -= 1.0;
+        else rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "rate limit of %d calls per minute for client '%s' exceeded",
+                          c->rate_limit_per_min, c->name);
+    }
+    pthread_mutex_unlock(&a->pool_mu);
+    return rc;
+}
+
+static int hook_authorize(void *app, const char *principal, const char *tool, json_t *args, cb_error *e)
+{
+    mcp_app *a = app;
+    int rc = mcp_policy_authorize(a->pol, principal, tool, args, e);
+    if (rc || !args) return rc;
+    return rate_take(a, policy_client(a->pol, principal), e);
+}
+
+/* Audit rows are appended by one writer thread in batches: it collects rows for up to
+ * AUDIT_BATCH_WAIT_MS, then commits them in one transaction (one fsync: group commit), so a
+ * tool call does not wait for the disk. The queue is bounded (callers wait when it is
+ * full), mcp_app_audit_flush waits until it is written, and closing the app drains it:
+ * only a crash (kill -9) can lose the last, unwritten batch. */
+#define AUDIT_QUEUE_MAX 10000
+#define AUDIT_BATCH_WAIT_MS 20
+
+typedef struct audit_item {
+    char *actor, *action, *target, *outcome;
+    json_t *detail;
+    long ms;
+    struct audit_item *next;
+} audit_item;
+
+static void *audit_writer(void *arg)
+{
+    mcp_app *a = arg;
+    /* signals belong to the serving thread (sigtimedwait): never deliver them here */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    pthread_mutex_lock(&a->q_mu);
+    for (;;) {
+        while (!a->q_head && !a->q_stop) pthread_cond_wait(&a->q_cv, &a->q_mu);
+        if (!a->q_head && a->q_stop) break;
+        if (!a->q_stop && a->q_len < AUDIT_QUEUE_MAX / 2) {
+            /* collect a few more rows first: one commit (one fsync) for many calls */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += AUDIT_BATCH_WAIT_MS * 1000000L;
+            if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+            while (!a->q_stop && !a->q_flush && pthread_cond_timedwait(&a->q_cv, &a->q_mu, &until) == 0) {}
+        }
+        audit_item *batch = a->q_head;
+        a->q_head = a->q_tail = NULL;
+        a->q_len = 0;
+        a->q_writing = 1;
+        pthread_cond_broadcast(&a->q_space);
+        pthread_mutex_unlock(&a->q_mu);
+        cb_error e = {0};
+        pthread_mutex_lock(&a->store_mu);
+        int tx = store_begin(a->store, &e) == 0;
+        for (audit_item *it = batch; it; it = it->next)
+            if (audit_append(a->store, it->actor, it->action, it->target, it->outcome, it->detail, it->ms, &e))
+                LOG_ERROR("mcp: audit append failed: %s", e.msg);
+        if (tx && store_commit(a->store, &e)) LOG_ERROR("mcp: audit commit failed: %s", e.msg);
+        pthread_mutex_unlock(&a->store_mu);
+        while (batch) {
+            audit_item *n = batch->next;
+            free(batch->actor);
+            free(batch->action);
+            free(batch->target);
+            free(batch->outcome);
+            json_decref(batch->detail);
+            free(batch);
+            batch = n;
+        }
+        pthread_mutex_lock(&a->q_mu);
+        a->q_writing = 0;
+        pthread_cond_broadcast(&a->q_done);
+    }
+    pthread_mutex_unlock(&a->q_mu);
+    return NULL;
+}
+
+static void audit_enqueue(mcp_app *a, const char *actor, const char *action, const char *target, const char *outcome,
+                          json_t *detail, long ms)
+{
+    if (!a->q_started) { /* no writer (not serving): write now */
+        cb_error e = {0};
+        pthread_mutex_lock(&a->store_mu);
+        if (audit_append(a->store, actor, action, target, outcome, detail, ms, &e))
+            LOG_ERROR("mcp: audit append failed: %s", e.msg);
+        pthread_mutex_unlock(&a->store_mu);
+        return;
+    }
+    audit_item *it = cb_calloc(1, sizeof *it);
+    it->actor = cb_strdup(actor);
+    it->action = cb_strdup(action);
+    it->target = cb_strdup(target);
+    it->outcome = cb_strdup(outcome);
+    it->detail = json_incref(detail);
+    it->ms = ms;
+    pthread_mutex_lock(&a->q_mu);
+    while (a->q_len >= AUDIT_QUEUE_MAX) pthread_cond_wait(&a->q_space, &a->q_mu);
+    if (a->q_tail) a->q_tail->next = it;
+    else a->q_head = it;
+    a->q_tail = it;
+    a->q_len++;
+    pthread_cond_signal(&a->q_cv);
+    pthread_mutex_unlock(&a->q_mu);
+}
+
+void mcp_app_audit_flush(mcp_app *a)
+{
+    if (!a->q_started) return;
+    pthread_mutex_lock(&a->q_mu);
+    a->q_flush++;
+    pthread_cond_signal(&a->q_cv);
+    while (a->q_head || a->q_writing) pthread_cond_wait(&a->q_done, &a->q_mu);
+    a->q_flush--;
+    pthread_mutex_unlock(&a->q_mu);
+}
+
+static void hook_audit(void *app, const mcp_audit_event *ev)
+{
+    mcp_app *a = app;
+    json_t *d = json_pack("{s:s,s:s,s:s?,s:s?}", "tool", ev->tool, "transport", ev->transport, "client_name",
+                          ev->client_name, "message", ev->message);
+    const char *target = NULL;
+    if (json_is_object(ev->summary)) {
+        json_object_update(d, ev->summary);
+        target = json_string_value(json_object_get(ev->summary, "connection"));
+        if (!target) target = json_string_value(json_object_get(ev->summary, "credential"));
+    }
+    char *actor = cb_sprintf("mcp:%s", ev->principal ? ev->principal : "?");
+    char *action = cb_sprintf("mcp.%s", ev->tool);
+    audit_enqueue(a, actor, action, target, ev->outcome, d, (long)ev->duration_ms);
+    free(actor);
+    free(action);
+    json_decref(d);
+}
+
+static int hook_authenticate(void *app, const char *token, char **principal, cb_error *e)
+{
+    mcp_app *a = app;
+    *principal = NULL;
+    char *name = NULL, *policy = NULL;
+    int rc;
+    size_t tl = strlen(token);
+    const char *how = "api_key";
+    pthread_mutex_lock(&a->store_mu);
+    if (a->bootstrap_key && strlen(a->bootstrap_key) == tl && cb_ct_equal(a->bootstrap_key, token, tl)) {
+        name = cb_strdup("CREDBROKER_API_KEY");
+        policy = cb_strdup(a->bootstrap_policy);
+        how = "bootstrap_key";
+        rc = 0;
+    } else {
+        rc = apikey_verify(a->store, token, &name, &policy, e);
+    }
+    char pre[9] = "";
+    if (apikey_token_prefix(token, pre)) pre[0] = 0;
+    const char *why = rc ? "invalid API key" : NULL;
+    if (!rc && !policy_client(a->pol, policy)) {
+        why = "the key's policy client is not defined";
+        rc = cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
+    }
+    json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
+                          pre[0] ? pre : NULL, "reason", why);
+    /* successes are visible in every call's audit row; record failures (and bootstrap use) */
+    pthread_mutex_unlock(&a->store_mu);
+    if (rc || strcmp(how, "bootstrap_key") == 0)
+        audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0);
+    json_decref(d);
+    free(name);
+    if (rc) {
+        free(policy);
+        return rc;
+    }
+    *principal = policy;
+    return 0;
+}
+
+/* ---------- database sessions ---------- */
+
+static int resolve(mcp_app *a, const char *name, conn_url *u, uint8_t hash[32], cb_error *e)
+{
+    store_conn sc = {0};
+    int stale = 0;
+    pthread_mutex_lock(&a->store_mu);
+    int rc = conn_resolve(a->store, a->cfg, name, &sc, &stale, e);
+    pthread_mutex_unlock(&a->store_mu);
+    if (rc) {
+        char *m = mcp_sanitize(e->msg, NULL);
+        cb_fail(e, rc, e->kind, "%s", m);
+        cb_free_secret(m);
+        return rc;
+    }
+    if (!sc.url) {
+        store_conn_free(&sc);
+        return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "connection '%s' has no URL yet", name);
+    }
+    if (hash) cb_sha256(sc.url, strlen(sc.url), hash);
+    rc = conn_url_parse(sc.url, sc.engine, u, e);
+    store_conn_free(&sc);
+    if (rc) return cb_fail(e, CB_ERR, CB_K_INVALID, "connection '%s' has an invalid stored URL", name);
+    return 0;
+}
+
+int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e) { return resolve(a, name, u, NULL, e); }
+
+static void slot_clear(mcp_pool_entry *p)
+{
+    cb_free_secret(p->password);
+    p->password = NULL;
+    p->conn = NULL;
+    p->in_use = 0;
+}
+
+int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
+{
+    memset(db, 0, sizeof *db);
+    int64_t now = cb_now_ms();
+    /* fast path: an idle session checked against the store very recently */
+    pthread_mutex_lock(&a->pool_mu);
+    for (int i = 0; i < MCP_POOL_MAX; i++) {
+        mcp_pool_entry *p = &a->pool[i];
+        if (p->conn && !p->in_use && !strcmp(p->name, name) && now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
+            p->in_use = 1;
+            db->slot = p;
+            db->conn = p->conn;
+            db->t = p->t;
+            db->password = cb_strdup(p->password);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&a->pool_mu);
+    if (db->slot) return 0;
+
+    conn_url u;
+    uint8_t h[32];
+    if (resolve(a, name, &u, h, e)) return CB_ERR;
+    const db_target *t = db_target_for(u.engine);
+    if (!t || !t->connect) {
+        int rc = cb_fail(e, CB_ERR, CB_K_INVALID, "connection '%s': engine %s is not supported for queries", name, u.engine);
+        conn_url_free(&u);
+        return rc;
+    }
+    db->t = t;
+    db->password = cb_strdup(u.password);
+    db_conn *old[MCP_POOL_MAX];
+    int nold = 0;
+    pthread_mutex_lock(&a->pool_mu);
+    for (int i = 0; i < MCP_POOL_MAX; i++) {
+        mcp_pool_entry *p = &a->pool[i];
+        if (!p->conn || p->in_use || strcmp(p->name, name)) continue;
+        if (memcmp(p->url_hash, h, 32) != 0) { /* the URL changed (rotation): drop the old session */
+            old[nold++] = p->conn;
+            slot_clear(p);
+            continue;
+        }
+        if (!db->slot) {
+            p->in_use = 1;
+            p->resolved_ms = now;
+            db->slot = p;
+            db->conn = p->conn;
+        }
+    }
+    pthread_mutex_unlock(&a->pool_mu);
+    for (int i = 0; i < nold; i++) t->close(old[i]);
+    if (db->slot) {
+        conn_url_free(&u);
+        return 0;
+    }
+    int rc = t->connect(&u, &db->conn, e);
+    conn_url_free(&u);
+    if (rc) {
+        char *m = mcp_sanitize(e->msg, db->password);
+        cb_fail(e, CB_ERR, e->kind, "%s", m);
+        cb_free_secret(m);
+        cb_free_secret(db->password);
+        db->password = NULL;
+        return rc;
+    }
+    db_conn *evicted = NULL;
+    const db_target *evicted_t = NULL;
+    pthread_mutex_lock(&a->pool_mu);
+    int slot = -1, lru = -1;
+    for (int i = 0; i < MCP_POOL_MAX && slot < 0; i++) {
+        if (!a->pool[i].conn && !a->pool[i].in_use) slot = i;
+        else if (!a->pool[i].in_use && (lru < 0 || a->pool[i].resolved_ms < a->pool[lru].resolved_ms)) lru = i;
+    }
+    if (slot < 0 && lru >= 0) { /* full: replace the least recently checked idle session */
+        evicted = a->pool[lru].conn;
+        evicted_t = a->pool[lru].t;
+        slot_clear(&a->pool[lru]);
+        slot = lru;
+    }
+    if (slot >= 0) {
+        mcp_pool_entry *p = &a->pool[slot];
+        snprintf(p->name, sizeof p->name, "%s", name);
+        memcpy(p->url_hash, h, 32);
+        p->t = t;
+        p->conn = db->conn;
+        p->password = cb_strdup(db->password);
+        p->resolved_ms = now;
+        p->in_use = 1;
+        db->slot = p;
+    }
+    pthread_mutex_unlock(&a->pool_mu);
+    if (evicted) evicted_t->close(evicted);
+    return 0;
+}
+
+void mcp_db_release(mcp_app *a, mcp_db *db)
+{
+    if (!db->t) return;
+    if (db->slot) {
+        pthread_mutex_lock(&a->pool_mu);
+        if (db->broken) slot_clear(db->slot);
+        else db->slot->in_use = 0;
+        pthread_mutex_unlock(&a->pool_mu);
+    }
+    if ((!db->slot || db->broken) && db->conn) db->t->close(db->conn);
+    cb_free_secret(db->password);
+    memset(db, 0, sizeof *db);
+}
+
+/* ---------- lifecycle ---------- */
+
+int mcp_app_open(cli_ctx *ctx, mcp_app **out)
+{
+    *out = NULL;
+    cb_error e = {0};
+    mcp_app *a = cb_calloc(1, sizeof *a);
+    a->ctx = ctx;
+    pthread_mutex_init(&a->store_mu, NULL);
+    pthread_mutex_init(&a->pool_mu, NULL);
+    pthread_mutex_init(&a->q_mu, NULL);
+    pthread_cond_init(&a->q_cv, NULL);
+    pthread_cond_init(&a->q_space, NULL);
+    pthread_cond_init(&a->q_done, NULL);
+    a->rotate = mcp_app_rotate_hook;
+    a->rotate_arg = mcp_app_rotate_arg;
+    int rc;
+    if ((rc = cli_load_config(ctx, &a->cfg))) goto fail;
+    cb_diags *dg = NULL;
+    rc = policy_load(ctx->policies_dir, &a->pol, dg, &e);
+    if (rc && e.kind == CB_K_NOTFOUND) {
+        LOG_WARN("credbroker: no policy directory (%s): every MCP client is denied until policies exist",
+                 ctx->policies_dir ? ctx->policies_dir : POLICY_DEFAULT_DIR);
+        a->pol = policy_new();
+        rc = 0;
+    } else if (rc) {
+        rc = cli_report_error(ctx, &e);
+        goto fail;
+    }
+    if ((rc = cli_open_store(ctx, &a->store))) goto fail;
+    const char *bk = getenv("CREDBROKER_API_KEY");
+    if (bk && *bk) {
+        if (strlen(bk) < 32) {
+            cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "CREDBROKER_API_KEY is too short (at least 32 characters)");
+            rc = cli_report_error(ctx, &e);
+            goto fail;
+        }
+        a->bootstrap_key = cb_strdup(bk);
+        const char *bp = getenv("CREDBROKER_API_KEY_POLICY");
+        a->bootstrap_policy = cb_strdup(bp && *bp ? bp : "local");
+    }
+    *out = a;
+    return 0;
+fail:
+    mcp_app_close(a);
+    return rc ? rc : CB_ERR;
+}
+
+void mcp_app_close(mcp_app *a)
+{
+    if (!a) return;
+    if (a->q_started) { /* drain the audit queue before the store closes */
+        pthread_mutex_lock(&a->q_mu);
+        a->q_stop = 1;
+        pthread_cond_signal(&a->q_cv);
+        pthread_mutex_unlock(&a->q_mu);
+        pthread_join(a->q_thread, NULL);
+    }
+    mcp_server_free(a->srv);
+    for (int i = 0; i < MCP_POOL_MAX; i++) {
+        if (a->pool[i].conn) a->pool[i].t->close(a->pool[i].conn);
+        slot_clear(&a->pool[i]);
+    }
+    if (a->store) store_close(a->store);
+    config_free(a->cfg);
+    policy_free(a->pol);
+    cb_free_secret(a->bootstrap_key);
+    free(a->bootstrap_policy);
+    pthread_mutex_destroy(&a->store_mu);
+    pthread_mutex_destroy(&a->pool_mu);
+    pthread_mutex_destroy(&a->q_mu);
+    pthread_cond_destroy(&a->q_cv);
+    pthread_cond_destroy(&a->q_space);
+    pthread_cond_destroy(&a->q_done);
+    free(a);
+}
+
+mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
+{
+    if (a->srv) return a->srv;
+    mcp_hooks hk = {.app = a, .authorize = hook_authorize, .audit = hook_audit, .authenticate = hook_authenticate,
+                    .http_deny_403 = 1};
+    mcp_server *s = mcp_server_new(CREDBROKER_MCP_VERSION, INSTRUCTIONS, &hk);
+    if (mcp_tools_register_query(s, a, e) || mcp_tools_register_security(s, a, e) || mcp_tools_register_audit(s, a, e)) {
+        mcp_server_free(s);
+        return NULL;
+    }
+    if (a->cfg && a->cfg->rate_per_min > 0) {
+        int burst = a->cfg->rate_burst > 0 ? a->cfg->rate_burst : a->cfg->rate_per_min;
+        int window = burst * 60 / a->cfg->rate_per_min;
+        mcp_server_set_call_limit(s, burst, window > 0 ? window : 1);
+    }
+    if (!a->q_started) a->q_started = pthread_create(&a->q_thread, NULL, audit_writer, a) == 0;
+    a->srv = s;
+    return s;
+}
+
+int mcp_app_serve_stdio(mcp_app *a)
+{
+    cb_error e = {0};
+    mcp_server *s = mcp_app_server(a, &e);
+    if (!s) return cli_report_error(a->ctx, &e);
+    LOG_INFO("credbroker: MCP on stdio (client 'local')");
+    return mcp_stdio_serve(s, 0, 1, 0) ? CB_ERR : 0;
+}
+
+static char *read_file(const char *path, cb_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cb_fail(e, CB_EUSAGE, CB_K_NOTFOUND, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    cb_buf b;
+    cb_buf_init(&b, 1);
+    char tmp[4096];
+    size_t n;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0 && b.len < (1u << 20)) cb_buf_append(&b, tmp, n);
+    cb_wipe(tmp, sizeof tmp);
+    fclose(f);
+    return cb_buf_steal(&b);
+}
+
+static int host_is_loopback(const char *listen)
+{
+    return !strncmp(listen, "127.", 4) || !strncmp(listen, "[::1]:", 6) || !strncmp(listen, "localhost:", 10);
+}
+
+int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_cert_file, const char *tls_key_file,
+                       int (*tick)(void *arg), void *tick_arg, int tick_interval_s)
+{
+    cb_error e = {0};
+    mcp_server *s = mcp_app_server(a, &e);
+    if (!s) return cli_report_error(a->ctx, &e);
+    const char *listen = listen_override ? listen_override : a->cfg && a->cfg->listen ? a->cfg->listen : CONFIG_DEFAULT_LISTEN;
+    const char *cf = tls_cert_file ? tls_cert_file : a->cfg ? a->cfg->tls_cert : NULL;
+    const char *kf = tls_key_file ? tls_key_file : a->cfg ? a->cfg->tls_key : NULL;
+    if (!cf != !kf) {
+        cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "TLS needs both --tls-cert and --tls-key");
+        return cli_report_error(a->ctx, &e);
+    }
+    char *cert = NULL, *key = NULL;
+    if (cf && (!(cert = read_file(cf, &e)) || !(key = read_file(kf, &e)))) {
+        free(cert);
+        return cli_report_error(a->ctx, &e);
+    }
+    const char *origins[65] = {0}, *hosts[65] = {0};
+    for (size_t i = 0; a->cfg && i < a->cfg->norigins && i < 64; i++) origins[i] = a->cfg->allowed_origins[i];
+    for (size_t i = 0; a->cfg && i < a->cfg->nhosts && i < 64; i++) hosts[i] = a->cfg->allowed_hosts[i];
+    mcp_http_opts o = {.listen = listen, .tls_cert_pem = cert, .tls_key_pem = key, .allowed_origins = origins,
+                       .allowed_hosts = hosts};
+    if (!host_is_loopback(listen))
+        fprintf(stderr, "credbroker: WARNING: listening on %s, which is NOT a loopback address: the MCP endpoint is "
+                        "reachable from the network%s. Use strong API keys and allowed_hosts/allowed_origins.\n",
+                listen, cert ? "" : " WITHOUT TLS (--tls-cert/--tls-key)");
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    mcp_http *h = mcp_http_start(s, &o, &e);
+    free(cert);
+    cb_free_secret(key);
+    if (!h) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return cli_report_error(a->ctx, &e);
+    }
+    {
+        char host[64];
+        int port = 0, v6 = 0;
+        if (mcp_parse_listen(listen, host, sizeof host, &port, &v6)) snprintf(host, sizeof host, "?");
+        /* on stderr, so that stdout stays free for whoever runs us */
+        fprintf(stderr, "credbroker: serving MCP on %s://%s%s%s:%d/mcp\n", o.tls_cert_pem ? "https" : "http", v6 ? "[" : "",
+                host, v6 ? "]" : "", mcp_http_port(h));
+    }
+    int sig = 0;
+    for (;;) {
+        struct timespec ts = {tick && tick_interval_s > 0 ? tick_interval_s : 3600, 0};
+        siginfo_t si;
+        sig = sigtimedwait(&set, &si, &ts);
+        if (sig > 0) break;
+        if (sig < 0 && errno == EAGAIN && tick && tick_interval_s > 0) tick(tick_arg);
+    }
+    LOG_INFO("credbroker: signal %d, shutting down", sig);
+    mcp_http_stop(h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return 0;
+}

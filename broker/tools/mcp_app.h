@@ -1,0 +1,119 @@
+/* credbroker's MCP product: the store, config and policies behind the protocol layer
+ * (mcp.h), the policy/audit/API-key hooks, the tool set (mcp_tools*.c), and a pool of
+ * database sessions. Credentials never leave this process: tools take connection names,
+ * results and errors are sanitized, and every call is audited. */
+#ifndef CB_MCP_APP_H
+#define CB_MCP_APP_H
+#include <pthread.h>
+#include <jansson.h>
+#include "cli/cli.h"
+#include "policy/config.h"
+#include "conn/connstr.h"
+#include "databases/db_target.h"
+#include "mcp/mcp.h"
+#include "policy/policy.h"
+#include "store/store.h"
+
+/* The rotation engine, supplied by the caller (the lead sets it in main.c). emergency:
+ * also terminate the user's sessions and record the incident; revoke_api_keys: revoke
+ * every API key. *report: a JSON object (new reference) describing what happened, never
+ * a secret. Returns 0 or fills e (a one-line, secret-free message). */
+typedef int (*mcp_rotate_fn)(void *arg, const char *credential, int emergency, const char *incident,
+                             const char *reason, int revoke_api_keys, const char *actor, json_t **report, cb_error *e);
+
+/* Default rotation engine for every app opened after it is set (NULL: the
+ * credentials_rotate / credentials_emergency_rotate tools are not offered). */
+extern mcp_rotate_fn mcp_app_rotate_hook;
+extern void *mcp_app_rotate_arg;
+
+typedef struct mcp_pool_entry {
+    char name[65];
+    uint8_t url_hash[32];     /* the pooled session is only reused for the same URL */
+    const db_target *t;
+    db_conn *conn;
+    char *password;           /* secret: to sanitize this session's errors */
+    int64_t resolved_ms;      /* when the URL was last checked against the store */
+    int in_use;
+} mcp_pool_entry;
+
+/* A pooled session is reused without re-reading the store for this long; after that the
+ * URL is resolved again (rotation, provider TTL) and a changed URL drops the session. */
+#define MCP_POOL_RECHECK_MS 1000
+
+#define MCP_POOL_MAX 16
+
+typedef struct mcp_app {
+    cli_ctx *ctx;
+    cb_store *store;
+    cb_config *cfg;
+    cb_policy *pol;
+    mcp_server *srv;
+    pthread_mutex_t store_mu;   /* the store handle is shared by HTTP threads */
+    pthread_mutex_t pool_mu;
+    mcp_pool_entry pool[MCP_POOL_MAX];
+    char *bootstrap_key;        /* CREDBROKER_API_KEY (secret), NULL when unset */
+    char *bootstrap_policy;     /* CREDBROKER_API_KEY_POLICY, default "local" */
+    /* rate limiting per policy client (rate_limit_per_min) */
+    struct { char name[65]; double tokens; int64_t last_ms; } buckets[64];
+    int nbuckets;
+    /* audit writer (group commit, see mcp_app.c) */
+    pthread_t q_thread;
+    pthread_mutex_t q_mu;
+    pthread_cond_t q_cv, q_space, q_done;
+    struct audit_item *q_head, *q_tail;
+    int q_len, q_stop, q_started, q_writing, q_flush;
+    mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
+    void *rotate_arg;
+} mcp_app;
+
+/* Opens the store (master key from the environment), credbroker.json and the policies
+ * named by ctx. Malformed policy or config files are errors (exit 2); a missing policy
+ * directory means an empty policy: every client is denied (fail closed). On failure the
+ * error has been printed and the exit code is returned. */
+int mcp_app_open(cli_ctx *ctx, mcp_app **out);
+void mcp_app_close(mcp_app *a);
+/* The MCP server with every tool registered (built on first call, after rotate is set). */
+mcp_server *mcp_app_server(mcp_app *a, cb_error *e);
+
+/* Waits until every audit row queued so far is in the store. */
+void mcp_app_audit_flush(mcp_app *a);
+/* stdio: principal "local" until stdin closes. Returns the exit code. */
+int mcp_app_serve_stdio(mcp_app *a);
+/* Streamable HTTP at /mcp until SIGTERM/SIGINT. listen_override / tls files (NULL = from
+ * credbroker.json, else 127.0.0.1:8787 without TLS). A non-loopback address is served
+ * with a loud warning. tick (may be NULL) runs every tick_interval_s seconds on the
+ * calling thread (the scheduler); its return value is ignored. Returns the exit code. */
+int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_cert_file, const char *tls_key_file,
+                       int (*tick)(void *arg), void *tick_arg, int tick_interval_s);
+
+/* ---- pieces shared by the tool files ---- */
+
+/* Policy decision for principal calling tool (canonical name) with args (NULL: may the
+ * principal call it at all, for tools/list). Deny by default; unknown client denied. */
+int mcp_policy_authorize(const cb_policy *p, const char *principal, const char *tool, json_t *args, cb_error *e);
+/* Limits for a client (policy values, defaults when c is NULL). */
+void mcp_client_limits(const policy_client *c, db_limits *lim);
+/* Makes a driver/provider message safe for a client: the known password (may be NULL)
+ * and any URL userinfo or password= option replaced by ****, one line. malloc'd. */
+char *mcp_sanitize(const char *msg, const char *password);
+
+/* A database session for a named connection, from the pool or new. Fails (sanitized)
+ * when the connection is unknown or its URL cannot be resolved. */
+typedef struct mcp_db {
+    mcp_pool_entry *slot;      /* NULL: not pooled, closed on release */
+    const db_target *t;
+    db_conn *conn;
+    char *password;            /* for sanitizing errors (secret) */
+    int broken;                /* set by the caller when the session failed */
+} mcp_db;
+int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e);
+void mcp_db_release(mcp_app *a, mcp_db *db);
+/* Resolves and parses a connection's URL (store lock taken inside). */
+int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e);
+
+/* Tool registration (mcp_tools_query.c, mcp_tools_security.c, mcp_tools_audit.c). */
+int mcp_tools_register_query(mcp_server *s, const mcp_app *a, cb_error *e);
+int mcp_tools_register_security(mcp_server *s, const mcp_app *a, cb_error *e);
+int mcp_tools_register_audit(mcp_server *s, const mcp_app *a, cb_error *e);
+
+#endif
