@@ -45,7 +45,7 @@ long cli_elapsed_ms(void) { return (long)(cb_now_ms() - cli_t0); }
 int cli_open_store(cli_ctx *ctx, cb_store **out)
 {
     cb_error e = {0};
-    if (store_open_unlocked(ctx->db_path, out, &e)) return cli_report_error(ctx, &e);
+    if (store_open_unlocked(ctx->paths.db_path, out, &e)) return cli_report_error(ctx, &e);
     return 0;
 }
 
@@ -177,9 +177,9 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->prog = "credbroker";
-    ctx->db_path = getenv("CREDBROKER_DB");
-    ctx->config_path = getenv("CREDBROKER_CONFIG");
-    ctx->policies_dir = getenv("CREDBROKER_POLICIES");
+    ctx->paths.db_path = getenv("CREDBROKER_DB");
+    ctx->paths.config_path = getenv("CREDBROKER_CONFIG");
+    ctx->paths.policies_dir = getenv("CREDBROKER_POLICIES");
     int rc = 0, n = 1;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
@@ -187,11 +187,11 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
             while (i < *argc) argv[n++] = argv[i++];
             break;
         }
-        if (strcmp(a, "--db") == 0 && i + 1 < *argc) ctx->db_path = argv[++i];
-        else if (strncmp(a, "--db=", 5) == 0) ctx->db_path = a + 5;
+        if (strcmp(a, "--db") == 0 && i + 1 < *argc) ctx->paths.db_path = argv[++i];
+        else if (strncmp(a, "--db=", 5) == 0) ctx->paths.db_path = a + 5;
         /* --config/--policies before the command only: `policy check --policies D` is the command's */
-        else if (strcmp(a, "--config") == 0 && i + 1 < *argc && n == 1) ctx->config_path = argv[++i];
-        else if (strcmp(a, "--policies") == 0 && i + 1 < *argc && n == 1) ctx->policies_dir = argv[++i];
+        else if (strcmp(a, "--config") == 0 && i + 1 < *argc && n == 1) ctx->paths.config_path = argv[++i];
+        else if (strcmp(a, "--policies") == 0 && i + 1 < *argc && n == 1) ctx->paths.policies_dir = argv[++i];
         else if (strcmp(a, "--json") == 0) ctx->json = 1;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) ctx->quiet = 1;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) ctx->verbose++;
@@ -203,10 +203,10 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
     }
     *argc = n;
     argv[n] = NULL;
-    if (!ctx->db_path) ctx->db_path = "credbroker.db";
-    if (!ctx->config_path) ctx->config_path = "credbroker.json";
-    if (!ctx->policies_dir) ctx->policies_dir = "policies";
-    ctx->actor = audit_cli_actor();
+    if (!ctx->paths.db_path) ctx->paths.db_path = "credbroker.db";
+    if (!ctx->paths.config_path) ctx->paths.config_path = "credbroker.json";
+    if (!ctx->paths.policies_dir) ctx->paths.policies_dir = "policies";
+    ctx->paths.actor = audit_cli_actor();
     cb_log_level = ctx->quiet ? 0 : 1 + ctx->verbose;
     policy_schedule_validator = schedule_check;
     return rc;

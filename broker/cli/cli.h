@@ -4,16 +4,14 @@
 #include <stdio.h>
 #include <jansson.h>
 #include "util.h"
+#include "policy/config.h"
 
 typedef struct cli_ctx {
     const char *prog;
-    const char *db_path;       /* --db / CREDBROKER_DB / ./credbroker.db */
-    const char *config_path;   /* --config / CREDBROKER_CONFIG / ./credbroker.json */
-    const char *policies_dir;  /* --policies / CREDBROKER_POLICIES / ./policies */
+    cb_paths paths;            /* store, config, policies, audit actor */
     int json;                  /* --json */
     int quiet;                 /* -q */
     int verbose;               /* -v (repeatable) */
-    const char *actor;         /* who runs this, for the audit log: $USER@cli */
 } cli_ctx;
 
 /* A command handler: argv[0] is the command name. Returns the exit code. */

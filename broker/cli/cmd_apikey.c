@@ -37,11 +37,11 @@ static int create(cli_ctx *ctx, int argc, char **argv)
     /* fail closed: a key for a client the policy does not define would be useless, and a
      * typo here must not go unnoticed */
     cb_policy *p = NULL;
-    if (policy_load(ctx->policies_dir, &p, NULL, &e)) return cli_report_error(ctx, &e);
+    if (policy_load(ctx->paths.policies_dir, &p, NULL, &e)) return cli_report_error(ctx, &e);
     int known = policy_client(p, pol) != NULL;
     policy_free(p);
     if (!known) {
-        cb_fail(&e, CB_EUSAGE, CB_K_NOTFOUND, "no client '%s' in the policy files (%s)", pol, ctx->policies_dir);
+        cb_fail(&e, CB_EUSAGE, CB_K_NOTFOUND, "no client '%s' in the policy files (%s)", pol, ctx->paths.policies_dir);
         return cli_report_error(ctx, &e);
     }
     cb_store *s;
@@ -52,7 +52,7 @@ static int create(cli_ctx *ctx, int argc, char **argv)
     char pre[9] = "";
     if (tok) apikey_token_prefix(tok, pre);
     json_t *d = json_pack("{s:s,s:s?}", "policy", pol, "prefix", pre[0] ? pre : NULL);
-    audit_append(s, ctx->actor, "apikey.create", name, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "apikey.create", name, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
     if (rc) return cli_report_error(ctx, &e);
@@ -107,7 +107,7 @@ static int revoke(cli_ctx *ctx, int argc, char **argv)
     if (rc) return rc;
     cb_error e = {0};
     rc = apikey_revoke(s, argv[1], &e);
-    audit_append(s, ctx->actor, "apikey.revoke", argv[1], rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "apikey.revoke", argv[1], rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
     store_close(s);
     if (rc) return cli_report_error(ctx, &e);
     if (ctx->json) cli_print_json(json_pack("{s:b,s:s}", "ok", 1, "revoked", argv[1]));

@@ -108,7 +108,7 @@ int cmd_assess(cli_ctx *ctx, int argc, char **argv)
     json_array_foreach(out, i, o)
         if (strcmp(json_string_value(json_object_get(o, "severity")), "info") != 0) counted++;
     json_t *d = json_pack("{s:I,s:I}", "connections", (json_int_t)n, "findings", (json_int_t)counted);
-    audit_append(s, ctx->actor, "assess", store_path(s), counted ? "findings" : "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "assess", store_path(s), counted ? "findings" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
     if (ctx->json) {

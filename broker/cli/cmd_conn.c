@@ -106,7 +106,7 @@ static int conn_put(cli_ctx *ctx, int argc, char **argv, int update)
     rc = read_url(ctx, ref, engine, &url, &u);
     if (rc) {
         json_t *d = json_pack("{s:s}", "error", "invalid connection string");
-        audit_append(s, ctx->actor, update ? "conn.update" : "conn.add", name, "error", d, cli_elapsed_ms(), NULL);
+        audit_append(s, ctx->paths.actor, update ? "conn.update" : "conn.add", name, "error", d, cli_elapsed_ms(), NULL);
         json_decref(d);
         store_conn_free(&old);
         store_close(s);
@@ -115,7 +115,7 @@ static int conn_put(cli_ctx *ctx, int argc, char **argv, int update)
     char *red = conn_url_redacted(&u);
     rc = store_conn_put(s, name, u.engine, url, red, desc, ref ? ref : (update ? old.source_ref : NULL), update, &e);
     json_t *d = json_pack("{s:s,s:s?}", "engine", u.engine, "source", ref);
-    audit_append(s, ctx->actor, update ? "conn.update" : "conn.add", name, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, update ? "conn.update" : "conn.add", name, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     if (!rc) {
         if (ctx->json) cli_print_json(json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "name", name, "engine", u.engine, "url", red));
@@ -174,7 +174,7 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
     if ((rc = cli_open_store(ctx, &s))) return rc;
     if (rm) {
         rc = store_conn_remove(s, name, &e);
-        audit_append(s, ctx->actor, "conn.remove", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
+        audit_append(s, ctx->paths.actor, "conn.remove", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
         store_close(s);
         if (rc) return cli_report_error(ctx, &e);
         if (ctx->json) cli_print_json(json_pack("{s:b,s:s}", "ok", 1, "removed", name));
@@ -191,7 +191,7 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
     /* provider-backed connections are refreshed per their TTL and fail closed past max staleness */
     rc = conn_resolve(s, cfg, name, &c, &stale, &e);
     config_free(cfg);
-    if (url) audit_append(s, ctx->actor, "conn.url", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
+    if (url) audit_append(s, ctx->paths.actor, "conn.url", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
     if (rc) {
         store_close(s);
         return cli_report_error(ctx, &e);

@@ -129,7 +129,7 @@ static int import_mssqlmcp(cli_ctx *ctx, int argc, char **argv)
     }
     json_t *d = json_pack("{s:s,s:I,s:I,s:I}", "source", path, "imported", (json_int_t)json_array_size(imported),
                           "failed", (json_int_t)json_array_size(failed), "skipped", (json_int_t)json_array_size(skipped));
-    audit_append(s, ctx->actor, "import.mssqlmcp", path, json_array_size(failed) ? "partial" : "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "import.mssqlmcp", path, json_array_size(failed) ? "partial" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     if (store_commit(s, &e)) {
         rc = cli_report_error(ctx, &e);

@@ -90,7 +90,7 @@ static int key_rotate(cli_ctx *ctx, int argc, char **argv)
     store_get_kdf(s, &k);
     json_t *d = json_pack("{s:b,s:O?,s:I,s:s}", "reencrypt", reenc, "rows", json_object_get(report, "rows"),
                           "failed", (json_int_t)json_array_size(json_object_get(report, "failures")), "kdf", k.kdf);
-    audit_append(s, ctx->actor, reenc ? "key.rotate.reencrypt" : "key.rotate", ctx->db_path, rc ? "error" : "ok", d,
+    audit_append(s, ctx->paths.actor, reenc ? "key.rotate.reencrypt" : "key.rotate", ctx->paths.db_path, rc ? "error" : "ok", d,
                  cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
@@ -156,7 +156,7 @@ static int key_migrate(cli_ctx *ctx, int argc, char **argv)
         }
     }
     json_t *d = json_pack("{s:i}", "migrated", n);
-    audit_append(s, ctx->actor, "key.migrate", ctx->db_path, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "key.migrate", ctx->paths.db_path, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
     if (rc) return cli_report_error(ctx, &e);

@@ -16,11 +16,12 @@ int cmd_mcp(cli_ctx *ctx, int argc, char **argv)
     cli_take_flag(&argc, argv, "--stdio");
     if (cli_no_unknown_opts(argc, argv) || argc != 1) return CB_EUSAGE;
     mcp_app *a;
-    int rc = mcp_app_open(ctx, &a);
-    if (rc) return rc;
-    rc = mcp_app_serve_stdio(a);
+    cb_error e = {0};
+    int rc = mcp_app_open(&ctx->paths, &a, &e);
+    if (rc) return cli_report_error(ctx, &e);
+    rc = mcp_app_serve_stdio(a, &e);
     mcp_app_close(a);
-    return rc;
+    return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }
 
 int cmd_serve(cli_ctx *ctx, int argc, char **argv)
@@ -39,11 +40,12 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     const char *key = cli_take_opt(&argc, argv, "--tls-key");
     if (cli_no_unknown_opts(argc, argv) || argc != 1) return CB_EUSAGE;
     mcp_app *a;
-    int rc = mcp_app_open(ctx, &a);
-    if (rc) return rc;
+    cb_error e = {0};
+    int rc = mcp_app_open(&ctx->paths, &a, &e);
+    if (rc) return cli_report_error(ctx, &e);
     /* finish interrupted rotations first, then run the scheduler next to the endpoint */
-    serve_resume_rotations(ctx);
-    rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, ctx, serve_tick_interval());
+    serve_resume_rotations(&ctx->paths);
+    rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &ctx->paths, serve_tick_interval(), &e);
     mcp_app_close(a);
-    return rc;
+    return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }

@@ -108,7 +108,7 @@ int cmd_policy(cli_ctx *ctx, int argc, char **argv)
         usage(stderr);
         return CB_EUSAGE;
     }
-    const char *dir = ctx->policies_dir, *cfg_path = ctx->config_path;
+    const char *dir = ctx->paths.policies_dir, *cfg_path = ctx->paths.config_path;
     int cfg_explicit = config_path_explicit(cfg_path);
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];

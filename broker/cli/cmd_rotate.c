@@ -11,6 +11,7 @@
 #include "policy/policy.h"
 #include "rotation/rotation.h"
 #include "rotation/scheduler.h"
+#include "rotation/emergency.h"
 #include "store/store.h"
 
 typedef rotation_env env;
@@ -19,7 +20,7 @@ typedef rotation_env env;
 static int env_open(cli_ctx *ctx, env *v)
 {
     cb_error e = {0};
-    return rotation_env_open(ctx, v, &e) ? cli_report_error(ctx, &e) : 0;
+    return rotation_env_open(&ctx->paths, v, &e) ? cli_report_error(ctx, &e) : 0;
 }
 
 static void say_report(cli_ctx *ctx, json_t *r)
@@ -43,7 +44,7 @@ static int rotate_names(cli_ctx *ctx, env *v, char **names, int n, int resume_on
     json_t *arr = json_array();
     int worst = 0;
     for (int i = 0; i < n; i++) {
-        rotation_opts o = {.actor = ctx->actor, .resume_only = resume_only};
+        rotation_opts o = {.actor = ctx->paths.actor, .resume_only = resume_only};
         json_t *rep = json_object();
         cb_error e = {0};
         int rc = rotation_run(v->s, v->p, v->cfg, names[i], &o, rep, &e);
@@ -125,14 +126,14 @@ int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
     }
     if (resume && argc < 2) {
         json_t *arr = json_array();
-        rc = rotation_resume_all(v.s, v.p, v.cfg, ctx->actor, arr, &e);
+        rc = rotation_resume_all(v.s, v.p, v.cfg, ctx->paths.actor, arr, &e);
         rc = print_batch(ctx, arr, rc, &e, "no interrupted rotation");
         json_decref(arr);
     } else if (due) {
         json_t *arr = json_array();
-        rc = rotation_resume_all(v.s, v.p, v.cfg, ctx->actor, arr, &e);
+        rc = rotation_resume_all(v.s, v.p, v.cfg, ctx->paths.actor, arr, &e);
         cb_error e2 = {0};
-        int rc2 = scheduler_tick(v.s, v.p, v.cfg, ctx->actor, arr, &e2);
+        int rc2 = scheduler_tick(v.s, v.p, v.cfg, ctx->paths.actor, arr, &e2);
         if (!rc) rc = rc2;
         rc = print_batch(ctx, arr, rc, &e, "nothing due");
         json_decref(arr);
@@ -193,20 +194,6 @@ static int printable_line(const char *s, size_t max)
     return 1;
 }
 
-static int revoke_api_keys(cb_store *s, int *count, cb_error *e)
-{
-    sqlite3_stmt *st;
-    *count = 0;
-    if (sqlite3_prepare_v2(store_db(s), "UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL", -1, &st, NULL) != SQLITE_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "revoking API keys: %s", sqlite3_errmsg(store_db(s)));
-    sqlite3_bind_int64(st, 1, cb_now());
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "revoking API keys: %s", sqlite3_errmsg(store_db(s)));
-    *count = sqlite3_changes(store_db(s));
-    return 0;
-}
-
 static int usage_emergency(void)
 {
     printf("usage: credbroker emergency-rotate (NAME... | --all) --incident ID --reason TEXT [--revoke-api-keys]\n\n"
@@ -214,71 +201,6 @@ static int usage_emergency(void)
            "survives), ends every session of the affected logins, optionally revokes every API key,\n"
            "and writes an incident record to the audit log. Exit 0 only if everything was done.\n");
     return 0;
-}
-
-/* The incident-response core, shared by `emergency-rotate` and the MCP tool: rotate
- * each credential now (alternating-users twice, so no password in use before the incident
- * survives), end the users' sessions even when a rotation failed, optionally revoke every
- * API key, and write one incident record to the audit log. Returns 1 when everything was
- * done. *record: the incident record (+ "rotated", "failures"); *reports: per-rotation reports. */
-int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *names,
-                  const char *incident, const char *reason, int revoke, json_t **record, json_t **reports_out)
-{
-    struct { cb_store *s; const cb_policy *p; const cb_config *cfg; } vv = {s, p, cfg}, *vp = &vv;
-    int64_t t0 = cb_now_ms();
-
-    json_t *rotated = json_array(), *failures = json_array(), *sessions = json_object(), *reports = json_array();
-    long sessions_total = 0;
-    size_t i;
-    json_t *nj;
-    json_array_foreach(names, i, nj) {
-        const char *name = json_string_value(nj);
-        const policy_credential *c = policy_credential(vp->p, name);
-        /* alternating-users: rotate twice so neither old password survives */
-        int rounds = c && c->strategy == POLICY_ALTERNATING_USERS ? 2 : 1, ok = 1;
-        for (int r = 0; r < rounds && ok; r++) {
-            rotation_opts o = {.actor = actor, .emergency = 1, .incident = incident};
-            json_t *rep = json_object();
-            cb_error e = {0};
-            if (rotation_run(vp->s, vp->p, vp->cfg, name, &o, rep, &e)) {
-                ok = 0;
-                json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "rotate", "error", e.msg));
-            }
-            json_array_append_new(reports, rep);
-        }
-        if (ok) json_array_append_new(rotated, json_string(name));
-        /* end sessions even when the rotation failed: cutting an attacker off still helps */
-        int n = 0;
-        cb_error e = {0};
-        if (rotation_terminate_sessions(vp->s, vp->p, vp->cfg, name, &n, &e))
-            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "terminate_sessions", "error", e.msg));
-        json_object_set_new(sessions, name, json_integer(n));
-        sessions_total += n;
-    }
-    int keys = 0;
-    if (revoke) {
-        cb_error e = {0};
-        if (revoke_api_keys(vp->s, &keys, &e))
-            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "revoke_api_keys", "error", e.msg));
-    }
-    int okall = json_array_size(failures) == 0;
-    json_t *rec = json_pack("{s:s,s:s,s:O,s:O,s:O,s:I,s:b,s:O}", "incident", incident, "reason", reason, "requested", names,
-                            "rotated", rotated, "sessions_ended", sessions, "sessions_ended_total", (json_int_t)sessions_total,
-                            "api_keys_revoked_requested", revoke, "failures", failures);
-    if (revoke) json_object_set_new(rec, "api_keys_revoked", json_integer(keys));
-    cb_error ae = {0};
-    int arc = audit_append(vp->s, actor, "incident", incident, okall ? "ok" : "partial", rec, (long)(cb_now_ms() - t0), &ae);
-    if (arc) {
-        okall = 0;
-        json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "audit", "error", ae.msg));
-    }
-    json_object_set_new(rec, "ok", json_boolean(okall));
-    json_decref(rotated);
-    json_decref(failures);
-    json_decref(sessions);
-    *record = rec;
-    *reports_out = reports;
-    return okall;
 }
 
 int cmd_emergency(cli_ctx *ctx, int argc, char **argv)
@@ -304,7 +226,7 @@ int cmd_emergency(cli_ctx *ctx, int argc, char **argv)
     if (all) for (size_t i = 0; i < v.p->ncredentials; i++) json_array_append_new(names, json_string(v.p->credentials[i].name));
     else for (int i = 1; i < argc; i++) json_array_append_new(names, json_string(argv[i]));
     json_t *rec = NULL, *reports = NULL;
-    int okall = emergency_run(v.s, v.p, v.cfg, ctx->actor, names, incident, reason, revoke, &rec, &reports);
+    int okall = emergency_run(v.s, v.p, v.cfg, ctx->paths.actor, names, incident, reason, revoke, &rec, &reports);
     json_t *rotated = json_object_get(rec, "rotated"), *failures = json_object_get(rec, "failures");
     long sessions_total = (long)json_integer_value(json_object_get(rec, "sessions_ended_total"));
     int keys = (int)json_integer_value(json_object_get(rec, "api_keys_revoked"));

@@ -13,7 +13,7 @@ int cli_load_config(cli_ctx *ctx, cb_config **cfg)
 {
     cb_error e = {0};
     cb_diags d = {0};
-    int rc = config_load(ctx->config_path, config_path_explicit(ctx->config_path), cfg, &d, &e);
+    int rc = config_load(ctx->paths.config_path, config_path_explicit(ctx->paths.config_path), cfg, &d, &e);
     cb_diags_free(&d);
     if (rc) return cli_report_error(ctx, &e);
     return 0;
@@ -40,7 +40,7 @@ int cmd_get(cli_ctx *ctx, int argc, char **argv)
     secret_value v;
     rc = secret_fetch(argv[1], &v, &e);
     json_t *d = rc ? json_pack("{s:s}", "error", e.msg) : json_pack("{s:s?}", "version", v.version);
-    audit_append(s, ctx->actor, "secret.get", argv[1], rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "secret.get", argv[1], rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
     if (rc) return cli_report_error(ctx, &e);
@@ -79,7 +79,7 @@ int cmd_sync(cli_ctx *ctx, int argc, char **argv)
         const char *out = json_string_value(json_object_get(o, "outcome"));
         json_t *d = json_pack("{s:O?,s:s}", "version", json_object_get(o, "version"), "outcome", out);
         if (strcmp(out, "fresh") != 0)
-            audit_append(s, ctx->actor, "source.sync", json_string_value(json_object_get(o, "name")),
+            audit_append(s, ctx->paths.actor, "source.sync", json_string_value(json_object_get(o, "name")),
                          strcmp(out, "ok") == 0 ? "ok" : out, d, cli_elapsed_ms(), NULL);
         json_decref(d);
         if (strcmp(out, "stale") == 0)

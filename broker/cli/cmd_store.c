@@ -19,7 +19,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
     char *key = NULL;
     const char *src = NULL;
     if (store_master_key_from_env(&key, &src, &e)) return cli_report_error(ctx, &e);
-    int rc = store_create(ctx->db_path, key, &e);
+    int rc = store_create(ctx->paths.db_path, key, &e);
     cb_free_secret(key);
     if (rc) return cli_report_error(ctx, &e);
     cb_store *s;
@@ -27,11 +27,11 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
     store_kdf k;
     store_get_kdf(s, &k);
     json_t *d = json_pack("{s:s,s:s}", "kdf", k.kdf, "key_source", src);
-    audit_append(s, ctx->actor, "store.init", ctx->db_path, "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "store.init", ctx->paths.db_path, "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
-    if (ctx->json) cli_print_json(json_pack("{s:b,s:s,s:s}", "ok", 1, "store", ctx->db_path, "kdf", k.kdf));
-    else cli_say(ctx, "created store %s (kdf %s, mode 0600)", ctx->db_path, k.kdf);
+    if (ctx->json) cli_print_json(json_pack("{s:b,s:s,s:s}", "ok", 1, "store", ctx->paths.db_path, "kdf", k.kdf));
+    else cli_say(ctx, "created store %s (kdf %s, mode 0600)", ctx->paths.db_path, k.kdf);
     return 0;
 }
 
@@ -51,7 +51,7 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv)
     int checked = 0;
     rc = store_verify(s, fails, &checked, &e);
     json_t *d = json_pack("{s:i,s:I}", "checked", checked, "failed", (json_int_t)json_array_size(fails));
-    audit_append(s, ctx->actor, "store.verify", ctx->db_path, rc ? "findings" : "ok", d, cli_elapsed_ms(), NULL);
+    audit_append(s, ctx->paths.actor, "store.verify", ctx->paths.db_path, rc ? "findings" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
     if (rc && rc != CB_EFINDINGS) {

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     int i = 1;
     /* MCP credentials_* tools call the rotation engine through this hook */
     mcp_app_rotate_hook = mcp_rotation_adapter;
-    mcp_app_rotate_arg = &ctx;
+    mcp_app_rotate_arg = &ctx.paths;
     if (i >= argc) { usage(stderr); return CB_EUSAGE; }
     for (const cli_command *c = commands; c->name; c++)
         if (strcmp(c->name, argv[i]) == 0) return c->fn(&ctx, argc - i, argv + i);

@@ -29,6 +29,15 @@ typedef struct config_source {
     int line, column;      /* position of the source's key */
 } config_source;
 
+/* Where a running broker finds its state, and who it acts as: filled by the CLI from
+ * flags and environment, passed down so that nothing below cli/ needs the CLI. */
+typedef struct cb_paths {
+    const char *db_path;       /* --db / CREDBROKER_DB / ./credbroker.db */
+    const char *config_path;   /* --config / CREDBROKER_CONFIG / ./credbroker.json */
+    const char *policies_dir;  /* --policies / CREDBROKER_POLICIES / ./policies */
+    const char *actor;         /* who runs this, for the audit log: $USER@cli */
+} cb_paths;
+
 typedef struct cb_config {
     char *file;                        /* path read, NULL when defaults */
     config_source *sources; size_t nsources;

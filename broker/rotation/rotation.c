@@ -11,7 +11,7 @@
 #include "conn/connstr.h"
 #include "databases/db_target.h"
 #include "password.h"
-#include "scheduler.h"
+#include "schedule_state.h"
 #include "secrets/secret_provider.h"
 #include "conn/sources.h"
 
@@ -709,7 +709,7 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
     if (strcmp(outcome, "nothing") != 0) audit_rot(&r, credential, outcome, rc ? e : NULL, t0);
     if (r.c && (!rc || strcmp(outcome, "in-progress") != 0) && strcmp(outcome, "nothing") != 0) {
         cb_error ig = {0};
-        if (scheduler_record(s, r.c, rc == 0, cb_now(), rc ? e->msg : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
+        if (schedule_state_record(s, r.c, rc == 0, cb_now(), rc ? e->msg : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
     }
     rot_free(&r);
     return rc;

@@ -1,7 +1,6 @@
 #include "rotation_env.h"
 #include <stdlib.h>
 #include <string.h>
-#include "cli/cmd_rotate.h"
 #include "policy/config.h"
 #include "policy/policy.h"
 #include "rotation.h"
@@ -16,7 +15,7 @@ void rotation_env_close(rotation_env *v)
     memset(v, 0, sizeof *v);
 }
 
-int rotation_env_open(cli_ctx *ctx, rotation_env *v, cb_error *e)
+int rotation_env_open(const cb_paths *ctx, rotation_env *v, cb_error *e)
 {
     memset(v, 0, sizeof *v);
     cb_diags d = {0};
@@ -32,7 +31,7 @@ int rotation_env_open(cli_ctx *ctx, rotation_env *v, cb_error *e)
     return rc;
 }
 
-int serve_resume_rotations(cli_ctx *ctx)
+int serve_resume_rotations(const cb_paths *ctx)
 {
     rotation_env v;
     cb_error e = {0};
@@ -51,7 +50,7 @@ int serve_resume_rotations(cli_ctx *ctx)
 
 int serve_scheduler_tick(void *arg)
 {
-    cli_ctx *ctx = arg;
+    const cb_paths *ctx = arg;
     rotation_env v;
     cb_error e = {0};
     if (rotation_env_open(ctx, &v, &e)) {
@@ -70,28 +69,4 @@ int serve_tick_interval(void)
     const char *v = getenv("CREDBROKER_SCHEDULER_INTERVAL_S");
     int n = v ? atoi(v) : 0;
     return n >= 1 && n <= 3600 ? n : 30;
-}
-
-int mcp_rotation_adapter(void *arg, const char *credential, int emergency, const char *incident,
-                         const char *reason, int revoke_api_keys, const char *actor, json_t **report, cb_error *e)
-{
-    cli_ctx *ctx = arg;
-    rotation_env v;
-    int rc = rotation_env_open(ctx, &v, e);
-    if (rc) return rc;
-    if (!emergency) {
-        rotation_opts o = {.actor = actor};
-        json_t *rep = json_object();
-        rc = rotation_run(v.s, v.p, v.cfg, credential, &o, rep, e);
-        *report = rep;
-    } else {
-        json_t *names = json_pack("[s]", credential), *rec = NULL, *reps = NULL;
-        int ok = emergency_run(v.s, v.p, v.cfg, actor, names, incident, reason, revoke_api_keys, &rec, &reps);
-        json_object_set_new(rec, "rotations", reps);
-        *report = rec;
-        json_decref(names);
-        if (!ok) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "emergency rotation of %s was not completed (see the incident record)", credential);
-    }
-    rotation_env_close(&v);
-    return rc;
 }

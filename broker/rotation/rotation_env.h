@@ -4,25 +4,21 @@
 #ifndef CB_ROTATION_ENV_H
 #define CB_ROTATION_ENV_H
 #include <jansson.h>
-#include "cli/cli.h"
 #include "policy/config.h"
 #include "policy/policy.h"
 #include "store/store.h"
 
 /* What every rotation entry point needs: the policy, credbroker.json and the unlocked
- * store named by ctx. On failure nothing is left open. */
+ * store named by paths. On failure nothing is left open. */
 typedef struct rotation_env { cb_store *s; cb_policy *p; cb_config *cfg; } rotation_env;
-int rotation_env_open(cli_ctx *ctx, rotation_env *v, cb_error *e);
+int rotation_env_open(const cb_paths *paths, rotation_env *v, cb_error *e);
 void rotation_env_close(rotation_env *v);
 
 /* serve: finish or roll forward interrupted rotations before serving. */
-int serve_resume_rotations(cli_ctx *ctx);
-/* serve: one scheduler pass (tick callback; arg is the cli_ctx). */
+int serve_resume_rotations(const cb_paths *paths);
+/* serve: one scheduler pass (tick callback; arg is the cb_paths). */
 int serve_scheduler_tick(void *arg);
 /* Seconds between ticks: CREDBROKER_SCHEDULER_INTERVAL_S (1..3600), default 30. */
 int serve_tick_interval(void);
-/* mcp_rotate_fn for credentials_rotate / credentials_emergency_rotate (arg is the cli_ctx). */
-int mcp_rotation_adapter(void *arg, const char *credential, int emergency, const char *incident,
-                         const char *reason, int revoke_api_keys, const char *actor, json_t **report, cb_error *e);
 
 #endif

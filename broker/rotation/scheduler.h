@@ -16,11 +16,6 @@
 
 #define SCHEDULER_RETRY_S 300
 
-/* Records a run of credential c at `when` (ok=1 success; result: "ok" or a one-line
- * error) and stores the next run. Credentials without a schedule get last_* only. */
-int scheduler_record(cb_store *s, const policy_credential *c, int ok, int64_t when, const char *result,
-                     cb_error *e);
-
 /* First finishes interrupted rotations whose owner is gone and that were not touched for
  * SCHEDULER_RETRY_S (rotation_resume_idle), then rotates every scheduled credential
  * that is due now (cb_now()). report (array, may be

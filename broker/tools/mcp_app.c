@@ -8,7 +8,6 @@
 #include <time.h>
 #include "store/apikeys.h"
 #include "store/audit.h"
-#include "cli/commands.h"
 #include "store/crypto.h"
 #include "conn/sources.h"
 
@@ -62,6 +61,15 @@ char *mcp_sanitize(const char *msg, const char *password)
     for (char *p = r; *p; p++)
         if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
     return r;
+}
+
+int mcp_sanitize_error(cb_error *e, const char *password)
+{
+    char *m = mcp_sanitize(e->msg, password);
+    int code = e->code ? e->code : CB_ERR, kind = e->kind;
+    cb_fail(e, code, kind, "%s", m);
+    cb_free_secret(m);
+    return code;
 }
 
 /* ---------- hooks ---------- */
@@ -276,9 +284,7 @@ static int resolve(mcp_app *a, const char *name, conn_url *u, uint8_t hash[32], 
     int rc = conn_resolve(a->store, a->cfg, name, &sc, &stale, e);
     pthread_mutex_unlock(&a->store_mu);
     if (rc) {
-        char *m = mcp_sanitize(e->msg, NULL);
-        cb_fail(e, rc, e->kind, "%s", m);
-        cb_free_secret(m);
+        mcp_sanitize_error(e, NULL);
         return rc;
     }
     if (!sc.url) {
@@ -413,12 +419,11 @@ void mcp_db_release(mcp_app *a, mcp_db *db)
 
 /* ---------- lifecycle ---------- */
 
-int mcp_app_open(cli_ctx *ctx, mcp_app **out)
+int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e)
 {
     *out = NULL;
-    cb_error e = {0};
     mcp_app *a = cb_calloc(1, sizeof *a);
-    a->ctx = ctx;
+    a->paths = paths;
     pthread_mutex_init(&a->store_mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
     pthread_mutex_init(&a->q_mu, NULL);
@@ -428,24 +433,26 @@ int mcp_app_open(cli_ctx *ctx, mcp_app **out)
     a->rotate = mcp_app_rotate_hook;
     a->rotate_arg = mcp_app_rotate_arg;
     int rc;
-    if ((rc = cli_load_config(ctx, &a->cfg))) goto fail;
+    cb_diags cd = {0};
+    rc = config_load(paths->config_path, config_path_explicit(paths->config_path), &a->cfg, &cd, e);
+    cb_diags_free(&cd);
+    if (rc) goto fail;
     cb_diags *dg = NULL;
-    rc = policy_load(ctx->policies_dir, &a->pol, dg, &e);
-    if (rc && e.kind == CB_K_NOTFOUND) {
+    rc = policy_load(paths->policies_dir, &a->pol, dg, e);
+    if (rc && e->kind == CB_K_NOTFOUND) {
         LOG_WARN("credbroker: no policy directory (%s): every MCP client is denied until policies exist",
-                 ctx->policies_dir ? ctx->policies_dir : POLICY_DEFAULT_DIR);
+                 paths->policies_dir ? paths->policies_dir : POLICY_DEFAULT_DIR);
         a->pol = policy_new();
+        memset(e, 0, sizeof *e);
         rc = 0;
     } else if (rc) {
-        rc = cli_report_error(ctx, &e);
         goto fail;
     }
-    if ((rc = cli_open_store(ctx, &a->store))) goto fail;
+    if ((rc = store_open_unlocked(paths->db_path, &a->store, e))) goto fail;
     const char *bk = getenv("CREDBROKER_API_KEY");
     if (bk && *bk) {
         if (strlen(bk) < 32) {
-            cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "CREDBROKER_API_KEY is too short (at least 32 characters)");
-            rc = cli_report_error(ctx, &e);
+            rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "CREDBROKER_API_KEY is too short (at least 32 characters)");
             goto fail;
         }
         a->bootstrap_key = cb_strdup(bk);
@@ -488,15 +495,24 @@ void mcp_app_close(mcp_app *a)
     free(a);
 }
 
+/* Every tool file's set, in tools/list order. */
+static const mcp_tool_set *const TOOL_SETS[] = {&mcp_tools_query, &mcp_tools_security, &mcp_tools_rotation,
+                                                &mcp_tools_audit};
+
 mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
 {
     if (a->srv) return a->srv;
     mcp_hooks hk = {.app = a, .authorize = hook_authorize, .audit = hook_audit, .authenticate = hook_authenticate,
                     .http_deny_403 = 1};
     mcp_server *s = mcp_server_new(CREDBROKER_MCP_VERSION, INSTRUCTIONS, &hk);
-    if (mcp_tools_register_query(s, a, e) || mcp_tools_register_security(s, a, e) || mcp_tools_register_audit(s, a, e)) {
-        mcp_server_free(s);
-        return NULL;
+    for (size_t i = 0; i < sizeof TOOL_SETS / sizeof TOOL_SETS[0]; i++) {
+        const mcp_tool_set *ts = TOOL_SETS[i];
+        if (ts->needs_rotate && !a->rotate) continue;
+        for (size_t j = 0; j < ts->n; j++)
+            if (mcp_server_add_tool(s, &ts->tools[j], e)) {
+                mcp_server_free(s);
+                return NULL;
+            }
     }
     if (a->cfg && a->cfg->rate_per_min > 0) {
         int burst = a->cfg->rate_burst > 0 ? a->cfg->rate_burst : a->cfg->rate_per_min;
@@ -508,11 +524,10 @@ mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
     return s;
 }
 
-int mcp_app_serve_stdio(mcp_app *a)
+int mcp_app_serve_stdio(mcp_app *a, cb_error *e)
 {
-    cb_error e = {0};
-    mcp_server *s = mcp_app_server(a, &e);
-    if (!s) return cli_report_error(a->ctx, &e);
+    mcp_server *s = mcp_app_server(a, e);
+    if (!s) return e->code;
     LOG_INFO("credbroker: MCP on stdio (client 'local')");
     return mcp_stdio_serve(s, 0, 1, 0) ? CB_ERR : 0;
 }
@@ -540,22 +555,20 @@ static int host_is_loopback(const char *listen)
 }
 
 int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_cert_file, const char *tls_key_file,
-                       int (*tick)(void *arg), void *tick_arg, int tick_interval_s)
+                       int (*tick)(void *arg), void *tick_arg, int tick_interval_s, cb_error *e)
 {
-    cb_error e = {0};
-    mcp_server *s = mcp_app_server(a, &e);
-    if (!s) return cli_report_error(a->ctx, &e);
+    mcp_server *s = mcp_app_server(a, e);
+    if (!s) return e->code;
     const char *listen = listen_override ? listen_override : a->cfg && a->cfg->listen ? a->cfg->listen : CONFIG_DEFAULT_LISTEN;
     const char *cf = tls_cert_file ? tls_cert_file : a->cfg ? a->cfg->tls_cert : NULL;
     const char *kf = tls_key_file ? tls_key_file : a->cfg ? a->cfg->tls_key : NULL;
     if (!cf != !kf) {
-        cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "TLS needs both --tls-cert and --tls-key");
-        return cli_report_error(a->ctx, &e);
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "TLS needs both --tls-cert and --tls-key");
     }
     char *cert = NULL, *key = NULL;
-    if (cf && (!(cert = read_file(cf, &e)) || !(key = read_file(kf, &e)))) {
+    if (cf && (!(cert = read_file(cf, e)) || !(key = read_file(kf, e)))) {
         free(cert);
-        return cli_report_error(a->ctx, &e);
+        return e->code;
     }
     const char *origins[65] = {0}, *hosts[65] = {0};
     for (size_t i = 0; a->cfg && i < a->cfg->norigins && i < 64; i++) origins[i] = a->cfg->allowed_origins[i];
@@ -571,12 +584,12 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    mcp_http *h = mcp_http_start(s, &o, &e);
+    mcp_http *h = mcp_http_start(s, &o, e);
     free(cert);
     cb_free_secret(key);
     if (!h) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return cli_report_error(a->ctx, &e);
+        return e->code;
     }
     {
         char host[64];

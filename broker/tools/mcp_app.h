@@ -6,7 +6,6 @@
 #define CB_MCP_APP_H
 #include <pthread.h>
 #include <jansson.h>
-#include "cli/cli.h"
 #include "policy/config.h"
 #include "conn/connstr.h"
 #include "databases/db_target.h"
@@ -25,6 +24,9 @@ typedef int (*mcp_rotate_fn)(void *arg, const char *credential, int emergency, c
  * credentials_rotate / credentials_emergency_rotate tools are not offered). */
 extern mcp_rotate_fn mcp_app_rotate_hook;
 extern void *mcp_app_rotate_arg;
+/* The real engine (mcp_rotation_adapter.c); arg is the cb_paths of the store to use. */
+int mcp_rotation_adapter(void *arg, const char *credential, int emergency, const char *incident,
+                         const char *reason, int revoke_api_keys, const char *actor, json_t **report, cb_error *e);
 
 typedef struct mcp_pool_entry {
     char name[65];
@@ -43,7 +45,7 @@ typedef struct mcp_pool_entry {
 #define MCP_POOL_MAX 16
 
 typedef struct mcp_app {
-    cli_ctx *ctx;
+    const cb_paths *paths;      /* store, config, policies (owned by the caller) */
     cb_store *store;
     cb_config *cfg;
     cb_policy *pol;
@@ -67,24 +69,26 @@ typedef struct mcp_app {
 } mcp_app;
 
 /* Opens the store (master key from the environment), credbroker.json and the policies
- * named by ctx. Malformed policy or config files are errors (exit 2); a missing policy
- * directory means an empty policy: every client is denied (fail closed). On failure the
- * error has been printed and the exit code is returned. */
-int mcp_app_open(cli_ctx *ctx, mcp_app **out);
+ * named by paths. Malformed policy or config files are errors (exit 2); a missing policy
+ * directory means an empty policy: every client is denied (fail closed). On failure e
+ * holds the one-line reason and its exit code is returned. */
+int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e);
 void mcp_app_close(mcp_app *a);
 /* The MCP server with every tool registered (built on first call, after rotate is set). */
 mcp_server *mcp_app_server(mcp_app *a, cb_error *e);
 
 /* Waits until every audit row queued so far is in the store. */
 void mcp_app_audit_flush(mcp_app *a);
-/* stdio: principal "local" until stdin closes. Returns the exit code. */
-int mcp_app_serve_stdio(mcp_app *a);
+/* stdio: principal "local" until stdin closes. Returns the exit code (e set when there
+ * is something to say). */
+int mcp_app_serve_stdio(mcp_app *a, cb_error *e);
 /* Streamable HTTP at /mcp until SIGTERM/SIGINT. listen_override / tls files (NULL = from
  * credbroker.json, else 127.0.0.1:8787 without TLS). A non-loopback address is served
  * with a loud warning. tick (may be NULL) runs every tick_interval_s seconds on the
- * calling thread (the scheduler); its return value is ignored. Returns the exit code. */
+ * calling thread (the scheduler); its return value is ignored. Returns the exit code
+ * (e holds the reason). */
 int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_cert_file, const char *tls_key_file,
-                       int (*tick)(void *arg), void *tick_arg, int tick_interval_s);
+                       int (*tick)(void *arg), void *tick_arg, int tick_interval_s, cb_error *e);
 
 /* ---- pieces shared by the tool files ---- */
 
@@ -111,9 +115,16 @@ void mcp_db_release(mcp_app *a, mcp_db *db);
 /* Resolves and parses a connection's URL (store lock taken inside). */
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e);
 
-/* Tool registration (mcp_tools_query.c, mcp_tools_security.c, mcp_tools_audit.c). */
-int mcp_tools_register_query(mcp_server *s, const mcp_app *a, cb_error *e);
-int mcp_tools_register_security(mcp_server *s, const mcp_app *a, cb_error *e);
-int mcp_tools_register_audit(mcp_server *s, const mcp_app *a, cb_error *e);
+/* Makes e's message safe for a client (mcp_sanitize) in place; returns its code. */
+int mcp_sanitize_error(cb_error *e, const char *password);
+
+/* What a tool file exports: its tools, and whether they need the rotation engine.
+ * Adding a tool file is adding its set to TOOL_SETS in mcp_app.c. */
+typedef struct mcp_tool_set {
+    const mcp_tool *tools;
+    size_t n;
+    int needs_rotate;
+} mcp_tool_set;
+extern const mcp_tool_set mcp_tools_query, mcp_tools_security, mcp_tools_rotation, mcp_tools_audit;
 
 #endif

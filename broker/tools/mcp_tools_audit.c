@@ -41,10 +41,4 @@ static const mcp_tool AUDIT_TOOLS[] = {
      1, 0, 1, 0, NULL, t_audit_recent},
 };
 
-int mcp_tools_register_audit(mcp_server *s, const mcp_app *a, cb_error *e)
-{
-    (void)a;
-    for (size_t i = 0; i < sizeof AUDIT_TOOLS / sizeof AUDIT_TOOLS[0]; i++)
-        if (mcp_server_add_tool(s, &AUDIT_TOOLS[i], e)) return CB_ERR;
-    return 0;
-}
+const mcp_tool_set mcp_tools_audit = {AUDIT_TOOLS, sizeof AUDIT_TOOLS / sizeof AUDIT_TOOLS[0], 0};

@@ -12,16 +12,6 @@ static const policy_client *client_of(mcp_call_ctx *cx)
     return policy_client(((mcp_app *)cx->app)->pol, cx->principal);
 }
 
-/* Sanitizes e->msg in place with the session's password. */
-static int tool_fail(cb_error *e, const char *password)
-{
-    char *m = mcp_sanitize(e->msg, password);
-    int code = e->code ? e->code : CB_ERR, kind = e->kind;
-    cb_fail(e, code, kind, "%s", m);
-    cb_free_secret(m);
-    return code;
-}
-
 /* ---- connections_list ---- */
 
 static int t_connections_list(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
@@ -61,7 +51,7 @@ static int t_connections_list(mcp_call_ctx *cx, json_t *args, json_t **structure
     free(list);
     if (rc) {
         json_decref(arr);
-        return tool_fail(e, NULL);
+        return mcp_sanitize_error(e, NULL);
     }
     cx->audit_summary = json_pack("{s:I}", "connections", (json_int_t)json_array_size(arr));
     *structured = json_pack("{s:o}", "connections", arr);
@@ -77,7 +67,7 @@ static int t_connection_test(mcp_call_ctx *cx, json_t *args, json_t **structured
     const char *name = json_string_value(json_object_get(args, "connection"));
     cx->audit_summary = json_pack("{s:s}", "connection", name);
     conn_url u;
-    if (mcp_conn_url(a, name, &u, e)) return tool_fail(e, NULL);
+    if (mcp_conn_url(a, name, &u, e)) return mcp_sanitize_error(e, NULL);
     const db_target *t = db_target_for(u.engine);
     if (!t) {
         int rc = cb_fail(e, CB_ERR, CB_K_INVALID, "engine %s cannot be tested", u.engine);
@@ -95,7 +85,7 @@ static int t_connection_test(mcp_call_ctx *cx, json_t *args, json_t **structured
     int64_t t2 = cb_now_ms();
     if (dc) t->close(dc);
     if (rc) {
-        rc = tool_fail(e, pw);
+        rc = mcp_sanitize_error(e, pw);
         cb_free_secret(pw);
         return rc;
     }
@@ -119,13 +109,13 @@ static int t_schema_describe(mcp_call_ctx *cx, json_t *args, json_t **structured
     const char *only = json_string_value(json_object_get(args, "schema"));
     cx->audit_summary = json_pack("{s:s}", "connection", name);
     mcp_db db;
-    if (mcp_db_acquire(a, name, &db, e)) return tool_fail(e, NULL);
+    if (mcp_db_acquire(a, name, &db, e)) return mcp_sanitize_error(e, NULL);
     json_t *out = NULL;
     int rc = db.t->describe_schema ? db.t->describe_schema(db.conn, &out, e)
                                    : cb_fail(e, CB_ERR, CB_K_INVALID, "engine cannot describe its schema");
     if (rc) {
         db.broken = e->kind == CB_K_UNAVAILABLE;
-        rc = tool_fail(e, db.password);
+        rc = mcp_sanitize_error(e, db.password);
         mcp_db_release(a, &db);
         return rc;
     }
@@ -162,7 +152,7 @@ static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_err
     else if (params) json_object_set_new(sum, "params_count", json_integer((json_int_t)json_array_size(params)));
     cx->audit_summary = sum;
     mcp_db db;
-    if (mcp_db_acquire(a, name, &db, e)) return tool_fail(e, NULL);
+    if (mcp_db_acquire(a, name, &db, e)) return mcp_sanitize_error(e, NULL);
     json_t *res = NULL;
     int rc;
     if (write) rc = db.t->query_execute ? db.t->query_execute(db.conn, sql, params, &lim, &res, e)
@@ -170,7 +160,7 @@ static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_err
     else rc = db.t->query_readonly(db.conn, sql, params, &lim, &res, e);
     if (rc) {
         db.broken = e->kind == CB_K_UNAVAILABLE;
-        rc = tool_fail(e, db.password);
+        rc = mcp_sanitize_error(e, db.password);
         mcp_db_release(a, &db);
         return rc;
     }
@@ -264,10 +254,4 @@ static const mcp_tool QUERY_TOOLS[] = {
      QUERY_IN, QUERY_OUT("\"affected_rows\":{\"type\":\"integer\"},"), 0, 1, 0, 1, NULL, t_query_execute},
 };
 
-int mcp_tools_register_query(mcp_server *s, const mcp_app *a, cb_error *e)
-{
-    (void)a;
-    for (size_t i = 0; i < sizeof QUERY_TOOLS / sizeof QUERY_TOOLS[0]; i++)
-        if (mcp_server_add_tool(s, &QUERY_TOOLS[i], e)) return CB_ERR;
-    return 0;
-}
+const mcp_tool_set mcp_tools_query = {QUERY_TOOLS, sizeof QUERY_TOOLS / sizeof QUERY_TOOLS[0], 0};

@@ -1,6 +1,5 @@
 /* MCP security tools: security_assess, security_rotate_key,
- * security_migrate_connections_to_encrypted, security_generate_secure_key, and (when the
- * rotation engine is wired) credentials_rotate / credentials_emergency_rotate.
+ * security_migrate_connections_to_encrypted, security_generate_secure_key.
  * No tool takes a secret as an argument: new keys come from the server's environment or
  * a provider reference naming where the key is. */
 #include <stdlib.h>
@@ -10,15 +9,6 @@
 #include "conn/assess.h"
 #include "mcp_app.h"
 #include "secrets/secret_provider.h"
-
-static int sanitized(cb_error *e)
-{
-    char *m = mcp_sanitize(e->msg, NULL);
-    int code = e->code ? e->code : CB_ERR, kind = e->kind;
-    cb_fail(e, code, kind, "%s", m);
-    cb_free_secret(m);
-    return code;
-}
 
 /* ---- security_assess ---- */
 
@@ -46,7 +36,7 @@ static int t_assess(mcp_call_ctx *cx, json_t *args, json_t **structured, char **
     free(list);
     if (rc) {
         json_decref(out);
-        return sanitized(e);
+        return mcp_sanitize_error(e, NULL);
     }
     if (only && !assessed) {
         json_decref(out);
@@ -76,7 +66,7 @@ static int key_from_ref(const char *ref, char **key, cb_error *e)
     if (secret_ref_parse(ref, &r, e)) return CB_EUSAGE;
     secret_ref_free(&r);
     secret_value v;
-    if (secret_fetch(ref, &v, e)) return sanitized(e);
+    if (secret_fetch(ref, &v, e)) return mcp_sanitize_error(e, NULL);
     *key = cb_strdup(v.value);
     secret_value_free(&v);
     return 0;
@@ -111,7 +101,7 @@ static int t_rotate_key(mcp_call_ctx *cx, json_t *args, json_t **structured, cha
     cb_free_secret(nk);
     if (rc) {
         json_decref(report);
-        return sanitized(e);
+        return mcp_sanitize_error(e, NULL);
     }
     *structured = json_pack("{s:b,s:b,s:I,s:i,s:s,s:s}", "rotated", 1, "reencrypted", reenc, "rows",
                             json_integer_value(json_object_get(report, "rows")), "key_version", kv, "key_source", source,
@@ -130,7 +120,7 @@ static int t_migrate(mcp_call_ctx *cx, json_t *args, json_t **structured, char *
     pthread_mutex_lock(&a->store_mu);
     int rc = store_migrate_plaintext(a->store, &n, e);
     pthread_mutex_unlock(&a->store_mu);
-    if (rc) return sanitized(e);
+    if (rc) return mcp_sanitize_error(e, NULL);
     cx->audit_summary = json_pack("{s:i}", "migrated", n);
     *structured = json_pack("{s:i}", "migrated", n);
     return 0;
@@ -195,7 +185,7 @@ static int t_generate(mcp_call_ctx *cx, json_t *args, json_t **structured, char 
         }
         if (!rc) rc = prov->put(st, &r, key, NULL, NULL, &version, e);
         if (st) prov->close(st);
-        if (rc) rc = sanitized(e);
+        if (rc) rc = mcp_sanitize_error(e, NULL);
     } else {
         stored_in = "local store (generated)";
         json_t *meta = json_pack("{s:s,s:I,s:s}", "format", fmt, "bytes", (json_int_t)nb, "fingerprint", hx);
@@ -229,48 +219,6 @@ static int t_generate(mcp_call_ctx *cx, json_t *args, json_t **structured, char 
     free(hx);
     free(version);
     return 0;
-}
-
-/* ---- credentials_rotate / credentials_emergency_rotate ---- */
-
-static int rotate_common(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_error *e, int emergency)
-{
-    mcp_app *a = cx->app;
-    const char *cred = json_string_value(json_object_get(args, "credential"));
-    const char *incident = json_string_value(json_object_get(args, "incident"));
-    const char *reason = json_string_value(json_object_get(args, "reason"));
-    int revoke = json_is_true(json_object_get(args, "revoke_api_keys"));
-    cx->audit_summary = json_pack("{s:s,s:b,s:s?,s:s?,s:b}", "credential", cred, "emergency", emergency, "incident",
-                                  incident, "reason", reason, "revoke_api_keys", revoke);
-    if (!a->rotate) return cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "rotation is not available in this build");
-    char *actor = cb_sprintf("mcp:%s", cx->principal);
-    json_t *report = NULL;
-    int rc = a->rotate(a->rotate_arg, cred, emergency, incident, reason, revoke, actor, &report, e);
-    free(actor);
-    if (rc) {
-        json_decref(report);
-        return sanitized(e);
-    }
-    if (!json_is_object(report)) {
-        json_decref(report);
-        report = json_object();
-    }
-    json_object_set_new(report, "credential", json_string(cred));
-    json_object_set_new(report, "emergency", json_boolean(emergency));
-    *structured = report;
-    return 0;
-}
-
-static int t_cred_rotate(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
-{
-    (void)text;
-    return rotate_common(cx, args, structured, e, 0);
-}
-
-static int t_cred_emergency(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
-{
-    (void)text;
-    return rotate_common(cx, args, structured, e, 1);
 }
 
 /* ---- registration ---- */
@@ -326,33 +274,4 @@ static const mcp_tool SECURITY_TOOLS[] = {
      0, 0, 0, 0, generate_aliases, t_generate},
 };
 
-static const mcp_tool ROTATE_TOOLS[] = {
-    {"credentials_rotate", "Rotate a database credential",
-     "Rotates the password of a credential defined in the policy (create pending, set in the database, test, "
-     "promote). The new password is never shown.",
-     "{\"type\":\"object\",\"properties\":{\"credential\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"
-     "\"reason\":{\"type\":\"string\",\"maxLength\":1000}},\"required\":[\"credential\"],\"additionalProperties\":false}",
-     "{\"type\":\"object\",\"properties\":{\"credential\":{\"type\":\"string\"},\"emergency\":{\"type\":\"boolean\"}},"
-     "\"required\":[\"credential\",\"emergency\"]}",
-     0, 1, 0, 1, NULL, t_cred_rotate},
-    {"credentials_emergency_rotate", "Emergency credential rotation",
-     "Incident response: rotates the credential now, terminates its user's sessions, optionally revokes every API "
-     "key, and records the incident in the audit log. incident and reason are required.",
-     "{\"type\":\"object\",\"properties\":{\"credential\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64},"
-     "\"incident\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},\"reason\":{\"type\":\"string\","
-     "\"minLength\":1,\"maxLength\":1000},\"revoke_api_keys\":{\"type\":\"boolean\"}},"
-     "\"required\":[\"credential\",\"incident\",\"reason\"],\"additionalProperties\":false}",
-     "{\"type\":\"object\",\"properties\":{\"credential\":{\"type\":\"string\"},\"emergency\":{\"type\":\"boolean\"}},"
-     "\"required\":[\"credential\",\"emergency\"]}",
-     0, 1, 0, 1, NULL, t_cred_emergency},
-};
-
-int mcp_tools_register_security(mcp_server *s, const mcp_app *a, cb_error *e)
-{
-    for (size_t i = 0; i < sizeof SECURITY_TOOLS / sizeof SECURITY_TOOLS[0]; i++)
-        if (mcp_server_add_tool(s, &SECURITY_TOOLS[i], e)) return CB_ERR;
-    if (a && a->rotate)
-        for (size_t i = 0; i < sizeof ROTATE_TOOLS / sizeof ROTATE_TOOLS[0]; i++)
-            if (mcp_server_add_tool(s, &ROTATE_TOOLS[i], e)) return CB_ERR;
-    return 0;
-}
+const mcp_tool_set mcp_tools_security = {SECURITY_TOOLS, sizeof SECURITY_TOOLS / sizeof SECURITY_TOOLS[0], 0};

@@ -36,11 +36,12 @@ static int tick_file(void *arg)
 static int serve_tick(cli_ctx *ctx, const char *listen, char *file)
 {
     mcp_app *a;
-    int rc = mcp_app_open(ctx, &a);
-    if (rc) return rc;
-    rc = mcp_app_serve_http(a, listen, NULL, NULL, tick_file, file, 1);
+    cb_error e = {0};
+    int rc = mcp_app_open(&ctx->paths, &a, &e);
+    if (rc) return cli_report_error(ctx, &e);
+    rc = mcp_app_serve_http(a, listen, NULL, NULL, tick_file, file, 1, &e);
     mcp_app_close(a);
-    return rc;
+    return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }
 
 int main(int argc, char **argv)

@@ -9,18 +9,18 @@ int main(int argc, char **argv)
 {
     cli_ctx ctx = {0};
     ctx.prog = "credbroker";
-    ctx.config_path = getenv("CREDBROKER_CONFIG");
-    ctx.policies_dir = getenv("CREDBROKER_POLICIES");
+    ctx.paths.config_path = getenv("CREDBROKER_CONFIG");
+    ctx.paths.policies_dir = getenv("CREDBROKER_POLICIES");
     int i = 1;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) ctx.json = 1;
-        else if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) ctx.policies_dir = argv[++i];
-        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) ctx.config_path = argv[++i];
+        else if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) ctx.paths.policies_dir = argv[++i];
+        else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) ctx.paths.config_path = argv[++i];
         else if (strcmp(argv[i], "-q") == 0) ctx.quiet = 1;
         else break;
     }
-    if (!ctx.config_path) ctx.config_path = "credbroker.json";
-    if (!ctx.policies_dir) ctx.policies_dir = "policies";
+    if (!ctx.paths.config_path) ctx.paths.config_path = "credbroker.json";
+    if (!ctx.paths.policies_dir) ctx.paths.policies_dir = "policies";
     /* argv[i-1] becomes "policy" so that the subcommand is argv[1] for cmd_policy */
     char *av[64];
     int ac = 0;

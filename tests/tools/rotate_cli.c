@@ -21,12 +21,12 @@ static int serve_like(cli_ctx *ctx, int tick)
     cb_policy *p = NULL;
     cb_config *cfg = NULL;
     cb_store *s = NULL;
-    if (policy_load(ctx->policies_dir, &p, NULL, &e)) return cli_report_error(ctx, &e);
+    if (policy_load(ctx->paths.policies_dir, &p, NULL, &e)) return cli_report_error(ctx, &e);
     int rc = cli_load_config(ctx, &cfg);
     if (!rc) rc = cli_open_store(ctx, &s);
     if (!rc) {
         json_t *rep = json_array();
-        rc = tick ? scheduler_tick(s, p, cfg, ctx->actor, rep, &e) : rotation_resume_all(s, p, cfg, ctx->actor, rep, &e);
+        rc = tick ? scheduler_tick(s, p, cfg, ctx->paths.actor, rep, &e) : rotation_resume_all(s, p, cfg, ctx->paths.actor, rep, &e);
         cli_print_json(json_pack("{s:i,s:o}", "rc", rc, "report", rep));
         store_close(s);
     }

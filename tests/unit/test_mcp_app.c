@@ -247,10 +247,10 @@ static void test_app_dispatch(void **st)
     setenv("CREDBROKER_MASTER_KEY", "0000000000000000000000000000000000000000000000000000000000000001", 1);
     unsetenv("CREDBROKER_API_KEY");
     unsetenv("CREDBROKER_CONFIG");
-    cli_ctx ctx = {.prog = "t", .db_path = db, .policies_dir = pd, .config_path = "credbroker.json", .quiet = 1};
+    cb_paths paths = {.db_path = db, .policies_dir = pd, .config_path = "credbroker.json", .actor = "t"};
     mcp_app *a = NULL;
-    assert_int_equal(mcp_app_open(&ctx, &a), 0);
     cb_error e = {0};
+    assert_int_equal(mcp_app_open(&paths, &a, &e), 0);
     mcp_server *srv = mcp_app_server(a, &e);
     assert_non_null(srv);
     mcp_session sess = {0};

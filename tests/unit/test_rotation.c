@@ -12,6 +12,7 @@
 #include "policy/policy.h"
 #include "rotation/rotation.h"
 #include "rotation/scheduler.h"
+#include "rotation/schedule_state.h"
 #include "store/store.h"
 
 static void test_step_names(void **st)
@@ -140,7 +141,7 @@ static void test_scheduler_catch_up(void **st)
     assert_int_equal(cb_parse_iso8601("2030-01-09T12:00:00Z", &t1), 0);
 
     /* a success at t0: next run is the next 03:00 after it */
-    assert_int_equal(scheduler_record(s, a, 1, t0, "ok", &e), 0);
+    assert_int_equal(schedule_state_record(s, a, 1, t0, "ok", &e), 0);
     setenv("CREDBROKER_NOW", "2030-01-01T13:00:00Z", 1);
     json_t *l = NULL;
     assert_int_equal(scheduler_list(s, p, &l, &e), 0);
@@ -159,7 +160,7 @@ static void test_scheduler_catch_up(void **st)
     assert_string_equal(json_string_value(json_object_get(ra, "next_run")), "2030-01-02T03:00:00Z");
     json_decref(l);
     /* a failed run does not move the base: still due */
-    assert_int_equal(scheduler_record(s, a, 0, t1, "rotation failed", &e), 0);
+    assert_int_equal(schedule_state_record(s, a, 0, t1, "rotation failed", &e), 0);
     assert_int_equal(scheduler_list(s, p, &l, &e), 0);
     ra = json_array_get(l, 0);
     assert_true(json_is_true(json_object_get(ra, "due")));
@@ -167,7 +168,7 @@ static void test_scheduler_catch_up(void **st)
     assert_string_equal(json_string_value(json_object_get(ra, "last_success")), "2030-01-01T12:00:00Z");
     json_decref(l);
     /* the catch-up run succeeds: not due any more, next run tomorrow 03:00 */
-    assert_int_equal(scheduler_record(s, a, 1, t1, "ok", &e), 0);
+    assert_int_equal(schedule_state_record(s, a, 1, t1, "ok", &e), 0);
     assert_int_equal(scheduler_list(s, p, &l, &e), 0);
     ra = json_array_get(l, 0);
     assert_false(json_is_true(json_object_get(ra, "due")));

@@ -1,0 +1,69 @@
+/* Incident response: the core behind `credbroker emergency-rotate` and the MCP tool
+ * credentials_emergency_rotate. It lives beside the engine so that neither caller
+ * reaches the other's layer. */
+#include <string.h>
+#include "emergency.h"
+#include "rotation.h"
+#include "store/apikeys.h"
+#include "store/audit.h"
+
+/* See emergency.h. */
+int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *names,
+                  const char *incident, const char *reason, int revoke, json_t **record, json_t **reports_out)
+{
+    struct { cb_store *s; const cb_policy *p; const cb_config *cfg; } vv = {s, p, cfg}, *vp = &vv;
+    int64_t t0 = cb_now_ms();
+
+    json_t *rotated = json_array(), *failures = json_array(), *sessions = json_object(), *reports = json_array();
+    long sessions_total = 0;
+    size_t i;
+    json_t *nj;
+    json_array_foreach(names, i, nj) {
+        const char *name = json_string_value(nj);
+        const policy_credential *c = policy_credential(vp->p, name);
+        /* alternating-users: rotate twice so neither old password survives */
+        int rounds = c && c->strategy == POLICY_ALTERNATING_USERS ? 2 : 1, ok = 1;
+        for (int r = 0; r < rounds && ok; r++) {
+            rotation_opts o = {.actor = actor, .emergency = 1, .incident = incident};
+            json_t *rep = json_object();
+            cb_error e = {0};
+            if (rotation_run(vp->s, vp->p, vp->cfg, name, &o, rep, &e)) {
+                ok = 0;
+                json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "rotate", "error", e.msg));
+            }
+            json_array_append_new(reports, rep);
+        }
+        if (ok) json_array_append_new(rotated, json_string(name));
+        /* end sessions even when the rotation failed: cutting an attacker off still helps */
+        int n = 0;
+        cb_error e = {0};
+        if (rotation_terminate_sessions(vp->s, vp->p, vp->cfg, name, &n, &e))
+            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "terminate_sessions", "error", e.msg));
+        json_object_set_new(sessions, name, json_integer(n));
+        sessions_total += n;
+    }
+    int keys = 0;
+    if (revoke) {
+        cb_error e = {0};
+        if (apikey_revoke_all(vp->s, &keys, &e))
+            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "revoke_api_keys", "error", e.msg));
+    }
+    int okall = json_array_size(failures) == 0;
+    json_t *rec = json_pack("{s:s,s:s,s:O,s:O,s:O,s:I,s:b,s:O}", "incident", incident, "reason", reason, "requested", names,
+                            "rotated", rotated, "sessions_ended", sessions, "sessions_ended_total", (json_int_t)sessions_total,
+                            "api_keys_revoked_requested", revoke, "failures", failures);
+    if (revoke) json_object_set_new(rec, "api_keys_revoked", json_integer(keys));
+    cb_error ae = {0};
+    int arc = audit_append(vp->s, actor, "incident", incident, okall ? "ok" : "partial", rec, (long)(cb_now_ms() - t0), &ae);
+    if (arc) {
+        okall = 0;
+        json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", "*", "action", "audit", "error", ae.msg));
+    }
+    json_object_set_new(rec, "ok", json_boolean(okall));
+    json_decref(rotated);
+    json_decref(failures);
+    json_decref(sessions);
+    *record = rec;
+    *reports_out = reports;
+    return okall;
+}
