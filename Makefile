@@ -109,6 +109,7 @@ fuzz-run: fuzz
 	tests/fuzz/run.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-30}
 
 lint:
+	scripts/check-layers.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	  --suppress=missingIncludeSystem $(INCLUDES) broker providers
 	shellcheck -x scripts/*.sh tests/*.sh tests/lib/*.sh tests/integration/*.sh

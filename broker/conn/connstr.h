@@ -54,4 +54,9 @@ char *conn_redact_text(const char *text, const char *password);
 /* Default port for the engine (5432, 1433, 3306, 0). */
 int conn_default_port(const char *engine);
 
+/* For connstr.c and connstr_format.c only: the JDBC-style sqlserver://host;k=v form,
+ * kept apart from CONN_FMT_URI so that a rotated string is written back in the same
+ * shape. Not in the public enum on purpose: callers treat it as "some URI". */
+#define CONN_FMT_JDBC 100
+
 #endif
