@@ -16,6 +16,17 @@ typedef struct db_limits {
     size_t max_bytes;          /* cap on the serialized result, 0 = 1 MiB default */
 } db_limits;
 
+/* A least-privilege login the broker creates for one (client, connection) pair: a
+ * LOGIN role with no other attribute, member of the DBA's roles, valid until a time,
+ * with a connection limit. */
+typedef struct db_lease_spec {
+    const char *login;                 /* e.g. cb_analyst_1a2b3c4d (engine-valid identifier) */
+    const char *const *member_of;      /* roles granted (inherited), NULL-terminated */
+    int64_t valid_until;               /* unix seconds; 0 = none (engines without it ignore) */
+    int connection_limit;              /* 0 = engine default */
+    const char *host;                  /* MySQL/MariaDB host part ('%' when NULL); others ignore */
+} db_lease_spec;
+
 typedef struct db_target {
     const char *engine;        /* "postgres", "sqlserver" */
     /* Connects with the URL's credentials. Errors are sanitized (no password, no URL). */
@@ -46,6 +57,18 @@ typedef struct db_target {
     int (*describe_schema)(db_conn *c, json_t **out, cb_error *e);
     /* Server version string. */
     int (*server_version)(db_conn *c, char **out, cb_error *e);
+
+    /* ---- lease family (per-client query logins); NULL when the engine has none ----
+     * All run on an admin connection. password is hashed client-side where the engine
+     * allows it, so the plaintext never reaches the server's logs. */
+    int (*lease_create)(db_conn *admin, const db_lease_spec *spec, const char *password, cb_error *e);
+    /* Moves the expiry (ALTER ROLE ... VALID UNTIL); engines without expiry: no-op. */
+    int (*lease_renew)(db_conn *admin, const char *login, int64_t valid_until, cb_error *e);
+    /* Ends the login's sessions, drops what it owns, drops the login. Dropping a login
+     * that does not exist is success (idempotent, for crash recovery). */
+    int (*lease_drop)(db_conn *admin, const char *login, const char *host, cb_error *e);
+    /* Logins whose name starts with prefix (orphan search): JSON array of names. */
+    int (*lease_list)(db_conn *admin, const char *prefix, json_t **out, cb_error *e);
 } db_target;
 
 const db_target *db_target_for(const char *engine);
