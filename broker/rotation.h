@@ -45,6 +45,8 @@ typedef struct rotation_opts {
     int resume_only;          /* finish an interrupted rotation only; never start one */
     int emergency;            /* audit as emergency (incident id below) */
     const char *incident;     /* may be NULL */
+    int scheduled;            /* a due rotation (scheduler): done by another broker = done */
+    int64_t due_base;         /* scheduled: the last success the scheduler saw (0: none) */
 } rotation_opts;
 
 /* Rotates one credential now (or finishes its interrupted rotation first, then stops:
