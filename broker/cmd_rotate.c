@@ -82,7 +82,8 @@ static int usage_rotate(void)
            "       credbroker rotate --journal          list rotations in progress (the journal)\n\n"
            "Credentials, schedules and strategies come from the policy files (--policies).\n"
            "Exit: 0 ok, 1 failed (the stored credential still logs in), 2 refused by policy or usage,\n"
-           "4 master key, 5 a rotation of the credential is already in progress elsewhere.\n");
+           "4 master key, 5 a rotation of the credential is already in progress elsewhere (or another\n"
+           "broker rotated it just now; for --due that counts as done).\n");
     return 0;
 }
 
