@@ -164,8 +164,43 @@ is "$lost" 0 "after every pair the stored credential logs in"
 is "$(journal_rows)" 0 "no rotation is left in the journal"
 is "$(sqlite3 "$CREDBROKER_DB" "SELECT count(*) FROM secrets WHERE ns='pending'")" 0 "no pending password is left in the store"
 
+# --- serve: its scheduler tick and an MCP call rotate in threads of ONE process ---------
+# (the journal's owner pid is the same for both: the engine keeps an in-process set)
+P_S=$(pw); pg_sql "CREATE ROLE srvu LOGIN PASSWORD '$P_S'" >/dev/null
+conn_add srvc "$(pg_url srvu "$P_S")"
+SPOL="$TMP/spol"; mkdir -p "$SPOL"
+cat >"$SPOL/10-serve.json" <<'J'
+{ "credentials": { "srv-db": { "connection": "srvc", "admin_connection": "pgadmin", "schedule": "* * * * *" } },
+  "clients": { "ops": { "tools": ["*"], "connections": ["*"], "mode": "read-only" } } }
+J
+sqlite3 "$CREDBROKER_DB" "INSERT INTO schedule_state(credential, schedule, first_seen) VALUES('srv-db', '* * * * *', strftime('%s','now') - 600)"
+port=$(free_port); KEY=$(openssl rand -hex 24)
+CREDBROKER_POLICIES="$SPOL" CREDBROKER_API_KEY=$KEY CREDBROKER_API_KEY_POLICY=ops CREDBROKER_SCHEDULER_INTERVAL_S=1 \
+  CREDBROKER_TEST_PAUSE_AT=after-create CREDBROKER_TEST_PAUSE_S=$((PAUSE * 2)) \
+  "$CB" serve --listen "127.0.0.1:$port" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+SPID=$!
+on_exit "kill -9 $SPID"
+wait_pause "$TMP/serve.err" after-create; ok $? "serve's scheduler tick is rotating srv-db (test pause after journaling)"
+URL="http://127.0.0.1:$port/mcp"
+H=(-H 'Accept: application/json, text/event-stream' -H 'Content-Type: application/json' -H "Authorization: Bearer $KEY")
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"0"}}}'
+curl -s -D "$TMP/h" -o "$TMP/b" -X POST "$URL" "${H[@]}" -d "$INIT"
+SID=$(tr -d '\r' <"$TMP/h" | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+curl -s -o "$TMP/b" -X POST "$URL" "${H[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-Protocol-Version: 2025-11-25' \
+  -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"credentials_rotate","arguments":{"credential":"srv-db"}}}'
+body=$(cat "$TMP/b"); printf '%s\n' "$body" >>"$ALL"
+like "$body" '"isError":true' "credentials_rotate over MCP while the tick rotates the same credential: refused"
+like "$body" "already in progress \(in this process\)" "... as in progress in this process"
+is "$(sqlite3 "$CREDBROKER_DB" "SELECT owner_pid FROM rotation_journal WHERE credential='srv-db'")" "$SPID" "... and the tick still owns its journal row"
+for _ in $(seq 100); do [ "$(journal_rows)" = 0 ] && break; sleep 0.2; done
+is "$(journal_rows)" 0 "the tick's rotation finished"
+kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+cat "$TMP/serve.out" "$TMP/serve.err" >>"$ALL"
+check "srv-db: the stored credential logs in" stored_ok srvc
+is "$(sqlite3 "$CREDBROKER_DB" "SELECT count(*) FROM audit WHERE action='rotate' AND target='srv-db' AND outcome='ok'")" 1 "one rotation of srv-db, by the tick"
+
 # --- leak check ----------------------------------------------------------------------------
-for c in selfc1 selfc2 selfc3 selfc4 appc1 appc2 appc3 appc4 orders billing billing_b; do remember "$(url_part "$(stored_url "$c")" password)"; done
+for c in selfc1 selfc2 selfc3 selfc4 appc1 appc2 appc3 appc4 orders billing billing_b srvc; do remember "$(url_part "$(stored_url "$c")" password)"; done
 hit=0
 for f in "$ALL" "$CREDBROKER_DB"; do
   if grep -aqF -f "$PWLIST" "$f"; then hit=1; diag "password found in $f"; fi
