@@ -36,6 +36,8 @@ static void say_report(cli_ctx *ctx, json_t *r)
                (long long)json_integer_value(json_object_get(r, "duration_ms")));
     else if (out && strcmp(out, "nothing") == 0)
         printf("%s: no interrupted rotation\n", cred);
+    else if (out && strcmp(out, "rotated-elsewhere") == 0 && !json_object_get(r, "error"))
+        printf("%s: rotated by another broker just now (done)\n", cred); /* --due: what was due is done */
 }
 
 static int rotate_names(cli_ctx *ctx, env *v, char **names, int n, int resume_only)
