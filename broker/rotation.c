@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include "rotation.h"
 #include "audit.h"
@@ -144,15 +145,23 @@ static void rot_free(rot *r)
     free(r->pending_version);
 }
 
-/* Test-only: stop at a named point so a test can kill -9 the process there. */
+/* Test-only: stop at a named point so a test can kill -9 the process there, or (with
+ * CREDBROKER_TEST_PAUSE_UNTIL=FILE) hold it there until the test creates FILE, so a race
+ * is staged in a fixed order whatever the machine's load (still at most PAUSE_S). */
 static void pause_at(const char *point)
 {
     const char *want = getenv("CREDBROKER_TEST_PAUSE_AT");
     if (!want || strcmp(want, point) != 0) return;
     const char *s = getenv("CREDBROKER_TEST_PAUSE_S");
+    const char *until = getenv("CREDBROKER_TEST_PAUSE_UNTIL");
     int secs = s ? atoi(s) : 30;
     fprintf(stderr, "credbroker: test pause at %s pid=%d\n", point, (int)getpid());
     fflush(stderr);
+    if (until && *until) {
+        struct timespec step = {0, 50 * 1000 * 1000};
+        for (long i = 0; i < (long)secs * 20 && access(until, F_OK) != 0; i++) nanosleep(&step, NULL);
+        return;
+    }
     if (secs > 0) sleep((unsigned)secs);
 }
 

@@ -33,7 +33,8 @@
  * first read of the stored credential and the journal; before-create, after-create,
  * before-set, after-set, before-test, after-test, before-finish, after-finish) prints
  * "credbroker: test pause at <point> pid=<pid>" on stderr and sleeps
- * CREDBROKER_TEST_PAUSE_S seconds (default 30), so a test can kill -9 there. */
+ * CREDBROKER_TEST_PAUSE_S seconds (default 30), so a test can kill -9 there; with
+ * CREDBROKER_TEST_PAUSE_UNTIL=FILE it waits until FILE exists instead (at most PAUSE_S). */
 #ifndef CB_ROTATION_H
 #define CB_ROTATION_H
 #include <jansson.h>

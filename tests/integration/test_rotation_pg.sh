@@ -154,11 +154,12 @@ check "store 1 ends with a working credential" stored_ok orders
 # The race of simultaneous starts, made deterministic: the first broker is held (test-only
 # pause) between reading the stored credential and journaling, the second rotates
 # meanwhile; the first must then report it (5), not fail logging in with the old password.
-CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=${ROTATION_RACE_PAUSE_S:-3} \
+CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=60 CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.c0" \
   "$RC" --policies "$POL" rotate self-db >"$TMP/c0.out" 2>&1 &
 APID=$!
 wait_pause "$TMP/c0.out" after-read-credential; ok $? "self-db: the first broker holds the credential it read (test pause)"
 out=$(rot rotate self-db); is "$?" 0 "... the second broker rotates meanwhile"
+touch "$TMP/go.c0"
 wait "$APID"; R1=$?
 cat "$TMP/c0.out" >>"$ALL"
 is "$R1" 5 "... the first then exits 5 (rotated by another broker just now), not 1"

@@ -20,7 +20,7 @@ command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 pg_start || skip_all "cannot start PostgreSQL"
 new_store store
 remember "$PG_ADMIN_PW"
-PAUSE=${ROTATION_RACE_PAUSE_S:-3}   # must outlast one whole rotation of the other broker
+PAUSE=${ROTATION_RACE_PAUSE_S:-60}  # upper bound: a paused broker goes on when the test creates its go file
 PAIRS=${ROTATION_RACE_PAIRS:-100}
 WIDTH=4                              # pairs run at once (distinct credentials)
 
@@ -62,10 +62,12 @@ cred_conn() { case $1 in self*) printf 'selfc%s' "${1#self}";; app*) printf 'app
 # existed and failed with exit 1)
 paused_race() { # paused_race CRED [extra args for both brokers...]
   local cred=$1 c; c=$(cred_conn "$1"); shift
-  CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=$PAUSE "$RC" --policies "$POL" "$@" rotate "$cred" >"$TMP/p1.out" 2>&1 &
+  CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=$PAUSE CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.$cred" \
+    "$RC" --policies "$POL" "$@" rotate "$cred" >"$TMP/p1.out" 2>&1 &
   local p1=$!
   wait_pause "$TMP/p1.out" after-read-credential; ok $? "$cred: the first broker holds the credential it read (test pause)"
   out=$(rot "$@" rotate "$cred"); is "$?" 0 "$cred: the second broker rotates meanwhile (exit 0)"
+  touch "$TMP/go.$cred"
   wait "$p1"; R1=$?
   cat "$TMP/p1.out" >>"$ALL"
   is "$R1" 5 "$cred: the first broker then exits 5, not 1"
@@ -83,11 +85,12 @@ check "billing: the alternate connection (previous login) logs in" stored_ok bil
 # --- rotate --due racing a manual rotate: what was due is done ---------------------------
 D0=2030-01-01T00:00:00Z; D1=2030-01-05T12:00:00Z
 out=$(CREDBROKER_NOW=$D0 rot --json rotate --due); is "$?" 0 "rotate --due on first sight: nothing due yet"
-CREDBROKER_NOW=$D1 CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=$PAUSE \
+CREDBROKER_NOW=$D1 CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=$PAUSE CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.due" \
   "$RC" --policies "$POL" --json rotate --due >"$TMP/d.out" 2>"$TMP/d.err" &
 P1=$!
 wait_pause "$TMP/d.err" after-read-credential; ok $? "rotate --due holds the due credential it read (test pause)"
 out=$(CREDBROKER_NOW=$D1 rot rotate sched-db); is "$?" 0 "a manual rotate of the same credential meanwhile exits 0"
+touch "$TMP/go.due"
 wait "$P1"; R1=$?
 cat "$TMP/d.out" "$TMP/d.err" >>"$ALL"
 is "$R1" 0 "rotate --due then treats it as done (exit 0)"
@@ -95,7 +98,7 @@ like "$(cat "$TMP/d.out")" '"outcome":"rotated-elsewhere"' "... reported as rota
 check "sched-db: the stored credential logs in" stored_ok selfc4
 
 # --- the first broker holds the journal row: the second exits 5 at once, never 1 ---------
-CREDBROKER_TEST_PAUSE_AT=after-create CREDBROKER_TEST_PAUSE_S=$((PAUSE * 2)) "$RC" --policies "$POL" rotate self2 >"$TMP/h.out" 2>&1 &
+CREDBROKER_TEST_PAUSE_AT=after-create CREDBROKER_TEST_PAUSE_S=$PAUSE CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.hold" "$RC" --policies "$POL" rotate self2 >"$TMP/h.out" 2>&1 &
 P1=$!
 wait_pause "$TMP/h.out" after-create; ok $? "self2: the first broker paused after journaling (row and database lock held)"
 out=$(rq rotate self2); is "$?" 5 "self2: a second rotate exits 5"
@@ -104,6 +107,7 @@ out=$(rq rotate --resume self2); is "$?" 5 "rotate --resume does not take a live
 out=$(rq tick); rc=$?
 is "$rc" 0 "the scheduler tick leaves the live row alone (exit 0)"
 like "$out" '"report":\[\]' "... and reports nothing resumed"
+touch "$TMP/go.hold"
 wait "$P1"; is "$?" 0 "the first broker finishes its rotation"
 cat "$TMP/h.out" >>"$ALL"
 check "self2: the stored credential logs in" stored_ok selfc2
@@ -178,7 +182,7 @@ J
 sqlite3 "$CREDBROKER_DB" "INSERT INTO schedule_state(credential, schedule, first_seen) VALUES('srv-db', '* * * * *', strftime('%s','now') - 600)"
 port=$(free_port); KEY=$(openssl rand -hex 24)
 CREDBROKER_POLICIES="$SPOL" CREDBROKER_API_KEY=$KEY CREDBROKER_API_KEY_POLICY=ops CREDBROKER_SCHEDULER_INTERVAL_S=1 \
-  CREDBROKER_TEST_PAUSE_AT=after-create CREDBROKER_TEST_PAUSE_S=$((PAUSE * 2)) \
+  CREDBROKER_TEST_PAUSE_AT=after-create CREDBROKER_TEST_PAUSE_S=$PAUSE CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.serve" \
   "$CB" serve --listen "127.0.0.1:$port" >"$TMP/serve.out" 2>"$TMP/serve.err" &
 SPID=$!
 on_exit "kill -9 $SPID"
@@ -194,6 +198,7 @@ body=$(cat "$TMP/b"); printf '%s\n' "$body" >>"$ALL"
 like "$body" '"isError":true' "credentials_rotate over MCP while the tick rotates the same credential: refused"
 like "$body" "already in progress \(in this process\)" "... as in progress in this process"
 is "$(sqlite3 "$CREDBROKER_DB" "SELECT owner_pid FROM rotation_journal WHERE credential='srv-db'")" "$SPID" "... and the tick still owns its journal row"
+touch "$TMP/go.serve"
 for _ in $(seq 100); do [ "$(journal_rows)" = 0 ] && break; sleep 0.2; done
 is "$(journal_rows)" 0 "the tick's rotation finished"
 kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
