@@ -111,7 +111,7 @@ typedef struct rot {
     const rotation_opts *o;
     const db_target *dbt;
     conn_url cur, alt, admin;     /* parsed stored URLs (secrets) */
-    char *cur_raw, *alt_raw;      /* the stored URL texts cur/alt were parsed from (secrets) */
+    char *cur_raw, *alt_raw, *admin_raw; /* the stored URL texts cur/alt/admin were parsed from (secrets) */
     int have_alt, have_admin;
     int fresh;                    /* this run inserted the journal row (id) */
     int claimed;                  /* this run owns the journal row (id) */
@@ -139,6 +139,7 @@ static void rot_free(rot *r)
     conn_url_free(&r->admin);
     cb_free_secret(r->cur_raw);
     cb_free_secret(r->alt_raw);
+    cb_free_secret(r->admin_raw);
     free(r->target);
     cb_free_secret(r->pending);
     cb_free_secret(r->ctl_password);
@@ -421,6 +422,33 @@ static int reread_stored(rot *r, int *changed, cb_error *e)
         cb_free_secret(r->alt_raw);
         r->alt_raw = u;
     }
+    return 0;
+}
+
+/* 0 when the stored admin URL changed since it was read and now holds the new one
+ * (r->admin); -1 when it is unchanged or unusable. */
+static int reload_admin(rot *r)
+{
+    char *u = stored_raw(r, r->c->admin_connection);
+    if (!u || same_text(u, r->admin_raw)) {
+        cb_free_secret(u);
+        return -1;
+    }
+    conn_url nu;
+    cb_error ig = {0};
+    int bad = conn_url_parse(u, r->admin.engine, &nu, &ig); /* frees nu itself on failure */
+    if (!bad && rotation_check_sslmode(&nu, r->p->requirements.min_sslmode, r->c->admin_connection, &ig)) {
+        conn_url_free(&nu);
+        bad = 1;
+    }
+    if (bad) {
+        cb_free_secret(u);
+        return -1;
+    }
+    conn_url_free(&r->admin);
+    r->admin = nu;
+    cb_free_secret(r->admin_raw);
+    r->admin_raw = u;
     return 0;
 }
 
@@ -816,7 +844,7 @@ static int run(rot *r, const char *credential, json_t *report, cb_error *e, cons
     if (!r->dbt || !r->dbt->set_password)
         return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: engine %s cannot be rotated", credential, r->cur.engine);
     if (c->admin_connection) {
-        if (load_url(r, c->admin_connection, &r->admin, NULL, "admin", e)) return e->code;
+        if (load_url(r, c->admin_connection, &r->admin, &r->admin_raw, "admin", e)) return e->code;
         r->have_admin = 1;
     }
     pw_policy pw;
@@ -843,6 +871,11 @@ static int run(rot *r, const char *credential, json_t *report, cb_error *e, cons
     if (rc || !r->claimed) return rc;
 
     rc = connect_control(r, e);
+    if (rc && e->kind == CB_K_DENIED && r->have_admin && reload_admin(r) == 0) {
+        /* the admin login was rotated meanwhile (another credential, another broker): its new stored URL */
+        *e = (cb_error){0};
+        rc = connect_control(r, e);
+    }
     if (rc) {
         /* a login refused with a credential that is no longer the stored one: someone else rotated */
         int moved = e->kind == CB_K_DENIED && stored_changed(r);

@@ -38,20 +38,26 @@ for i in 1 2 3 4; do
   creds+="\"self$i\": { \"connection\": \"selfc$i\", \"strategy\": \"single-user\" },"
   creds+="\"app$i\": { \"connection\": \"appc$i\", \"admin_connection\": \"pgadmin\" },"
 done
-P_OA=$(pw); P_OB=$(pw); P_BA=$(pw); P_BB=$(pw)
+P_OA=$(pw); P_OB=$(pw); P_BA=$(pw); P_BB=$(pw); P_ADM=$(pw); P_A5=$(pw)
+# adm2: an admin login (CREATEROLE) that is itself a rotated credential
+sql+="CREATE ROLE adm2 LOGIN CREATEROLE PASSWORD '$P_ADM'; CREATE ROLE appu5 LOGIN PASSWORD '$P_A5';"
 sql+="CREATE ROLE orders_a LOGIN PASSWORD '$P_OA'; CREATE ROLE orders_b LOGIN PASSWORD '$P_OB';
       CREATE ROLE billing_a LOGIN PASSWORD '$P_BA'; CREATE ROLE billing_b LOGIN PASSWORD '$P_BB';"
 pg_sql "$sql" >/dev/null
 conn_add orders "$(pg_url orders_a "$P_OA")"
 conn_add billing "$(pg_url billing_a "$P_BA")"
 conn_add billing_b "$(pg_url billing_b "$P_BB")"
+conn_add adm2c "$(pg_url adm2 "$P_ADM")"
+conn_add appc5 "$(pg_url appu5 "$P_A5")"
 POL="$TMP/pol"; mkdir -p "$POL"
 cat >"$POL/10-race.json" <<J
 { "credentials": { $creds
     "orders-db": { "connection": "orders", "admin_connection": "pgadmin", "strategy": "alternating-users",
                    "users": ["orders_a", "orders_b"] },
     "billing-db": { "connection": "billing", "strategy": "alternating-users", "alternate_connection": "billing_b" },
-    "sched-db": { "connection": "selfc4", "strategy": "single-user", "schedule": "0 3 * * *" }
+    "sched-db": { "connection": "selfc4", "strategy": "single-user", "schedule": "0 3 * * *" },
+    "app5": { "connection": "appc5", "admin_connection": "adm2c" },
+    "adm2-db": { "connection": "adm2c" }
 } }
 J
 cred_conn() { case $1 in self*) printf 'selfc%s' "${1#self}";; app*) printf 'appc%s' "${1#app}";; orders-db) printf orders;;
@@ -81,6 +87,19 @@ paused_race orders-db
 check "orders: the previous login keeps working" login_ok "$(pg_url orders_a "$P_OA")"
 paused_race billing-db
 check "billing: the alternate connection (previous login) logs in" stored_ok billing_b
+
+# --- the admin login is rotated (another credential) while a rotation holds its old URL --
+CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=$PAUSE CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.adm" \
+  "$RC" --policies "$POL" rotate app5 >"$TMP/adm.out" 2>&1 &
+P1=$!
+wait_pause "$TMP/adm.out" after-read-credential; ok $? "app5: the first broker holds the admin URL it read (test pause)"
+out=$(rot rotate adm2-db); is "$?" 0 "the admin login adm2 rotates itself meanwhile"
+touch "$TMP/go.adm"
+wait "$P1"; R1=$?
+cat "$TMP/adm.out" >>"$ALL"
+is "$R1" 0 "app5 then rotates with the admin's new stored URL (exit 0), not a login failure"
+check "app5: the stored credential logs in" stored_ok appc5
+check "adm2: the stored admin credential logs in" stored_ok adm2c
 
 # --- rotate --due racing a manual rotate: what was due is done ---------------------------
 D0=2030-01-01T00:00:00Z; D1=2030-01-05T12:00:00Z
@@ -207,7 +226,7 @@ check "srv-db: the stored credential logs in" stored_ok srvc
 is "$(sqlite3 "$CREDBROKER_DB" "SELECT count(*) FROM audit WHERE action='rotate' AND target='srv-db' AND outcome='ok'")" 1 "one rotation of srv-db, by the tick"
 
 # --- leak check ----------------------------------------------------------------------------
-for c in selfc1 selfc2 selfc3 selfc4 appc1 appc2 appc3 appc4 orders billing billing_b srvc; do remember "$(url_part "$(stored_url "$c")" password)"; done
+for c in selfc1 selfc2 selfc3 selfc4 appc1 appc2 appc3 appc4 appc5 adm2c orders billing billing_b srvc; do remember "$(url_part "$(stored_url "$c")" password)"; done
 hit=0
 for f in "$ALL" "$CREDBROKER_DB"; do
   if grep -aqF -f "$PWLIST" "$f"; then hit=1; diag "password found in $f"; fi
