@@ -37,6 +37,8 @@ static void say_report(cli_ctx *ctx, json_t *r)
                (long long)json_integer_value(json_object_get(r, "duration_ms")));
     else if (out && strcmp(out, "nothing") == 0)
         printf("%s: no interrupted rotation\n", cred);
+    else if (out && strcmp(out, "rotated-elsewhere") == 0 && !json_object_get(r, "error"))
+        printf("%s: rotated by another broker just now (done)\n", cred); /* --due: what was due is done */
 }
 
 static int rotate_names(cli_ctx *ctx, env *v, char **names, int n, int resume_only)
@@ -83,7 +85,8 @@ static int usage_rotate(void)
            "       credbroker rotate --journal          list rotations in progress (the journal)\n\n"
            "Credentials, schedules and strategies come from the policy files (--policies).\n"
            "Exit: 0 ok, 1 failed (the stored credential still logs in), 2 refused by policy or usage,\n"
-           "4 master key, 5 a rotation of the credential is already in progress elsewhere.\n");
+           "4 master key, 5 a rotation of the credential is already in progress elsewhere (or another\n"
+           "broker rotated it just now; for --due that counts as done).\n");
     return 0;
 }
 
