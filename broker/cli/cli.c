@@ -212,6 +212,7 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
     *argc = n;
     argv[n] = NULL;
     cli_default_paths(ctx);
+    cli_config_master_key_ref(ctx);
     if (ctx->verbose && !ctx->quiet && !rc) cli_say_paths(ctx);
     ctx->paths.actor = audit_cli_actor();
     cb_log_level = ctx->quiet ? 0 : 1 + ctx->verbose;

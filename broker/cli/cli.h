@@ -42,6 +42,8 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad);
 void cli_default_paths(cli_ctx *ctx);
 /* -v: which store, policy directory and config this command uses, on stderr. */
 void cli_say_paths(const cli_ctx *ctx);
+/* Makes credbroker.json's "master_key_ref" a master-key source (after the paths are set). */
+void cli_config_master_key_ref(const cli_ctx *ctx);
 /* mkdir -p (0700) of a file's directory, for `init` at a default path. */
 int cli_make_parent_dir(const char *path, cb_error *e);
 

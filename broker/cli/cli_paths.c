@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "store/store.h"
 
 /* The chosen defaults live as long as the process (cb_paths holds pointers). */
 static char db_buf[PATH_MAX], cfg_buf[PATH_MAX], pol_buf[PATH_MAX];
@@ -116,4 +117,20 @@ int cli_make_parent_dir(const char *path, cb_error *e)
         }
     }
     return 0;
+}
+
+/* credbroker.json's "master_key_ref" is one of the master key's sources (store.c): read
+ * the config here, quietly; a command that uses the config reports its errors itself. */
+void cli_config_master_key_ref(const cli_ctx *ctx)
+{
+    static char *ref;
+    if (ref) return;
+    cb_config *cfg = NULL;
+    cb_error e = {0};
+    if (config_load(ctx->paths.config_path, 0, &cfg, NULL, &e) != 0 || !cfg) return;
+    if (cfg->master_key_ref) {
+        ref = cb_strdup(cfg->master_key_ref);
+        store_master_key_config_ref = ref;
+    }
+    config_free(cfg);
 }
