@@ -53,7 +53,7 @@ diag "$(cat "$TMP/extract.out")"
 
 run_snippet() { # SPEC.json: TAP lines from the driver
   env -i "$NODE" "$INTEROP/mcp_snippet.mjs" "$1" >"$TMP/node.out" 2>&1; local rc=$?
-  while IFS= read -r l; do case "$l" in PASS\ *) pass "${l#PASS }";; FAIL\ *) fail "${l#FAIL }";; *) echo "$l" | sed 's/^\([^#]\)/# \1/';; esac; done <"$TMP/node.out"
+  while IFS= read -r l; do case "$l" in PASS\ *) pass "${l#PASS }";; FAIL\ *) fail "${l#FAIL }";; \#*) echo "$l";; *) diag "$l";; esac; done <"$TMP/node.out"
   return $rc
 }
 for s in claude-desktop vscode cursor; do
