@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#ifdef __linux__
+#include <sys/prctl.h> /* PR_SET_DUMPABLE; macOS has no prctl (RLIMIT_CORE covers core files) */
+#endif
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -82,7 +84,11 @@ void cb_harden_process(void)
 {
     struct rlimit rl = {0, 0};
     setrlimit(RLIMIT_CORE, &rl);
+#ifdef __linux__
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#elif defined(__APPLE__)
+    /* no ptrace-attach guard without entitlements; core files are off above */
+#endif
 }
 
 static void oom(void)
