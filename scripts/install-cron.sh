@@ -86,6 +86,7 @@ if [ -z "$bin" ]; then
   here=$(cd "$(dirname "$0")" && pwd)
   if command -v credbroker >/dev/null 2>&1; then bin=$(command -v credbroker)
   elif [ -x "$here/../build/credbroker" ]; then bin=$(cd "$here/../build" && pwd)/credbroker
+  elif [ -x "$here/../../../bin/credbroker" ]; then bin=$(cd "$here/../../../bin" && pwd)/credbroker
   else die "credbroker binary not found (use --binary PATH)"; fi
 fi
 bin=$(abs "$bin"); safe "$bin" "--binary"
