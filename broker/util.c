@@ -368,6 +368,11 @@ int cb_parse_iso8601(const char *s, int64_t *t)
     }
     if (*p) return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
+    /* an impossible date (2026-02-31) is an error, not March 3 (timegm would normalize it) */
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (Y < 0 || h < 0 || m < 0 || sec < 0 || D > mdays[M - 1] + (M == 2 && leap)) return -1;
+    if (off && (off > 14 * 3600L || off < -14 * 3600L)) return -1;
     struct tm tm = {0};
     tm.tm_year = Y - 1900; tm.tm_mon = M - 1; tm.tm_mday = D;
     tm.tm_hour = h; tm.tm_min = m; tm.tm_sec = sec;
