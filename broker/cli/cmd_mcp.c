@@ -90,6 +90,11 @@ int cmd_mcp(cli_ctx *ctx, int argc, char **argv)
     return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }
 
+static void resume_after_bind(void *paths)
+{
+    serve_resume_rotations(paths);
+}
+
 int cmd_serve(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
@@ -98,7 +103,7 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
                "Every request needs 'Authorization: Bearer <key>' (credbroker apikey create). Binding anything but\n"
                "loopback prints a warning. Stops on SIGTERM or SIGINT.\n"
                "It also runs the rotation scheduler (policies' schedules, every CREDBROKER_SCHEDULER_INTERVAL_S,\n"
-               "default 30 s) and, at start, finishes any rotation that was interrupted.\n");
+               "default 30 s) and, once its port is bound, finishes any rotation that was interrupted.\n");
         return 0;
     }
     const char *listen = cli_take_opt(&argc, argv, "--listen");
@@ -109,8 +114,10 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     cb_error e = {0};
     int rc = mcp_app_open(&ctx->paths, &a, &e);
     if (rc) return cli_report_error(ctx, &e);
-    /* finish interrupted rotations first, then run the scheduler next to the endpoint */
-    serve_resume_rotations(&ctx->paths);
+    /* bind first, then finish interrupted rotations (a database that hangs must not keep
+     * the endpoint down), then run the scheduler next to the endpoint */
+    a->on_listening = resume_after_bind;
+    a->on_listening_arg = &ctx->paths;
     rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &ctx->paths, serve_tick_interval(), &e);
     mcp_app_close(a);
     return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
