@@ -132,8 +132,8 @@ int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
                            json_string_value(json_object_get(r, "step")), json_string_value(json_object_get(r, "user")),
                            json_string_value(json_object_get(r, "started_at")),
                            (long long)json_integer_value(json_object_get(r, "owner_pid")),
-                           json_object_get(r, "error") ? "  last error: " : "",
-                           json_object_get(r, "error") ? json_string_value(json_object_get(r, "error")) : "");
+                           json_is_string(json_object_get(r, "error")) ? "  last error: " : "",
+                           json_is_string(json_object_get(r, "error")) ? json_string_value(json_object_get(r, "error")) : "");
                 json_decref(rows);
             }
         }
