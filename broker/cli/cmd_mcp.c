@@ -5,6 +5,7 @@
 #include "tools/mcp_app.h"
 #include "rotation/rotation_env.h"
 #include "tools/mcp_unavailable.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,9 +91,23 @@ int cmd_mcp(cli_ctx *ctx, int argc, char **argv)
     return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }
 
-static void resume_after_bind(void *paths)
+/* On its own thread: a hanging database must delay neither the endpoint nor SIGTERM (the
+ * serving thread waits for signals). A rotation cut short at exit is finished by the next
+ * start, like any interrupted one; the database lock keeps the scheduler's tick out. */
+static void *resume_thread(void *paths)
 {
     serve_resume_rotations(paths);
+    return NULL;
+}
+
+static void resume_after_bind(void *paths)
+{
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &at, resume_thread, paths) != 0) serve_resume_rotations(paths);
+    pthread_attr_destroy(&at);
 }
 
 int cmd_serve(cli_ctx *ctx, int argc, char **argv)
