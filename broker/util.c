@@ -426,3 +426,32 @@ int cb_uuid4(char out[37])
              r[14], r[15]);
     return 0;
 }
+
+#ifndef __linux__
+int cb_compat_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+    /* the caller has blocked the signals in set: poll what is pending, 100 ms at a time */
+    if (info) memset(info, 0, sizeof *info);
+    long left_ms = timeout ? (long)timeout->tv_sec * 1000L + timeout->tv_nsec / 1000000L : -1;
+    for (;;) {
+        sigset_t pend;
+        if (sigpending(&pend) == 0)
+            for (int s = 1; s < 65; s++)
+                if (sigismember(set, s) == 1 && sigismember(&pend, s) == 1) {
+                    sigset_t one;
+                    int got = 0;
+                    sigemptyset(&one);
+                    sigaddset(&one, s);
+                    if (sigwait(&one, &got) == 0) return got;
+                }
+        if (left_ms == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        long step = left_ms < 0 || left_ms > 100 ? 100 : left_ms;
+        struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (left_ms > 0) left_ms -= step;
+    }
+}
+#endif
