@@ -207,6 +207,7 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
     if ((rc = cli_open_store(ctx, &s))) return rc;
     if (rm) {
         rc = store_conn_remove(s, name, &e);
+        if (!rc) source_state_forget(s, name);
         audit_append(s, ctx->paths.actor, "conn.remove", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
         store_close(s);
         if (rc) return cli_report_error(ctx, &e);

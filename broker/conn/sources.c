@@ -99,6 +99,15 @@ void source_state_record(cb_store *s, const char *name, const char *ref, const c
     state_put(s, name, ref, version, 1, NULL);
 }
 
+void source_state_forget(cb_store *s, const char *name)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(store_db(s), "DELETE FROM source_state WHERE name = ?", -1, &q, NULL) != SQLITE_OK) return;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_step(q);
+    sqlite3_finalize(q);
+}
+
 static void limits_for(const cb_config *cfg, const char *name, int *ttl, int *stale, const char **engine)
 {
     const config_source *src = cfg ? config_source_get(cfg, name) : NULL;

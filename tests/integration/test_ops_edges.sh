@@ -96,6 +96,8 @@ like "$out" "fromref +fresh" "sync sees the --from-ref connection (fresh within 
 out=$("$CB" sync --force 2>&1)
 like "$out" "fromref +ok" "sync --force refreshes it"
 like "$("$CB" conn url fromref 2>/dev/null)" "app:second@" "... the new value is stored"
+check "conn remove fromref" "$CB" conn remove fromref
+unlike "$("$CB" cache list)" "fromref" "a removed --from-ref connection leaves cache list"
 
 # --- rotate --journal --discard: a credential no longer in the policy ---
 jrow() { # CREDENTIAL CONNECTION
