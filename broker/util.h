@@ -100,4 +100,14 @@ char *cb_read_stream_secret(int fd, size_t max, cb_error *e);
 /* Random UUIDv4 into out[37]. */
 int cb_uuid4(char out[37]);
 
+/* macOS (Claude Desktop's platform) has no sigtimedwait: util.c supplies one that polls
+ * the pending set of the blocked signals. Linux uses the real call. */
+#ifndef __linux__
+#include <signal.h>
+#include <time.h>
+int cb_compat_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);
+#undef sigtimedwait
+#define sigtimedwait cb_compat_sigtimedwait
+#endif
+
 #endif

@@ -96,7 +96,8 @@ static int list(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-static int revoke(cli_ctx *ctx, int argc, char **argv)
+/* not "revoke": BSD and macOS libcs declare revoke(2) in <unistd.h> */
+static int cmd_revoke(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_no_unknown_opts(argc, argv) || argc != 2) {
         fprintf(stderr, "credbroker: apikey revoke NAME\n");
@@ -122,7 +123,7 @@ int cmd_apikey(cli_ctx *ctx, int argc, char **argv)
     const char *sub = argv[1];
     if (!strcmp(sub, "create")) return create(ctx, argc - 1, argv + 1);
     if (!strcmp(sub, "list")) return list(ctx, argc - 1, argv + 1);
-    if (!strcmp(sub, "revoke")) return revoke(ctx, argc - 1, argv + 1);
+    if (!strcmp(sub, "revoke")) return cmd_revoke(ctx, argc - 1, argv + 1);
     fprintf(stderr, "credbroker: unknown apikey subcommand '%s'\n", sub);
     return CB_EUSAGE;
 }

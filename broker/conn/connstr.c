@@ -540,6 +540,12 @@ int conn_url_parse(const char *s, const char *engine_hint, conn_url *out, cb_err
     while (n && isspace((unsigned char)s[n - 1])) n--;
     if (n == 0) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "empty connection string");
     if (n > 65536) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "connection string too long");
+    /* a newline or other control character inside is never part of a valid string: it
+     * would be stored and end up in logs, crontabs or a driver's conninfo. TAB stays: it
+     * separates libpq key=value pairs and may sit in a quoted password. */
+    for (size_t k = 0; k < n; k++)
+        if (((unsigned char)s[k] < 0x20 && s[k] != '\t') || s[k] == 0x7f)
+            return bad(e, "control character in the connection string (percent-encode it if it belongs to a value)", k);
     char *str = cb_strndup(s, n);
     const char *hint = norm_engine(engine_hint);
     int rc = 0;

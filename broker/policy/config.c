@@ -44,11 +44,13 @@ cb_config *config_defaults(void)
     return c;
 }
 
+const char *config_default_path = CONFIG_DEFAULT_PATH;
+
 int config_path_explicit(const char *cli_value)
 {
     const char *env = getenv("CREDBROKER_CONFIG");
     if (env && *env) return 1;
-    return cli_value && strcmp(cli_value, CONFIG_DEFAULT_PATH) != 0;
+    return cli_value && strcmp(cli_value, config_default_path) != 0;
 }
 
 const config_source *config_source_get(const cb_config *c, const char *name)
@@ -377,7 +379,7 @@ int config_load_buffer(const char *name, const char *text, size_t len, cb_config
 int config_load(const char *path, int required, cb_config **out, cb_diags *diags, cb_error *e)
 {
     *out = NULL;
-    if (!path || !*path) path = CONFIG_DEFAULT_PATH;
+    if (!path || !*path) path = config_default_path;
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT) {
         if (!required) { *out = config_defaults(); return 0; }

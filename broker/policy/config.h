@@ -65,6 +65,9 @@ cb_config *config_defaults(void);
 /* Whether the path was chosen by the user (CLI value differs from the default or
  * CREDBROKER_CONFIG is set): then a missing file is an error. */
 int config_path_explicit(const char *cli_value);
+/* The default the CLI chose (XDG, /etc/credbroker, $CONFIGURATION_DIRECTORY), compared by
+ * config_path_explicit; CONFIG_DEFAULT_PATH until set. */
+extern const char *config_default_path;
 
 const config_source *config_source_get(const cb_config *c, const char *name);
 /* Parses "host:port", "[v6]:port"; port 1..65535. *host malloc'd. */

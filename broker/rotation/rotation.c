@@ -941,7 +941,9 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
     int rc;
     const char *outcome = "error";
     if (!r.c) {
-        rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files", credential);
+        rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files%s", credential,
+                     o->resume_only ? " (an interrupted rotation of it stays in the journal: drop it with "
+                                      "'credbroker rotate --journal --discard NAME')" : "");
         outcome = "denied";
     } else {
         rc = run(&r, credential, report, e, &outcome);

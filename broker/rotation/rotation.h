@@ -83,6 +83,10 @@ int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, 
  * pending_version,started_at,updated_at,owner_pid,owner_host,error}]. */
 int rotation_journal_list(cb_store *s, json_t **out, cb_error *e);
 
+/* Drops the journal row and pending password of a credential no longer in the policy
+ * (rotation_discard.c); refused while it is in the policy or its owner is alive. Audited. */
+int rotation_journal_discard(cb_store *s, const cb_policy *p, const char *credential, const char *actor, cb_error *e);
+
 /* Ends every session of the credential's login(s) (both logins for alternating-users).
  * *count = sessions ended. Runs on the admin connection, else on the stored one. */
 int rotation_terminate_sessions(cb_store *s, const cb_policy *p, const cb_config *cfg,

@@ -10,6 +10,7 @@
 #include "store/audit.h"
 #include "store/crypto.h"
 #include "conn/sources.h"
+#include "rotation/rotation.h"
 
 #define CREDBROKER_MCP_VERSION "0.1.0"
 
@@ -295,7 +296,9 @@ static int resolve(mcp_app *a, const char *name, conn_url *u, uint8_t hash[32], 
     rc = conn_url_parse(sc.url, sc.engine, u, e);
     store_conn_free(&sc);
     if (rc) return cb_fail(e, CB_ERR, CB_K_INVALID, "connection '%s' has an invalid stored URL", name);
-    return 0;
+    /* requirements.min_sslmode holds for MCP queries too, not only for rotation */
+    if (a->pol && (rc = rotation_check_sslmode(u, a->pol->requirements.min_sslmode, name, e))) conn_url_free(u);
+    return rc;
 }
 
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e) { return resolve(a, name, u, NULL, e); }
@@ -599,6 +602,7 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         fprintf(stderr, "credbroker: serving MCP on %s://%s%s%s:%d/mcp\n", o.tls_cert_pem ? "https" : "http", v6 ? "[" : "",
                 host, v6 ? "]" : "", mcp_http_port(h));
     }
+    if (a->on_listening) a->on_listening(a->on_listening_arg);
     int sig = 0;
     for (;;) {
         struct timespec ts = {tick && tick_interval_s > 0 ? tick_interval_s : 3600, 0};

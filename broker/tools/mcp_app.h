@@ -66,6 +66,9 @@ typedef struct mcp_app {
     int q_len, q_stop, q_started, q_writing, q_flush;
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
+    /* serve: called once the HTTP port is bound, before the first tick (NULL: nothing) */
+    void (*on_listening)(void *arg);
+    void *on_listening_arg;
 } mcp_app;
 
 /* Opens the store (master key from the environment), credbroker.json and the policies
