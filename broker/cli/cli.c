@@ -180,6 +180,8 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
     ctx->paths.db_path = getenv("CREDBROKER_DB");
     ctx->paths.config_path = getenv("CREDBROKER_CONFIG");
     ctx->paths.policies_dir = getenv("CREDBROKER_POLICIES");
+    const char *lf = getenv("CREDBROKER_LOG_FORMAT");
+    cb_log_json = lf && !strcmp(lf, "json");
     int rc = 0, n = 1;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
@@ -192,6 +194,11 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
         /* --config/--policies before the command only: `policy check --policies D` is the command's */
         else if (strcmp(a, "--config") == 0 && i + 1 < *argc && n == 1) ctx->paths.config_path = argv[++i];
         else if (strcmp(a, "--policies") == 0 && i + 1 < *argc && n == 1) ctx->paths.policies_dir = argv[++i];
+        else if ((strcmp(a, "--log-format") == 0 && i + 1 < *argc) || strncmp(a, "--log-format=", 13) == 0) {
+            const char *f = a[12] == '=' ? a + 13 : argv[++i];
+            if (!strcmp(f, "json") || !strcmp(f, "text")) cb_log_json = !strcmp(f, "json");
+            else if (!rc) { rc = 2; if (bad) *bad = "--log-format (want text or json)"; }
+        }
         else if (strcmp(a, "--json") == 0) ctx->json = 1;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) ctx->quiet = 1;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) ctx->verbose++;

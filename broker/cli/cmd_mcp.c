@@ -43,9 +43,13 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     cb_error e = {0};
     int rc = mcp_app_open(&ctx->paths, &a, &e);
     if (rc) return cli_report_error(ctx, &e);
-    /* finish interrupted rotations first, then run the scheduler next to the endpoint */
-    serve_resume_rotations(&ctx->paths);
-    rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &ctx->paths, serve_tick_interval(), &e);
+    /* finish interrupted rotations first, then run the scheduler next to the endpoint;
+     * scheduler work is audited as actor "serve" (MCP-triggered rotations name the client) */
+    static cb_paths sched;
+    sched = ctx->paths;
+    sched.actor = "serve";
+    serve_resume_rotations(&sched);
+    rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &sched, serve_tick_interval(), &e);
     mcp_app_close(a);
     return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }

@@ -54,8 +54,9 @@ int serve_scheduler_tick(void *arg)
     rotation_env v;
     cb_error e = {0};
     if (rotation_env_open(ctx, &v, &e)) {
-        if (e.kind != CB_K_NOTFOUND) LOG_WARN("scheduler: %s", e.msg);
-        return 0;
+        if (e.kind == CB_K_NOTFOUND) return 0; /* no policy: nothing to schedule */
+        LOG_WARN("scheduler: %s", e.msg);
+        return 1; /* the pass could not run (health says so) */
     }
     json_t *rep = json_array();
     if (scheduler_tick(v.s, v.p, v.cfg, ctx->actor, rep, &e)) LOG_WARN("scheduler: %s", e.msg);
