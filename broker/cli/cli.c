@@ -216,5 +216,11 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
     ctx->paths.actor = audit_cli_actor();
     cb_log_level = ctx->quiet ? 0 : 1 + ctx->verbose;
     policy_schedule_validator = schedule_check;
+    /* the audit anchor (credbroker.json audit.anchor) is written after every audited
+     * commit by any command; a config that does not load is reported by the commands */
+    cb_config *cfg = NULL;
+    cb_error ce = {0};
+    if (config_load(ctx->paths.config_path, 0, &cfg, NULL, &ce) == 0 && cfg) audit_set_anchor(cfg->audit_anchor);
+    config_free(cfg);
     return rc;
 }

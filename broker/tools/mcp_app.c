@@ -159,6 +159,7 @@ static void *audit_writer(void *arg)
             if (audit_append(a->store, it->actor, it->action, it->target, it->outcome, it->detail, it->ms, &e))
                 LOG_ERROR("mcp: audit append failed: %s", e.msg);
         if (tx && store_commit(a->store, &e)) LOG_ERROR("mcp: audit commit failed: %s", e.msg);
+        else if (tx && audit_anchor_write(a->store, &e)) LOG_WARN("%s", e.msg);
         pthread_mutex_unlock(&a->store_mu);
         while (batch) {
             audit_item *n = batch->next;

@@ -60,6 +60,7 @@ int serve_reload(mcp_app *a)
         json_array_append_new(errs, json_pack("{s:s,s:s}", "what", "config", "error", e.msg));
     } else {
         pthread_mutex_lock(&ops_mu);
+        audit_set_anchor(c->audit_anchor);
         if (nretired_cfg < RETIRED_MAX) retired_cfg[nretired_cfg++] = __atomic_exchange_n(&a->cfg, c, __ATOMIC_SEQ_CST);
         else config_free(c);
         pthread_mutex_unlock(&ops_mu);
