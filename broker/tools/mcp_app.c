@@ -615,8 +615,9 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         int port = 0, v6 = 0;
         if (mcp_parse_listen(listen, host, sizeof host, &port, &v6)) snprintf(host, sizeof host, "?");
         /* on stderr, so that stdout stays free for whoever runs us */
-        fprintf(stderr, "credbroker: serving MCP on %s://%s%s%s:%d/mcp\n", o.tls_cert_pem ? "https" : "http", v6 ? "[" : "",
-                host, v6 ? "]" : "", mcp_http_port(h));
+        cb_log_notice("serving MCP on %s://%s%s%s:%d/mcp (metrics at /metrics%s, health at /healthz)",
+                      o.tls_cert_pem ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", mcp_http_port(h),
+                      mtok ? ", bearer token" : "");
     }
     int sig = 0;
     for (;;) {

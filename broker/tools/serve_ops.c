@@ -12,6 +12,8 @@
 /* Policies and configs replaced by a reload stay allocated until close: a request that
  * read the old pointer may still be using it. */
 #define RETIRED_MAX 256
+/* serve looks at the last hour: what is new is what a webhook is for */
+#define SERVE_MONITOR_WINDOW_S 3600
 static pthread_mutex_t ops_mu = PTHREAD_MUTEX_INITIALIZER;
 static cb_policy *retired_pol[RETIRED_MAX];
 static cb_config *retired_cfg[RETIRED_MAX];
@@ -124,7 +126,7 @@ void serve_monitor_pass(mcp_app *a)
     cb_error e = {0};
     json_t *findings = NULL;
     if (store_open_unlocked(a->paths->db_path, &s, &e) ||
-        monitor_analyze(s, p, cb_now(), 86400, &ctr, &findings, &e)) {
+        monitor_analyze(s, p, cb_now(), SERVE_MONITOR_WINDOW_S, &ctr, &findings, &e)) {
         LOG_WARN("monitor: %s", e.msg);
         if (s) store_close(s);
         return;

@@ -9,8 +9,8 @@
  * reload is audited (serve.reload). Returns 0 when everything reloaded. */
 int serve_reload(mcp_app *a);
 /* Runs the monitor when its interval has passed (CREDBROKER_MONITOR_INTERVAL_S, default
- * 60): updates security_findings and posts each finding not seen before to the policy's
- * monitoring.webhook. */
+ * 60) over the last hour: updates security_findings, logs each finding not seen before
+ * and posts it to the policy's monitoring.webhook. */
 void serve_monitor_pass(mcp_app *a);
 /* The /metrics bearer token from credbroker.json "metrics": {"token_ref": REF}, or NULL
  * (open). *token: cb_free_secret. Returns 0 or the fetch error. */
