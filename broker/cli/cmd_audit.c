@@ -76,7 +76,13 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv)
     if (strcmp(sub, "verify") == 0) {
         if (cli_no_unknown_opts(argc, argv) || argc > 1) return CB_EUSAGE;
         cb_store *s;
-        int rc = cli_open_store(ctx, &s);
+        /* the anchor comes from credbroker.json: a config that does not load is an error here */
+        struct cb_config *cfg = NULL;
+        int rc = cli_load_config(ctx, &cfg);
+        if (rc) return rc;
+        audit_set_anchor(cfg->audit_anchor);
+        config_free(cfg);
+        rc = cli_open_store(ctx, &s);
         if (rc) return rc;
         json_t *problems = json_array();
         long checked = 0;

@@ -43,6 +43,40 @@ static char *head_text(cb_store *s)
     return r;
 }
 
+/* Compares an anchor value with the store: NULL when the store holds the anchored
+ * entry, else the problem (static or in buf). */
+static const char *anchor_compare(cb_store *s, const char *value, long long *idp, char *buf, size_t bufn)
+{
+    long long id = 0;
+    char hx[65] = "";
+    *idp = 0;
+    if (sscanf(value, "%lld:%64[0-9a-f]", &id, hx) != 2 || id <= 0 || strlen(hx) != 64) return "audit anchor is malformed";
+    *idp = id;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT (SELECT max(id) FROM audit), (SELECT hash FROM audit WHERE id = ?)", -1,
+                           &st, NULL) != SQLITE_OK)
+        return "audit: cannot read the log";
+    sqlite3_bind_int64(st, 1, id);
+    const char *problem = "audit: cannot read the log";
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        long long last = sqlite3_column_int64(st, 0);
+        problem = NULL;
+        if (last < id) {
+            snprintf(buf, bufn, "store rolled back: the audit log ends at entry %lld but the anchor records entry %lld",
+                     last, id);
+            problem = buf;
+        } else if (sqlite3_column_bytes(st, 1) != 32) {
+            problem = "store replaced: the anchored entry is missing";
+        } else {
+            char *have = cb_hex_encode(sqlite3_column_blob(st, 1), 32);
+            if (strcmp(have, hx)) problem = "store replaced: the anchored entry differs from the anchor (another copy)";
+            free(have);
+        }
+    }
+    sqlite3_finalize(st);
+    return problem;
+}
+
 int audit_anchor_write(cb_store *s, cb_error *e)
 {
     pthread_mutex_lock(&anchor_mu);
@@ -54,6 +88,32 @@ int audit_anchor_write(cb_store *s, cb_error *e)
     pthread_mutex_lock(&anchor_mu);
     int same = head && last_written && !strcmp(head, last_written);
     pthread_mutex_unlock(&anchor_mu);
+    pthread_mutex_lock(&anchor_mu);
+    int known = last_written != NULL;
+    pthread_mutex_unlock(&anchor_mu);
+    if (head && !same && !known) {
+        /* never move the anchor off a store that lacks the anchored entry: that would
+         * bless a rolled-back copy */
+        secret_value v;
+        cb_error fe = {0};
+        if (secret_fetch(ref, &v, &fe) == 0) {
+            char buf[200];
+            long long id;
+            const char *problem = anchor_compare(s, v.value, &id, buf, sizeof buf);
+            secret_value_free(&v);
+            if (problem) {
+                rc = cb_fail(e, CB_EFINDINGS, CB_K_TAMPERED, "%s; the anchor is left unchanged (run credbroker audit verify)",
+                             problem);
+                free(head);
+                free(ref);
+                return rc;
+            }
+        } else if (fe.kind != CB_K_NOTFOUND) {
+            free(head);
+            free(ref);
+            return cb_fail(e, fe.code ? fe.code : CB_ERR, fe.kind, "audit anchor: %s", fe.msg);
+        }
+    }
     if (head && !same) {
         secret_ref r;
         if (!(rc = secret_ref_parse(ref, &r, e))) {
@@ -100,36 +160,10 @@ int audit_anchor_check(cb_store *s, json_t *problems, cb_error *e)
         cb_error_prefix(e, "audit anchor");
         return rc;
     }
+    char buf[200];
     long long id = 0;
-    char hx[65] = "";
-    int ok = sscanf(v.value, "%lld:%64[0-9a-f]", &id, hx) == 2 && id > 0 && strlen(hx) == 64;
+    const char *problem = anchor_compare(s, v.value, &id, buf, sizeof buf);
     secret_value_free(&v);
-    if (!ok) {
-        json_array_append_new(problems, json_pack("{s:I,s:s}", "id", (json_int_t)0, "problem", "audit anchor is malformed"));
-        return cb_fail(e, CB_EFINDINGS, CB_K_TAMPERED, "audit anchor is malformed");
-    }
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT (SELECT max(id) FROM audit), (SELECT hash FROM audit WHERE id = ?)", -1,
-                           &st, NULL) != SQLITE_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sqlite3_errmsg(store_db(s)));
-    sqlite3_bind_int64(st, 1, id);
-    const char *problem = NULL;
-    char msg[200];
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        long long last = sqlite3_column_int64(st, 0);
-        if (last < id) {
-            snprintf(msg, sizeof msg, "store rolled back: the audit log ends at entry %lld but the anchor records entry %lld",
-                     last, id);
-            problem = msg;
-        } else if (sqlite3_column_bytes(st, 1) != 32) {
-            problem = "store replaced: the anchored entry is missing";
-        } else {
-            char *have = cb_hex_encode(sqlite3_column_blob(st, 1), 32);
-            if (strcmp(have, hx)) problem = "store replaced: the anchored entry differs from the anchor (another copy)";
-            free(have);
-        }
-    }
-    sqlite3_finalize(st);
     if (!problem) return 0;
     json_array_append_new(problems, json_pack("{s:I,s:s}", "id", (json_int_t)id, "problem", problem));
     return cb_fail(e, CB_EFINDINGS, CB_K_TAMPERED, "%s", problem);
