@@ -52,11 +52,7 @@ int scheduler_tick(cb_store *s, const cb_policy *p, const cb_config *cfg, const 
         rotation_opts o = {.actor = actor};
         json_t *rep = json_object();
         json_object_set_new(rep, "scheduled", json_true());
-        int64_t t0 = cb_now_ms();
         int rc = rotation_run(s, p, cfg, c->name, &o, rep, &ce);
-        /* one line per scheduled rotation, whatever the log level short of -q */
-        if (rc) cb_log(0, "scheduled rotation of %s failed after %lld ms: %s", c->name, (long long)(cb_now_ms() - t0), ce.msg);
-        else cb_log_notice("scheduled rotation of %s: ok (%lld ms)", c->name, (long long)(cb_now_ms() - t0));
         if (report) json_array_append(report, rep);
         json_decref(rep);
         if (rc && !first) { first = rc; if (e) *e = ce; }

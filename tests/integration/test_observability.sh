@@ -106,7 +106,7 @@ is "$(call "$port" "$K_LOCAL" query_execute '{"connection":"app","sql":"DELETE F
 # the scheduler's pass: one notice per scheduled rotation, actor serve
 for _ in $(seq 100); do grep -q 'scheduled rotation of svc' "$TMP/serve.err" && grep -q 'scheduled rotation of gone' "$TMP/serve.err" && break; sleep 0.2; done
 like "$(cat "$TMP/serve.err")" 'notice: scheduled rotation of svc: ok \([0-9]+ ms\)' "a scheduled rotation logs one line with its outcome"
-like "$(cat "$TMP/serve.err")" 'error: scheduled rotation of gone failed after [0-9]+ ms: ' "a failed scheduled rotation logs one line with the reason"
+like "$(cat "$TMP/serve.err")" 'error: scheduled rotation of gone: denied after [0-9]+ ms: .*connection .nosuch. is not stored' "a failed scheduled rotation logs one line with the reason"
 is "$(sqlite3 "$CREDBROKER_DB" "select actor from audit where action like 'rotate%' and target='svc' order by id desc limit 1")" serve "scheduler work is audited as actor serve"
 
 # ---- /metrics: its own token, a real parser, the series the issue asks for
