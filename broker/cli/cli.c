@@ -8,7 +8,8 @@ int cli_report_error(cli_ctx *ctx, const cb_error *e)
         json_t *o = json_pack("{s:b,s:s,s:i}", "ok", 0, "error", e->msg[0] ? e->msg : "failed", "exit_code", code);
         cli_print_json(o);
     }
-    fprintf(stderr, "credbroker: %s\n", e->msg[0] ? e->msg : "failed");
+    if (cb_log_json) cb_log(0, "%s", e->msg[0] ? e->msg : "failed"); /* --log-format json: every stderr line is JSON */
+    else fprintf(stderr, "credbroker: %s\n", e->msg[0] ? e->msg : "failed");
     return code;
 }
 
