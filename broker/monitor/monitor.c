@@ -142,13 +142,12 @@ static int rule_export(sqlite3 *db, const policy_monitoring *m, int64_t since, j
 static int rule_new_address(sqlite3 *db, int64_t since, json_t *out, cb_error *e)
 {
     sqlite3_stmt *st;
-    /* an address first seen in the window for a client that was seen before it */
+    /* an address a client first used in the window, after calls from other addresses */
     if (prep(db, "WITH calls AS (SELECT actor, json_extract(detail,'$.addr') AS addr, ts FROM audit WHERE " TOOL_CALL
-                 " AND json_extract(detail,'$.addr') IS NOT NULL)"
-                 " SELECT actor, addr, min(ts), count(*) FROM calls c WHERE ts >= ?1"
-                 " AND EXISTS (SELECT 1 FROM calls p WHERE p.actor = c.actor AND p.ts < ?1)"
-                 " AND NOT EXISTS (SELECT 1 FROM calls p WHERE p.actor = c.actor AND p.addr = c.addr AND p.ts < ?1)"
-                 " GROUP BY actor, addr", &st, e))
+                 " AND json_extract(detail,'$.addr') IS NOT NULL),"
+                 " firsts AS (SELECT actor, addr, min(ts) AS first, count(*) AS n FROM calls GROUP BY actor, addr)"
+                 " SELECT actor, addr, first, n FROM firsts f WHERE first >= ?1"
+                 " AND EXISTS (SELECT 1 FROM calls p WHERE p.actor = f.actor AND p.ts < f.first)", &st, e))
         return CB_ERR;
     sqlite3_bind_int64(st, 1, since);
     while (sqlite3_step(st) == SQLITE_ROW) {
