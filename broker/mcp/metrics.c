@@ -208,7 +208,7 @@ static void put_value(cb_buf *b, double v)
 {
     if (isnan(v)) cb_buf_puts(b, "NaN");
     else if (isinf(v)) cb_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-    else if (v == (double)(long long)v && fabs(v) < 1e15) cb_buf_printf(b, "%lld", (long long)v);
+    else if (fabs(v) < 1e15 && v == (double)(long long)v) cb_buf_printf(b, "%lld", (long long)v);
     else cb_buf_printf(b, "%.15g", v); /* shortest readable form; 15 digits round-trip the usual values */
 }
 
