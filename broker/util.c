@@ -49,16 +49,61 @@ void cb_error_prefix(cb_error *e, const char *fmt, ...)
     snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
 }
 
+int cb_log_json = 0;
+
+/* RFC 3339 UTC with milliseconds: 2026-12-02T08:00:00.123Z (wall clock, not CREDBROKER_NOW). */
+static void log_time(char out[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+static void vlog(const char *lv, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 void cb_log(int level, const char *fmt, ...)
 {
     if (level > cb_log_level) return;
     static const char *names[] = {"error", "warning", "info", "debug"};
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vlog(names[level < 0 ? 0 : level > 3 ? 3 : level], fmt, ap);
     va_end(ap);
-    fprintf(stderr, "credbroker: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+}
+
+void cb_log_notice(const char *fmt, ...)
+{
+    if (cb_log_level < 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("notice", fmt, ap);
+    va_end(ap);
+}
+
+static void vlog(const char *lv, const char *fmt, va_list ap)
+{
+    char line[2048], ts[32];
+    vsnprintf(line, sizeof line, fmt, ap);
+    log_time(ts);
+    if (cb_log_json) {
+        /* one JSON object per line; the message is escaped, never interpreted */
+        cb_buf b;
+        cb_buf_init(&b, 0);
+        cb_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, lv);
+        for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+            if (*p == '"' || *p == '\\') cb_buf_printf(&b, "\\%c", *p);
+            else if (*p < 0x20 || *p == 0x7f) cb_buf_printf(&b, "\\u%04x", *p);
+            else cb_buf_append(&b, p, 1);
+        }
+        cb_buf_puts(&b, "\"}\n");
+        fputs(b.data, stderr);
+        cb_buf_free(&b);
+        return;
+    }
+    fprintf(stderr, "credbroker: %s %s: %s\n", ts, lv, line);
 }
 
 void cb_wipe(void *p, size_t n)

@@ -44,11 +44,17 @@ void cb_error_prefix(cb_error *e, const char *fmt, ...) __attribute__((format(pr
 
 /* Logging: to stderr only. level: 0 error, 1 warn, 2 info, 3 debug. */
 extern int cb_log_level; /* default 1; -q sets 0, -v sets 2, -vv sets 3 */
+/* 0: "credbroker: <RFC 3339 time> <level>: message"; 1 (--log-format json): one object
+ * {"ts","level","msg"} per line. */
+extern int cb_log_json;
 void cb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define LOG_ERROR(...) cb_log(0, __VA_ARGS__)
 #define LOG_WARN(...) cb_log(1, __VA_ARGS__)
 #define LOG_INFO(...) cb_log(2, __VA_ARGS__)
 #define LOG_DEBUG(...) cb_log(3, __VA_ARGS__)
+/* Operational events worth a line by default (scheduled rotation done, reload): shown
+ * unless -q, labelled "notice". */
+void cb_log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Secret hygiene. */
 void cb_wipe(void *p, size_t n);            /* OPENSSL_cleanse */

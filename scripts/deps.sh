@@ -11,7 +11,7 @@ APT_PKGS=(
   libargon2-dev libcmocka-dev
   postgresql postgresql-contrib
   openssl curl ca-certificates shellcheck valgrind cppcheck
-  python3 python3-croniter
+  python3 python3-croniter python3-prometheus-client
   debhelper dpkg-dev man-db systemd zsh
 )
 # Node 20 and npm: the machine image's own (its npm is not Debian's "npm" package, which

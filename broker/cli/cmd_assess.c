@@ -54,6 +54,11 @@ static void store_findings(cb_store *s, json_t *out)
             "prefer CREDBROKER_MASTER_KEY_REF so the key lives in a secret manager");
     else
         assess_add(out, "store", "key_source", "info", "master key from a secret manager reference", "none needed");
+    if (!audit_has_anchor())
+        assess_add(out, "store", "rollback", "info",
+                   "no audit anchor: a store replaced by an older copy of itself cannot be detected",
+                   "set \"audit\": {\"anchor\": \"file:///other/disk/credbroker.anchor\"} (or a secret manager "
+                   "reference) in credbroker.json; audit verify then compares");
 }
 
 int cmd_assess(cli_ctx *ctx, int argc, char **argv)

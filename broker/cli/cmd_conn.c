@@ -6,6 +6,7 @@
 #include "store/audit.h"
 #include "commands.h"
 #include "conn/connstr.h"
+#include "conn/conn_redacted.h"
 #include "secrets/secret_provider.h"
 #include "conn/sources.h"
 #include "store/store.h"
@@ -186,6 +187,7 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
         }
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
+            conn_fill_redacted(s, &list[i]);
             if (ctx->json) json_array_append_new(arr, conn_json(&list[i], NULL));
             else printf("%-20s %-10s %-12s %s\n", list[i].name, list[i].engine, list[i].encrypted ? "encrypted" : "PLAINTEXT",
                         list[i].redacted ? list[i].redacted : "(run key migrate)");

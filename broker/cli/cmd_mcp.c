@@ -130,10 +130,14 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     int rc = mcp_app_open(&ctx->paths, &a, &e);
     if (rc) return cli_report_error(ctx, &e);
     /* bind first, then finish interrupted rotations (a database that hangs must not keep
-     * the endpoint down), then run the scheduler next to the endpoint */
+     * the endpoint down), then run the scheduler next to the endpoint; scheduler work is
+     * audited as actor "serve" (MCP-triggered rotations name the client) */
+    static cb_paths sched;
+    sched = ctx->paths;
+    sched.actor = "serve";
     a->on_listening = resume_after_bind;
-    a->on_listening_arg = &ctx->paths;
-    rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &ctx->paths, serve_tick_interval(), &e);
+    a->on_listening_arg = &sched;
+    rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &sched, serve_tick_interval(), &e);
     mcp_app_close(a);
     return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }

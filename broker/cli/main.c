@@ -43,13 +43,15 @@ static const cli_command commands[] = {
     {"apikey", cmd_apikey, "create, list or revoke API keys for the MCP HTTP server"},
     {"cron", cmd_cron, "next fire times of a cron expression; validate one"},
     {"policy", cmd_policy, "check or show the policy files (file:line:column errors)"},
+    {"monitor", cmd_monitor, "security findings from the audit log and schedules (exit 3 on findings)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL}
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: credbroker [--db PATH] [--config FILE] [--policies DIR] [--json] [-q] [-v] COMMAND [ARGS]\n"
+    fprintf(f, "usage: credbroker [--db PATH] [--config FILE] [--policies DIR] [--json] [-q] [-v] [--log-format text|json]\n"
+               "                  COMMAND [ARGS]\n"
                "       credbroker --version\n\ncommands:\n");
     for (const cli_command *c = commands; c->name; c++) fprintf(f, "  %-18s %s\n", c->name, c->summary);
     fprintf(f, "\nRun 'credbroker COMMAND --help' for a command's options.\n"

@@ -179,7 +179,18 @@ typedef struct mcp_http_opts {
     int session_idle_s;          /* default 3600 */
     int auth_fail_limit;         /* failures per window before 429; default 10 */
     int auth_fail_window_s;      /* default 60 */
+    /* GET /metrics (metrics.h exposition): NULL token = open, else "Authorization: Bearer
+     * <token>" compared in constant time; never the MCP API keys. */
+    const char *metrics_token;
+    /* GET /healthz: when set, returns 0 (200) or non-zero (503) and a JSON body (malloc'd);
+     * NULL answers {"status":"ok"}. */
+    int (*health)(void *arg, char **json);
+    void *health_arg;
 } mcp_http_opts;
+
+/* The peer address of the HTTP request being handled on this thread ("127.0.0.1"), or
+ * NULL outside one (stdio): for the audit and authentication hooks. */
+const char *mcp_request_peer(void);
 
 typedef struct mcp_http mcp_http;
 

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include "mcp.h"
+#include "metrics.h"
 
 #define FAIL_SLOTS 256
 #define FAIL_MAX 64
@@ -482,6 +483,35 @@ static enum MHD_Result handle_delete(mcp_http *h, struct MHD_Connection *conn, r
     return send_body(conn, 204, NULL, NULL, NULL);
 }
 
+static _Thread_local const char *tl_peer;
+const char *mcp_request_peer(void) { return tl_peer; }
+
+/* GET /metrics and /healthz: outside the MCP authentication (own optional token). */
+static enum MHD_Result serve_ops(mcp_http *h, struct MHD_Connection *conn, const char *url, const char *method)
+{
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        const char *const hd[] = {"Allow", "GET, HEAD", NULL};
+        return send_body(conn, 405, NULL, NULL, hd);
+    }
+    if (!strcmp(url, "/healthz")) {
+        char *body = NULL;
+        int bad = h->o.health ? h->o.health(h->o.health_arg, &body) : 0;
+        enum MHD_Result r = send_body(conn, bad ? 503 : 200, "application/json", body ? body : "{\"status\":\"ok\"}", NULL);
+        free(body);
+        return r;
+    }
+    if (h->o.metrics_token) {
+        const char *a = hdr(conn, "Authorization");
+        size_t tl = strlen(h->o.metrics_token);
+        if (!a || strncasecmp(a, "Bearer ", 7) || strlen(a + 7) != tl || !cb_ct_equal(a + 7, h->o.metrics_token, tl))
+            return send_err(conn, 401, MCP_SERVER_ERROR, "Unauthorized: /metrics needs its bearer token", NULL);
+    }
+    char *text = mx_render();
+    enum MHD_Result r = send_body(conn, 200, MX_CONTENT_TYPE, text, NULL);
+    free(text);
+    return r;
+}
+
 static void client_addr(struct MHD_Connection *conn, char *out, size_t n)
 {
     snprintf(out, n, "unknown");
@@ -499,24 +529,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     (void)version;
     mcp_http *h = cls;
     req_state *rs = *con_cls;
+    tl_peer = rs ? rs->addr : NULL;
     if (!rs) {
         /* First call: headers only. Reject early so a refused body is never buffered. */
         rs = cb_calloc(1, sizeof *rs);
         cb_buf_init(&rs->body, 0);
         *con_cls = rs;
         client_addr(conn, rs->addr, sizeof rs->addr);
+        tl_peer = rs->addr;
         if (!host_allowed(h, hdr(conn, "Host")))
             return send_err(conn, 403, MCP_SERVER_ERROR, "Forbidden: Host not allowed", NULL);
         const char *origin = hdr(conn, "Origin");
         if (origin && !origin_allowed(h, origin))
             return send_err(conn, 403, MCP_SERVER_ERROR, "Forbidden: Origin not allowed", NULL);
-        if (!strcmp(url, "/healthz")) {
-            if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-                const char *const hd[] = {"Allow", "GET, HEAD", NULL};
-                return send_body(conn, 405, NULL, NULL, hd);
-            }
-            return send_body(conn, 200, "application/json", "{\"status\":\"ok\"}", NULL);
-        }
+        if (!strcmp(url, "/healthz") || !strcmp(url, "/metrics")) return serve_ops(h, conn, url, method);
         if (strcmp(url, "/mcp") != 0) return send_err(conn, 404, MCP_SERVER_ERROR, "Not Found", NULL);
         enum MHD_Result out;
         if (authenticate(h, conn, rs, &out)) return out;

@@ -8,7 +8,9 @@
  *     "listen": "127.0.0.1:8787", "allowed_origins": ["http://localhost:6274"],
  *     "allowed_hosts": ["localhost:8787"], "tls": { "cert": "path", "key": "path" },
  *     "api_key_rate_limit": { "per_min": 600, "burst": 60 },
- *     "master_key_ref": "vault://secret/broker#master_key" }                        */
+ *     "master_key_ref": "vault://secret/broker#master_key",
+ *     "metrics": { "token_ref": "file:///etc/credbroker/metrics-token" },
+ *     "audit": { "anchor": "file:///mnt/other-disk/credbroker.anchor" } }          */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
 #include <stddef.h>
@@ -50,6 +52,8 @@ typedef struct cb_config {
     int rate_per_min;                  /* api_key_rate_limit.per_min, 0 = none */
     int rate_burst;                    /* api_key_rate_limit.burst, default = per_min */
     char *master_key_ref;              /* NULL = CREDBROKER_MASTER_KEY(_REF) from env */
+    char *metrics_token_ref;           /* "metrics": {"token_ref": REF}: bearer for GET /metrics; NULL = open */
+    char *audit_anchor;                /* "audit": {"anchor": REF}: where the audit head is anchored; NULL = none */
 } cb_config;
 
 /* Loads path (NULL = CONFIG_DEFAULT_PATH). When the file does not exist: required=0

@@ -79,6 +79,8 @@ void policy_free(cb_policy *p)
     origin_free(&p->requirements.min_sslmode_origin);
     origin_free(&p->requirements.max_connect_timeout_origin);
     origin_free(&p->requirements.require_encryption_origin);
+    origin_free(&p->monitoring.origin);
+    free(p->monitoring.webhook);
     free(p);
 }
 
@@ -86,6 +88,7 @@ cb_policy *policy_new(void)
 {
     cb_policy *p = cb_calloc(1, sizeof *p);
     p->requirements.require_encryption = -1;
+    policy_monitoring_defaults(&p->monitoring);
     return p;
 }
 
@@ -532,13 +535,15 @@ static void parse_requirements(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, poli
 
 static void parse_doc(jdoc_ctx *c, const jdoc *doc, cb_policy *f)
 {
-    static const char *const keys[] = {"$schema", "requirements", "credentials", "clients", NULL};
+    static const char *const keys[] = {"$schema", "requirements", "credentials", "clients", "monitoring", NULL};
     jdoc_check_keys(c, doc->root, doc->pos, "", keys);
     json_t *v;
     if ((v = json_object_get(doc->root, "$schema")) && !json_is_string(v))
         jdoc_err(c, member_or(doc->pos, "$schema"), "$schema: must be a string");
     if ((v = json_object_get(doc->root, "requirements")))
         parse_requirements(c, v, member_or(doc->pos, "requirements"), &f->requirements);
+    if ((v = json_object_get(doc->root, "monitoring")))
+        policy_monitoring_parse(c, v, member_or(doc->pos, "monitoring"), &f->monitoring);
     for (int sec = 0; sec < 2; sec++) {
         const char *sname = sec == 0 ? "credentials" : "clients";
         json_t *o = json_object_get(doc->root, sname);
@@ -595,6 +600,7 @@ int policy_add_buffer(cb_policy *p, const char *name, const char *text, size_t l
         dup_err(&c, "requirement", "max_connect_timeout_s", &R->max_connect_timeout_origin, &F->max_connect_timeout_origin);
     if (R->require_encryption >= 0 && F->require_encryption >= 0)
         dup_err(&c, "requirement", "require_encryption", &R->require_encryption_origin, &F->require_encryption_origin);
+    if (p->monitoring.set && f->monitoring.set) dup_err(&c, "section", "monitoring", &p->monitoring.origin, &f->monitoring.origin);
     if (c.errors) {
         policy_free(f);
         return c.errors;
@@ -627,6 +633,11 @@ int policy_add_buffer(cb_policy *p, const char *name, const char *text, size_t l
         R->require_encryption = F->require_encryption;
         R->require_encryption_origin = F->require_encryption_origin;
         F->require_encryption_origin.file = NULL;
+    }
+    if (f->monitoring.set) { /* take f's monitoring whole */
+        policy_monitoring t = p->monitoring;
+        p->monitoring = f->monitoring;
+        f->monitoring = t;
     }
     policy_free(f);
     p->files = cb_realloc(p->files, (p->nfiles + 1) * sizeof *p->files);
@@ -809,5 +820,6 @@ json_t *policy_to_json(const cb_policy *p)
     json_object_set_new(root, "requirements", req);
     json_object_set_new(root, "credentials", creds);
     json_object_set_new(root, "clients", clients);
+    json_object_set_new(root, "monitoring", policy_monitoring_json(&p->monitoring));
     return root;
 }

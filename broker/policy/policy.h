@@ -100,8 +100,29 @@ typedef struct policy_requirements {
     policy_origin min_sslmode_origin, max_connect_timeout_origin, require_encryption_origin;
 } policy_requirements;
 
+/* "monitoring": thresholds of the security monitor (monitor/monitor.h). One file may
+ * set it; defaults (policy_monitoring_defaults) otherwise. */
+typedef struct policy_monitoring {
+    int auth_failures;          /* failed authentications per address in the window; default 10 */
+    int rate_factor;            /* last hour's calls vs the client's hourly baseline; default 10 */
+    int rate_min_calls;         /* ... and at least this many calls in that hour; default 100 */
+    long long export_rows;      /* rows read by one client in the window; default 100000 */
+    long long export_bytes;     /* bytes of results to one client in the window; default 100 MiB */
+    int statement_timeouts;     /* per client in the window; default 5 */
+    int denied_statements;      /* refused calls / read-only guard hits per client; default 1 */
+    int rotation_grace_s;       /* a scheduled rotation is overdue this long after its slot; default 3600 */
+    char *webhook;              /* https:// URL serve posts new findings to; NULL = none */
+    int set;                    /* defined by a file (two files: error) */
+    policy_origin origin;
+} policy_monitoring;
+void policy_monitoring_defaults(policy_monitoring *m);
+/* Parses the "monitoring" object of one file into m (errors through c). */
+void policy_monitoring_parse(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, policy_monitoring *m);
+json_t *policy_monitoring_json(const policy_monitoring *m);
+
 typedef struct cb_policy {
     policy_requirements requirements;
+    policy_monitoring monitoring;
     policy_credential *credentials; size_t ncredentials;
     policy_client *clients; size_t nclients;
     char **files; size_t nfiles;     /* files loaded, in load order */

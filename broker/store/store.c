@@ -50,6 +50,10 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE schedule_state ("
     "  credential TEXT PRIMARY KEY, schedule TEXT, first_seen INTEGER NOT NULL, last_success INTEGER,"
     "  last_run INTEGER, last_result TEXT, next_run INTEGER);",
+    /* metadata sealed too: the plaintext redacted URL (host, port, user, database) is
+     * dropped; it is derived from the sealed URL on read (conn/conn_redacted.c), and
+     * secure_delete zeroes the freed bytes */
+    "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

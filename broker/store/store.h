@@ -66,7 +66,10 @@ typedef struct store_conn {
     int64_t created_at, updated_at, last_used, last_rotated;
 } store_conn;
 void store_conn_free(store_conn *c);
-/* Adds (replace=0: fails if it exists) or replaces a connection. The URL is sealed. */
+/* Adds (replace=0: fails if it exists) or replaces a connection. The URL is sealed;
+ * `redacted` is ignored (kept for callers): only the name, engine, description, source
+ * reference and timestamps are in clear, and store_conn.redacted reads NULL (derive it
+ * with conn_fill_redacted, conn/conn_redacted.h). */
 int store_conn_put(cb_store *s, const char *name, const char *engine, const char *url,
                    const char *redacted, const char *description, const char *source_ref,
                    int replace, cb_error *e);

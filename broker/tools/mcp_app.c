@@ -11,6 +11,8 @@
 #include "store/crypto.h"
 #include "conn/sources.h"
 #include "rotation/rotation.h"
+#include "obs.h"
+#include "serve_ops.h"
 
 #define CREDBROKER_MCP_VERSION "0.1.0"
 
@@ -158,6 +160,7 @@ static void *audit_writer(void *arg)
             if (audit_append(a->store, it->actor, it->action, it->target, it->outcome, it->detail, it->ms, &e))
                 LOG_ERROR("mcp: audit append failed: %s", e.msg);
         if (tx && store_commit(a->store, &e)) LOG_ERROR("mcp: audit commit failed: %s", e.msg);
+        else if (tx && audit_anchor_write(a->store, &e)) LOG_WARN("%s", e.msg);
         pthread_mutex_unlock(&a->store_mu);
         while (batch) {
             audit_item *n = batch->next;
@@ -219,8 +222,9 @@ void mcp_app_audit_flush(mcp_app *a)
 static void hook_audit(void *app, const mcp_audit_event *ev)
 {
     mcp_app *a = app;
-    json_t *d = json_pack("{s:s,s:s,s:s?,s:s?}", "tool", ev->tool, "transport", ev->transport, "client_name",
-                          ev->client_name, "message", ev->message);
+    json_t *d = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "tool", ev->tool, "transport", ev->transport, "client_name",
+                          ev->client_name, "message", ev->message, "addr", mcp_request_peer());
+    obs_tool_call(ev);
     const char *target = NULL;
     if (json_is_object(ev->summary)) {
         json_object_update(d, ev->summary);
@@ -259,8 +263,9 @@ static int hook_authenticate(void *app, const char *token, char **principal, cb_
         why = "the key's policy client is not defined";
         rc = cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
     }
-    json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
-                          pre[0] ? pre : NULL, "reason", why);
+    json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
+                          pre[0] ? pre : NULL, "reason", why, "addr", mcp_request_peer());
+    if (rc) obs_auth_failure(rc && name ? "no_policy" : "invalid_key");
     /* successes are visible in every call's audit row; record failures (and bootstrap use) */
     pthread_mutex_unlock(&a->store_mu);
     if (rc || strcmp(how, "bootstrap_key") == 0)
@@ -384,6 +389,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
         if (!a->pool[i].conn && !a->pool[i].in_use) slot = i;
         else if (!a->pool[i].in_use && (lru < 0 || a->pool[i].resolved_ms < a->pool[lru].resolved_ms)) lru = i;
     }
+    if (slot < 0 && lru < 0) obs_pool_saturated(); /* every pooled session busy: this one is not pooled */
     if (slot < 0 && lru >= 0) { /* full: replace the least recently checked idle session */
         evicted = a->pool[lru].conn;
         evicted_t = a->pool[lru].t;
@@ -479,7 +485,9 @@ void mcp_app_close(mcp_app *a)
         pthread_mutex_unlock(&a->q_mu);
         pthread_join(a->q_thread, NULL);
     }
+    obs_detach(a);
     mcp_server_free(a->srv);
+    serve_ops_cleanup(a);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         if (a->pool[i].conn) a->pool[i].t->close(a->pool[i].conn);
         slot_clear(&a->pool[i]);
@@ -500,7 +508,8 @@ void mcp_app_close(mcp_app *a)
 
 /* Every tool file's set, in tools/list order. */
 static const mcp_tool_set *const TOOL_SETS[] = {&mcp_tools_query, &mcp_tools_security, &mcp_tools_rotation,
-                                                &mcp_tools_audit};
+                                                &mcp_tools_audit,
+                                                &mcp_tools_monitor};
 
 mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
 {
@@ -576,8 +585,16 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     const char *origins[65] = {0}, *hosts[65] = {0};
     for (size_t i = 0; a->cfg && i < a->cfg->norigins && i < 64; i++) origins[i] = a->cfg->allowed_origins[i];
     for (size_t i = 0; a->cfg && i < a->cfg->nhosts && i < 64; i++) hosts[i] = a->cfg->allowed_hosts[i];
+    char *mtok = NULL;
+    if (serve_metrics_token(a, &mtok, e)) {
+        free(cert);
+        cb_free_secret(key);
+        return e->code;
+    }
+    obs_attach(a);
+    obs_set_tick_interval(tick ? tick_interval_s : 0);
     mcp_http_opts o = {.listen = listen, .tls_cert_pem = cert, .tls_key_pem = key, .allowed_origins = origins,
-                       .allowed_hosts = hosts};
+                       .allowed_hosts = hosts, .metrics_token = mtok, .health = obs_health, .health_arg = a};
     if (!host_is_loopback(listen))
         fprintf(stderr, "credbroker: WARNING: listening on %s, which is NOT a loopback address: the MCP endpoint is "
                         "reachable from the network%s. Use strong API keys and allowed_hosts/allowed_origins.\n",
@@ -586,11 +603,13 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     mcp_http *h = mcp_http_start(s, &o, e);
     free(cert);
     cb_free_secret(key);
     if (!h) {
+        cb_free_secret(mtok);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return e->code;
     }
@@ -599,8 +618,9 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         int port = 0, v6 = 0;
         if (mcp_parse_listen(listen, host, sizeof host, &port, &v6)) snprintf(host, sizeof host, "?");
         /* on stderr, so that stdout stays free for whoever runs us */
-        fprintf(stderr, "credbroker: serving MCP on %s://%s%s%s:%d/mcp\n", o.tls_cert_pem ? "https" : "http", v6 ? "[" : "",
-                host, v6 ? "]" : "", mcp_http_port(h));
+        cb_log_notice("serving MCP on %s://%s%s%s:%d/mcp (metrics at /metrics%s, health at /healthz)",
+                      o.tls_cert_pem ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", mcp_http_port(h),
+                      mtok ? ", bearer token" : "");
     }
     if (a->on_listening) a->on_listening(a->on_listening_arg);
     int sig = 0;
@@ -608,11 +628,19 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         struct timespec ts = {tick && tick_interval_s > 0 ? tick_interval_s : 3600, 0};
         siginfo_t si;
         sig = sigtimedwait(&set, &si, &ts);
+        if (sig == SIGHUP) {
+            serve_reload(a);
+            continue;
+        }
         if (sig > 0) break;
-        if (sig < 0 && errno == EAGAIN && tick && tick_interval_s > 0) tick(tick_arg);
+        if (sig < 0 && errno == EAGAIN && tick && tick_interval_s > 0) {
+            obs_tick_done(tick(tick_arg));
+            serve_monitor_pass(a);
+        }
     }
     LOG_INFO("credbroker: signal %d, shutting down", sig);
     mcp_http_stop(h);
+    cb_free_secret(mtok);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }

@@ -129,5 +129,6 @@ typedef struct mcp_tool_set {
     int needs_rotate;
 } mcp_tool_set;
 extern const mcp_tool_set mcp_tools_query, mcp_tools_security, mcp_tools_rotation, mcp_tools_audit;
+extern const mcp_tool_set mcp_tools_monitor;
 
 #endif

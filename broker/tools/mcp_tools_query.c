@@ -166,6 +166,10 @@ static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_err
     }
     mcp_db_release(a, &db);
     json_object_set_new(sum, "rows", json_integer(json_integer_value(json_object_get(res, "row_count"))));
+    /* result size for the monitor's large-export rule (never the values themselves) */
+    char *rj = json_dumps(json_object_get(res, "rows"), JSON_COMPACT);
+    json_object_set_new(sum, "bytes", json_integer(rj ? (json_int_t)strlen(rj) : 0));
+    free(rj);
     json_object_set(sum, "truncated", json_object_get(res, "truncated"));
     json_object_del(res, "limit_rows");
     json_object_set_new(res, "connection", json_string(name));
