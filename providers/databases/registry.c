@@ -4,11 +4,13 @@
 #include "postgres.h"
 #include "sqlserver.h"
 #include "mysql_target.h"
+#include "sqlite_target.h"
 
 static const db_target *const targets[] = {
     &postgres_target,
     &sqlserver_target,
     &mysql_target,
+    &sqlite_target,
     NULL
 };
 
