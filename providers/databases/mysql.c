@@ -745,10 +745,13 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         text = cb_strdup(sql);
     }
     if (!(st = mysql_stmt_init(c->my))) { rc = conn_fail(c, "query failed", e); goto out; }
-    /* a read-only cursor: rows come in small batches and stopping at a cap needs no drain */
-    unsigned long ct = CURSOR_TYPE_READ_ONLY, pf = 32;
-    mysql_stmt_attr_set(st, STMT_ATTR_CURSOR_TYPE, &ct);
-    mysql_stmt_attr_set(st, STMT_ATTR_PREFETCH_ROWS, &pf);
+    /* read-only: a cursor, so rows come in small batches and stopping at a cap needs no
+     * drain (it also refuses SELECT ... INTO). query_execute streams without one. */
+    if (readonly) {
+        unsigned long ct = CURSOR_TYPE_READ_ONLY, pf = 32;
+        mysql_stmt_attr_set(st, STMT_ATTR_CURSOR_TYPE, &ct);
+        mysql_stmt_attr_set(st, STMT_ATTR_PREFETCH_ROWS, &pf);
+    }
     if (mysql_stmt_prepare(st, text, (unsigned long)strlen(text))) { rc = stmt_fail(c, st, "query failed", e); goto out; }
     if (mysql_stmt_param_count(st) != pb.n) {
         rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "statement has %lu placeholders, %zu params given", mysql_stmt_param_count(st), pb.n);
