@@ -142,6 +142,11 @@ int sqlite_readonly_authorizer(void *arg, int action, const char *a1, const char
                    !strcasecmp(a2, "edit") || !strcasecmp(a2, "fts3_tokenizer")))
             return SQLITE_DENY;
         return SQLITE_OK;
+    case SQLITE_UPDATE:
+        /* the parser checks these columns when it sets up an eponymous virtual table
+         * (pragma_table_info(...)); IGNORE writes nothing, and the handle is read-only */
+        if (a1 && !strcmp(a1, "sqlite_master")) return SQLITE_IGNORE;
+        return SQLITE_DENY;
     case SQLITE_PRAGMA:
         if (in_list(pragma_arg_ok, a1)) return SQLITE_OK;
         if (!a2 && in_list(pragma_noarg_ok, a1)) return SQLITE_OK;
