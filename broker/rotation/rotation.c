@@ -821,6 +821,8 @@ int rotation_terminate_sessions(cb_store *s, const cb_policy *p, const cb_config
     if (!r.c) return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files", credential);
     int rc = load_url(&r, r.c->connection, &r.cur, "", e);
     if (!rc && !(r.dbt = db_target_for(r.cur.engine))) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unsupported engine");
+    if (!rc && !r.dbt->terminate_sessions)
+        rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: engine %s has no login sessions to end", credential, r.cur.engine);
     if (!rc && r.c->admin_connection && !(rc = load_url(&r, r.c->admin_connection, &r.admin, "admin", e))) r.have_admin = 1;
     if (!rc && r.dbt) rc = r.dbt->connect(r.have_admin ? &r.admin : &r.cur, &r.ctl, e);
     const char *users[3] = {r.cur.user, NULL, NULL};
