@@ -21,16 +21,7 @@
 #include <openssl/evp.h>
 #include "db_target.h"
 #include "mysql_target.h"
-
-#define MARIADB_USER_MAX 128 /* checked on 10.11: "should be no longer than 128" */
-#define MYSQL_USER_MAX 32    /* MySQL 5.7+ */
-
-struct db_conn {
-    MYSQL *my;
-    char *password; /* for redacting driver messages */
-    char *url;      /* formatted URL (secret) to reconnect after a failed reset */
-    int mariadb;    /* server flavour: SET STATEMENT vs max_execution_time, user name limit */
-};
+#include "mysql_internal.h"
 
 int mysql_readonly_prefilter = 1;
 
@@ -207,7 +198,7 @@ static void session_reset(db_conn *c)
     if (reconnect(c, &ig)) LOG_WARN("mysql: session reset failed and reconnecting failed: %s", ig.msg);
 }
 
-static int exec_cmd(db_conn *c, const char *sql, cb_error *e)
+int mydb_exec(db_conn *c, const char *sql, cb_error *e)
 {
     if (!c->my) return cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "connection lost");
     if (mysql_real_query(c->my, sql, strlen(sql))) return conn_fail(c, "query failed", e);
@@ -218,7 +209,7 @@ static int exec_cmd(db_conn *c, const char *sql, cb_error *e)
 }
 
 /* 'text' as an SQL string literal, escaped for this connection (caller frees). */
-static char *quote(db_conn *c, const char *s)
+char *mydb_quote(db_conn *c, const char *s)
 {
     size_t n = strlen(s);
     char *buf = cb_malloc(2 * n + 3);
@@ -231,7 +222,7 @@ static char *quote(db_conn *c, const char *s)
 
 /* Runs one query of ours with string parameters and returns its rows (text protocol:
  * the parameters are escaped literals). */
-static int select_rows(db_conn *c, const char *sql, MYSQL_RES **out, cb_error *e)
+int mydb_select(db_conn *c, const char *sql, MYSQL_RES **out, cb_error *e)
 {
     *out = NULL;
     if (mysql_real_query(c->my, sql, strlen(sql))) return conn_fail(c, "query failed", e);
@@ -254,7 +245,7 @@ void mysql_native_hash(const char *pw, char out[42])
     cb_wipe(h2, sizeof h2);
 }
 
-static int user_len_ok(db_conn *c, const char *user, cb_error *e)
+int mydb_user_len_ok(db_conn *c, const char *user, cb_error *e)
 {
     size_t max = c->mariadb ? MARIADB_USER_MAX : MYSQL_USER_MAX;
     if (strlen(user) > max)
@@ -272,7 +263,7 @@ static int account_host(db_conn *c, const char *user, char **host, int *naccount
     *host = NULL;
     *naccounts = 0;
     MYSQL_RES *r;
-    if (select_rows(c, "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1), SUBSTRING_INDEX(CURRENT_USER(), '@', -1),"
+    if (mydb_select(c, "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1), SUBSTRING_INDEX(CURRENT_USER(), '@', -1),"
                        " SUBSTRING_INDEX(USER(), '@', -1)", &r, e))
         return e->code;
     MYSQL_ROW row = mysql_fetch_row(r);
@@ -280,8 +271,8 @@ static int account_host(db_conn *c, const char *user, char **host, int *naccount
     if (row && row[0] && !strcmp(row[0], user) && row[1]) *host = cb_strdup(row[1]);
     if (row && row[2]) client = cb_strdup(row[2]);
     mysql_free_result(r);
-    char *qu = quote(c, user);
-    char *qc = quote(c, client ? client : "");
+    char *qu = mydb_quote(c, user);
+    char *qc = mydb_quote(c, client ? client : "");
     /* most specific first: exact host, then patterns by their wildcard-free length, '%' last */
     char *sql = cb_sprintf("SELECT Host, (Host = %s), (%s LIKE Host) FROM mysql.user WHERE User = %s"
                            " ORDER BY (Host = %s) DESC, (%s LIKE Host) DESC, (Host = '%%'), LENGTH(REPLACE(REPLACE(Host, '%%', ''), '_', '')) DESC, Host",
@@ -289,7 +280,7 @@ static int account_host(db_conn *c, const char *user, char **host, int *naccount
     free(qu);
     free(qc);
     free(client);
-    int rc = select_rows(c, sql, &r, e);
+    int rc = mydb_select(c, sql, &r, e);
     free(sql);
     if (rc) {
         if (*host) { *naccounts = 1; return 0; } /* no SELECT on mysql.user: the self account is enough */
@@ -312,18 +303,18 @@ static int my_set_password(db_conn *c, const char *user, const char *pw, const c
 {
     (void)old_pw; /* MariaDB's SET PASSWORD for oneself needs no old password */
     if (!user || !*user || !pw) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "user and password required");
-    if (user_len_ok(c, user, e)) return e->code;
+    if (mydb_user_len_ok(c, user, e)) return e->code;
     char *host = NULL;
     int n = 0;
     if (account_host(c, user, &host, &n, e)) return e->code;
     char hash[42];
     mysql_native_hash(pw, hash);
-    char *qu = quote(c, user), *qh = quote(c, host);
+    char *qu = mydb_quote(c, user), *qh = mydb_quote(c, host);
     /* ALTER USER needs CREATE USER; a login changing its own password uses SET PASSWORD,
      * which any account may do. Both only ever carry the hash. */
     MYSQL_RES *r;
     int self = 0;
-    if (!select_rows(c, "SELECT CURRENT_USER()", &r, e)) {
+    if (!mydb_select(c, "SELECT CURRENT_USER()", &r, e)) {
         MYSQL_ROW row = mysql_fetch_row(r);
         char *me = cb_sprintf("%s@%s", user, host);
         self = row && row[0] && !strcmp(row[0], me);
@@ -333,7 +324,7 @@ static int my_set_password(db_conn *c, const char *user, const char *pw, const c
     char *sql = self ? cb_sprintf("SET PASSWORD = '%s'", hash)
                      : cb_sprintf("ALTER USER %s@%s IDENTIFIED BY PASSWORD '%s'", qu, qh, hash);
     cb_wipe(hash, sizeof hash);
-    int rc = exec_cmd(c, sql, e);
+    int rc = mydb_exec(c, sql, e);
     cb_free_secret(sql);
     if (rc) cb_error_prefix(e, "%s failed for '%s'@'%s'", self ? "SET PASSWORD" : "ALTER USER", user, host);
     else LOG_INFO("mysql: password of '%s'@'%s' changed (%s; %d account%s named %s)", user, host,
@@ -352,13 +343,13 @@ static int my_test_login(const conn_url *url, cb_error *e)
     return rc;
 }
 
-static int kill_sessions(db_conn *c, const char *user, int *count, cb_error *e)
+int mydb_kill_sessions(db_conn *c, const char *user, int *count, cb_error *e)
 {
-    char *qu = quote(c, user);
+    char *qu = mydb_quote(c, user);
     char *sql = cb_sprintf("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s AND ID <> CONNECTION_ID()", qu);
     free(qu);
     MYSQL_RES *r;
-    int rc = select_rows(c, sql, &r, e);
+    int rc = mydb_select(c, sql, &r, e);
     free(sql);
     if (rc) return rc;
     int n = 0;
@@ -382,7 +373,7 @@ static int kill_sessions(db_conn *c, const char *user, int *count, cb_error *e)
 
 static int my_terminate(db_conn *c, const char *user, int *count, cb_error *e)
 {
-    return kill_sessions(c, user, count, e);
+    return mydb_kill_sessions(c, user, count, e);
 }
 
 /* GET_LOCK names are limited to 64 characters: "credbroker:" + 40 hex of SHA-256(name). */
@@ -404,7 +395,7 @@ static int lock_call(db_conn *c, const char *fn, const char *name, int *val, cb_
     char sql[160];
     snprintf(sql, sizeof sql, "SELECT %s('%s'%s)", fn, ln, strcmp(fn, "GET_LOCK") ? "" : ", 0");
     MYSQL_RES *r;
-    if (select_rows(c, sql, &r, e)) return e->code;
+    if (mydb_select(c, sql, &r, e)) return e->code;
     MYSQL_ROW row = mysql_fetch_row(r);
     *val = row && row[0] ? atoi(row[0]) : -1;
     mysql_free_result(r);
@@ -426,90 +417,6 @@ static int my_unlock(db_conn *c, const char *name, cb_error *e)
     if (lock_call(c, "RELEASE_LOCK", name, &v, e)) return e->code;
     if (v != 1) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "lock was not held");
     return 0;
-}
-
-/* ---------- the read-only prefilter ---------- */
-
-static int word_char(char ch) { return isalnum((unsigned char)ch) || ch == '_' || ch == '$' || (unsigned char)ch >= 0x80; }
-
-/* First words a read-only request may start with. CALL is not one: a procedure may COMMIT
- * and go on writing outside the read-only transaction. */
-static const char *const ro_first[] = {"select", "with", "values", "table", "show", "explain", "describe", "desc", NULL};
-/* Words that act outside the transaction, on files, or hold locks past the statement. */
-static const char *const denied_word[] = {"outfile", "dumpfile", "load_file", "get_lock", "release_lock",
-    "release_all_locks", "is_used_lock", "master_pos_wait", "master_gtid_wait", "source_pos_wait", "nextval",
-    "setval", "lastval", "sys_exec", "sys_eval", "benchmark", NULL};
-
-/* Lexes sql, calling back on every word outside strings and comments. Executable comments
- * ("/ *!", "/ *M!") and optimizer hints are refused: the server runs their text. */
-static int lex_words(const char *sql, int (*cb)(const char *w, size_t n, void *arg), void *arg, cb_error *e)
-{
-    const char *p = sql;
-    while (*p) {
-        if (*p == '\'' || *p == '"' || *p == '`') {
-            char q = *p++;
-            while (*p) {
-                if (*p == '\\' && q != '`' && p[1]) { p += 2; continue; }
-                if (*p == q) { if (p[1] == q) { p += 2; continue; } break; }
-                p++;
-            }
-            if (!*p) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unterminated quoted string");
-            p++;
-        } else if (*p == '#' || (p[0] == '-' && p[1] == '-' && (isspace((unsigned char)p[2]) || iscntrl((unsigned char)p[2])))) {
-            while (*p && *p != '\n') p++;
-        } else if (p[0] == '/' && p[1] == '*') {
-            if (p[2] == '!' || p[2] == '+' || ((p[2] == 'M' || p[2] == 'm') && p[3] == '!'))
-                return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "executable comments (/*! */, /*M! */) and optimizer hints are not allowed read-only");
-            const char *end = strstr(p + 2, "*/");
-            if (!end) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unterminated comment");
-            p = end + 2;
-        } else if (word_char(*p)) {
-            size_t n = 0;
-            while (word_char(p[n])) n++;
-            int rc = cb(p, n, arg);
-            if (rc) return rc;
-            p += n;
-        } else if (*p == ';') {
-            const char *q = p + 1;
-            while (isspace((unsigned char)*q)) q++;
-            if (*q) return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "only one statement is allowed");
-            p++;
-        } else {
-            p++;
-        }
-    }
-    return 0;
-}
-
-struct ro_state { int n; int prev_for; int prev_lock, prev_in, prev_share; cb_error *e; };
-
-static int weq(const char *w, size_t n, const char *s) { return strlen(s) == n && !strncasecmp(w, s, n); }
-
-static int ro_word(const char *w, size_t n, void *arg)
-{
-    struct ro_state *s = arg;
-    if (s->n++ == 0) {
-        int ok = 0;
-        for (size_t i = 0; ro_first[i] && !ok; i++) ok = weq(w, n, ro_first[i]);
-        if (!ok) return cb_fail(s->e, CB_EUSAGE, CB_K_DENIED, "only SELECT, WITH, VALUES, TABLE, SHOW, EXPLAIN and DESCRIBE are allowed read-only");
-    }
-    for (size_t i = 0; denied_word[i]; i++)
-        if (weq(w, n, denied_word[i])) return cb_fail(s->e, CB_EUSAGE, CB_K_DENIED, "statement uses a denied word (%s)", denied_word[i]);
-    if (s->prev_for && weq(w, n, "update")) return cb_fail(s->e, CB_EUSAGE, CB_K_DENIED, "SELECT ... FOR UPDATE holds row locks: not allowed read-only");
-    if (s->prev_share && weq(w, n, "mode")) return cb_fail(s->e, CB_EUSAGE, CB_K_DENIED, "LOCK IN SHARE MODE holds row locks: not allowed read-only");
-    s->prev_share = s->prev_in && weq(w, n, "share");
-    s->prev_in = s->prev_lock && weq(w, n, "in");
-    s->prev_lock = weq(w, n, "lock");
-    s->prev_for = weq(w, n, "for");
-    return 0;
-}
-
-int mysql_readonly_check(const char *sql, cb_error *e)
-{
-    struct ro_state s = {0, 0, 0, 0, 0, e};
-    int rc = lex_words(sql, ro_word, &s, e);
-    if (!rc && s.n == 0) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "empty statement");
-    return rc;
 }
 
 /* ---------- queries ---------- */
@@ -730,9 +637,9 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     /* Our own statements. The session default is READ ONLY too, so that even a COMMIT
      * inside the statement leaves every following transaction of this call read-only. */
     if (readonly) {
-        if ((rc = exec_cmd(c, "SET SESSION TRANSACTION READ ONLY", e))) goto out;
-        if ((rc = exec_cmd(c, "START TRANSACTION READ ONLY", e))) goto out;
-    } else if ((rc = exec_cmd(c, "START TRANSACTION", e))) {
+        if ((rc = mydb_exec(c, "SET SESSION TRANSACTION READ ONLY", e))) goto out;
+        if ((rc = mydb_exec(c, "START TRANSACTION READ ONLY", e))) goto out;
+    } else if ((rc = mydb_exec(c, "START TRANSACTION", e))) {
         goto out;
     }
     if (c->mariadb) {
@@ -741,7 +648,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     } else {
         char set[96];
         snprintf(set, sizeof set, "SET SESSION max_execution_time=%d", timeout);
-        if ((rc = exec_cmd(c, set, e))) goto out;
+        if ((rc = mydb_exec(c, set, e))) goto out;
         text = cb_strdup(sql);
     }
     if (!(st = mysql_stmt_init(c->my))) { rc = conn_fail(c, "query failed", e); goto out; }
@@ -776,7 +683,7 @@ out:
     cb_free_secret(text);
     if (c->my) {
         if (!rc && !readonly) {
-            if ((rc = exec_cmd(c, "COMMIT", e))) { json_decref(*result); *result = NULL; }
+            if ((rc = mydb_exec(c, "COMMIT", e))) { json_decref(*result); *result = NULL; }
         } else {
             mysql_real_query(c->my, "ROLLBACK", 8);
         }
@@ -818,7 +725,7 @@ static int my_describe(db_conn *c, json_t **out, cb_error *e)
 {
     *out = NULL;
     MYSQL_RES *r;
-    if (select_rows(c, "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, IF(t.TABLE_TYPE = 'VIEW', 'view', 'table'), c.COLUMN_NAME,"
+    if (mydb_select(c, "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, IF(t.TABLE_TYPE = 'VIEW', 'view', 'table'), c.COLUMN_NAME,"
                        " c.COLUMN_TYPE, c.IS_NULLABLE = 'YES' FROM information_schema.COLUMNS c JOIN information_schema.TABLES t"
                        " ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME WHERE c.TABLE_SCHEMA NOT IN"
                        " ('mysql','information_schema','performance_schema','sys') ORDER BY 1, 2, c.ORDINAL_POSITION", &r, e))
@@ -840,7 +747,7 @@ static int my_describe(db_conn *c, json_t **out, cb_error *e)
                               row[4] ? row[4] : "", "nullable", row[5] && row[5][0] == '1'));
     }
     mysql_free_result(r);
-    if (select_rows(c, "SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA,"
+    if (mydb_select(c, "SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA,"
                        " REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE"
                        " TABLE_SCHEMA NOT IN ('mysql','information_schema','performance_schema','sys') AND"
                        " (CONSTRAINT_NAME = 'PRIMARY' OR REFERENCED_TABLE_NAME IS NOT NULL)"
@@ -877,188 +784,6 @@ static int my_describe(db_conn *c, json_t **out, cb_error *e)
     mysql_free_result(r);
     json_decref(idx);
     *out = json_pack("{s:o}", "tables", tables);
-    return 0;
-}
-
-/* ---------- leases: per-client query logins ---------- */
-
-static int login_ok(db_conn *c, const char *login, cb_error *e)
-{
-    if (!login || !*login) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease login required");
-    for (const char *p = login; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
-            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease login may hold only letters, digits and _");
-    return user_len_ok(c, login, e);
-}
-
-/* MariaDB activates one default role: several roles are bundled into <login>_roles. */
-static char *bundle_role(const char *login) { return cb_sprintf("%s_roles", login); }
-
-static int my_lease_create(db_conn *c, const db_lease_spec *spec, const char *password, cb_error *e)
-{
-    if (!spec || !password) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease spec and password required");
-    if (login_ok(c, spec->login, e)) return e->code;
-    size_t nroles = 0;
-    while (spec->member_of && spec->member_of[nroles]) nroles++;
-    char *bundle = bundle_role(spec->login);
-    if (nroles > 1 && user_len_ok(c, bundle, e)) { free(bundle); return e->code; }
-    char hash[42];
-    mysql_native_hash(password, hash);
-    char *ql = quote(c, spec->login), *qh = quote(c, spec->host && *spec->host ? spec->host : "%"), *qb = quote(c, bundle);
-    char lim[64] = "";
-    if (spec->connection_limit > 0) snprintf(lim, sizeof lim, " WITH MAX_USER_CONNECTIONS %d", spec->connection_limit);
-    char *sql = cb_sprintf("CREATE USER %s@%s IDENTIFIED BY PASSWORD '%s'%s", ql, qh, hash, lim);
-    cb_wipe(hash, sizeof hash);
-    int rc = exec_cmd(c, sql, e);
-    cb_free_secret(sql);
-    if (rc) cb_error_prefix(e, "CREATE USER %s", spec->login);
-    /* backstop for the broker's revocation: MariaDB has no VALID UNTIL, but it expires passwords */
-    if (!rc && spec->valid_until > 0 && c->mariadb) {
-        int64_t left = spec->valid_until - cb_now();
-        long days = left <= 0 ? 1 : (long)((left + 86399) / 86400);
-        sql = cb_sprintf("ALTER USER %s@%s PASSWORD EXPIRE INTERVAL %ld DAY", ql, qh, days);
-        rc = exec_cmd(c, sql, e);
-        free(sql);
-    }
-    const char *active = nroles == 1 ? spec->member_of[0] : NULL;
-    if (!rc && nroles > 1) {
-        sql = cb_sprintf("CREATE ROLE %s", qb);
-        rc = exec_cmd(c, sql, e);
-        free(sql);
-        for (size_t i = 0; !rc && i < nroles; i++) {
-            char *qr = quote(c, spec->member_of[i]);
-            sql = cb_sprintf("GRANT %s TO %s", qr, qb);
-            rc = exec_cmd(c, sql, e);
-            if (rc) cb_error_prefix(e, "GRANT %s", spec->member_of[i]);
-            free(sql);
-            free(qr);
-        }
-        active = bundle;
-    }
-    if (!rc && active) {
-        char *qr = quote(c, active);
-        sql = cb_sprintf("GRANT %s TO %s@%s", qr, ql, qh);
-        rc = exec_cmd(c, sql, e);
-        if (rc) cb_error_prefix(e, "GRANT %s", active);
-        free(sql);
-        if (!rc) {
-            sql = cb_sprintf("SET DEFAULT ROLE %s FOR %s@%s", qr, ql, qh);
-            rc = exec_cmd(c, sql, e);
-            free(sql);
-        }
-        free(qr);
-    }
-    if (rc) { /* leave nothing half-made behind */
-        cb_error ig = {0};
-        sql = cb_sprintf("DROP USER IF EXISTS %s@%s", ql, qh);
-        exec_cmd(c, sql, &ig);
-        free(sql);
-        if (nroles > 1) {
-            sql = cb_sprintf("DROP ROLE IF EXISTS %s", qb);
-            exec_cmd(c, sql, &ig);
-            free(sql);
-        }
-    }
-    free(ql); free(qh); free(qb); free(bundle);
-    return rc;
-}
-
-static int my_lease_renew(db_conn *c, const char *login, int64_t valid_until, cb_error *e)
-{
-    if (login_ok(c, login, e)) return e->code;
-    if (valid_until <= 0 || !c->mariadb) return 0;
-    int64_t left = valid_until - cb_now();
-    long days = left <= 0 ? 1 : (long)((left + 86399) / 86400);
-    char *ql = quote(c, login);
-    char *sql = cb_sprintf("SELECT Host FROM mysql.user WHERE User = %s AND is_role = 'N'", ql);
-    MYSQL_RES *r;
-    int rc = select_rows(c, sql, &r, e);
-    free(sql);
-    if (!rc) {
-        MYSQL_ROW row;
-        while (!rc && (row = mysql_fetch_row(r))) {
-            char *qh = quote(c, row[0] ? row[0] : "%");
-            sql = cb_sprintf("ALTER USER %s@%s PASSWORD EXPIRE INTERVAL %ld DAY", ql, qh, days);
-            rc = exec_cmd(c, sql, e);
-            free(sql);
-            free(qh);
-        }
-        mysql_free_result(r);
-    }
-    free(ql);
-    return rc;
-}
-
-static int my_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e)
-{
-    if (login_ok(c, login, e)) return e->code;
-    char *ql = quote(c, login);
-    int rc = 0, n = 0;
-    /* hosts to drop: the given one, else every account of that name */
-    char **hosts = NULL;
-    size_t nh = 0;
-    if (host && *host) {
-        hosts = cb_calloc(1, sizeof *hosts);
-        hosts[nh++] = cb_strdup(host);
-    } else {
-        char *sql = cb_sprintf("SELECT Host FROM mysql.user WHERE User = %s AND is_role = 'N'", ql);
-        MYSQL_RES *r;
-        rc = select_rows(c, sql, &r, e);
-        free(sql);
-        if (!rc) {
-            MYSQL_ROW row;
-            hosts = cb_calloc(mysql_num_rows(r) + 1, sizeof *hosts);
-            while ((row = mysql_fetch_row(r))) hosts[nh++] = cb_strdup(row[0] ? row[0] : "%");
-            mysql_free_result(r);
-        }
-    }
-    /* KILL, DROP, KILL: DROP USER leaves open sessions running, and one may log in between */
-    if (!rc) rc = kill_sessions(c, login, &n, e);
-    for (size_t i = 0; !rc && i < nh; i++) {
-        char *qh = quote(c, hosts[i]);
-        char *sql = cb_sprintf("DROP USER IF EXISTS %s@%s", ql, qh);
-        rc = exec_cmd(c, sql, e);
-        free(sql);
-        free(qh);
-    }
-    if (!rc) rc = kill_sessions(c, login, &n, e);
-    if (!rc) {
-        char *b = bundle_role(login), *qb = quote(c, b);
-        char *sql = cb_sprintf("DROP ROLE IF EXISTS %s", qb);
-        if (strlen(b) <= (c->mariadb ? MARIADB_USER_MAX : MYSQL_USER_MAX)) rc = exec_cmd(c, sql, e);
-        free(sql); free(qb); free(b);
-    }
-    for (size_t i = 0; i < nh; i++) free(hosts[i]);
-    free(hosts);
-    free(ql);
-    if (rc) cb_error_prefix(e, "dropping lease login %s", login);
-    return rc;
-}
-
-static int my_lease_list(db_conn *c, const char *prefix, json_t **out, cb_error *e)
-{
-    *out = NULL;
-    cb_buf pat;
-    cb_buf_init(&pat, 0);
-    for (const char *p = prefix ? prefix : ""; *p; p++) {
-        if (*p == '%' || *p == '_' || *p == '\\') cb_buf_append(&pat, "\\", 1);
-        cb_buf_append(&pat, p, 1);
-    }
-    cb_buf_append(&pat, "%", 1);
-    char *pp = cb_buf_steal(&pat);
-    char *qp = quote(c, pp);
-    free(pp);
-    char *sql = cb_sprintf("SELECT DISTINCT User FROM mysql.user WHERE User LIKE %s ESCAPE '\\\\' AND is_role = 'N' ORDER BY 1", qp);
-    free(qp);
-    MYSQL_RES *r;
-    int rc = select_rows(c, sql, &r, e);
-    free(sql);
-    if (rc) return rc;
-    *out = json_array();
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(r)))
-        if (row[0]) json_array_append_new(*out, json_string(row[0]));
-    mysql_free_result(r);
     return 0;
 }
 
