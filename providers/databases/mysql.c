@@ -124,11 +124,10 @@ static int do_connect(const conn_url *url, MYSQL **out, cb_error *e)
         return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "ssl-mode=%s needs ssl-ca=<CA file>", mode == SSL_VERIFY_CA ? "VERIFY_CA" : "VERIFY_IDENTITY");
     }
     if (mode >= SSL_PREFERRED) {
-        if (ca) mysql_optionsv(my, MYSQL_OPT_SSL_CA, ca);
-        if (cert) mysql_optionsv(my, MYSQL_OPT_SSL_CERT, cert);
-        if (key) mysql_optionsv(my, MYSQL_OPT_SSL_KEY, key);
-        if (mode == SSL_PREFERRED) mysql_optionsv(my, MYSQL_OPT_SSL_ENFORCE, &no);
-        else mysql_optionsv(my, MYSQL_OPT_SSL_ENFORCE, &yes);
+        /* mysql_ssl_set turns TLS on (used when the server offers it); ENFORCE makes it
+         * mandatory. Setting ENFORCE to 0 would turn TLS off altogether in libmariadb. */
+        mysql_ssl_set(my, key, cert, ca, NULL, NULL);
+        if (mode >= SSL_REQUIRED) mysql_optionsv(my, MYSQL_OPT_SSL_ENFORCE, &yes);
         /* libmariadb 3.3 verifies chain and host name together; VERIFY_CA checks the
          * chain (a CA file makes the handshake verify the peer) and not the name. */
         mysql_optionsv(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, mode == SSL_VERIFY_IDENTITY ? &yes : &no);

@@ -48,6 +48,7 @@ export TRAFFIC="$TMP/traffic.log"
 : >"$TRAFFIC"
 (cd "$INTEROP" && node mcp_tools_engines.mjs mysql "$CB" mcp) >"$TMP/node.out" 2>&1
 while IFS= read -r l; do case "$l" in PASS\ *) pass "${l#PASS }";; FAIL\ *) fail "${l#FAIL }";; *) diag "$l";; esac; done <"$TMP/node.out"
+grep -q '^FAIL' "$TMP/node.out" && diag "server stderr: $(grep '^stderr' "$TRAFFIC" | tail -5)"
 leak=0
 for pw in "$MY_ADMIN_PW" "$RO_PW" "$BAD_PW"; do
   grep -qF -- "$pw" "$TRAFFIC" && { leak=1; diag "a password is in the MCP traffic"; }

@@ -33,6 +33,7 @@ export TRAFFIC="$TMP/traffic.log"
 : >"$TRAFFIC"
 (cd "$INTEROP" && node mcp_tools_engines.mjs sqlite "$CB" mcp) >"$TMP/node.out" 2>&1
 while IFS= read -r l; do case "$l" in PASS\ *) pass "${l#PASS }";; FAIL\ *) fail "${l#FAIL }";; *) diag "$l";; esac; done <"$TMP/node.out"
+grep -q '^FAIL' "$TMP/node.out" && diag "server stderr: $(grep '^stderr' "$TRAFFIC" | tail -5)"
 ok "$([ ! -e "$ATTACH_FILE" ]; echo $?)" "ATTACH / VACUUM INTO created no file"
 like "$("$CB" audit list --json 2>&1)" '"action":"mcp.query_readonly","target":"shop"' "tool calls on SQLite are audited"
 done_testing

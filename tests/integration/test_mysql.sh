@@ -80,6 +80,10 @@ like "$A" '"check":"password_common"' "assess: common password"
 CA="$TMP/tls/ca.pem"; OTHER="$TMP/tls/other.pem"
 tls_url() { url tls "$TLS_PW" "ssl-mode=$1&connect-timeout=5${2:-}" "${3:-127.0.0.1}"; }
 check "REQUIRED: TLS without verification logs in (user REQUIRE SSL)" dbt "$(tls_url REQUIRED)" test-login
+out=$(dbt "$(tls_url PREFERRED)" query-ro "SHOW SESSION STATUS LIKE 'Ssl_version'" 2>&1)
+like "$out" 'TLSv1' "PREFERRED: TLS is negotiated when the server offers it"
+out=$(dbt "$(url ro "$RO_PW" "ssl-mode=DISABLED")" query-ro "SHOW SESSION STATUS LIKE 'Ssl_version'" 2>&1)
+like "$out" '\["Ssl_version",""\]' "DISABLED: the session is not encrypted"
 out=$(dbt "$(tls_url DISABLED)" test-login 2>&1)
 ok "$([ -n "$out" ] && ! [[ "$out" =~ \"ok\":true ]]; echo $?)" "DISABLED: the REQUIRE SSL user is refused (no TLS)"
 check "VERIFY_IDENTITY with the right CA and host 127.0.0.1 logs in" dbt "$(tls_url VERIFY_IDENTITY "&ssl-ca=$CA")" test-login
