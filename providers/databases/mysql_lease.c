@@ -14,8 +14,8 @@ static int login_ok(db_conn *c, const char *login, cb_error *e)
 {
     if (!login || !*login) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease login required");
     for (const char *p = login; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
-            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease login may hold only letters, digits and _");
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease login may hold only letters, digits, _ - and .");
     return mydb_user_len_ok(c, login, e);
 }
 

@@ -264,7 +264,10 @@ LONG=$(printf 'l%.0s' $(seq 129))
 out=$(NEW_PASSWORD=$LPW q lease-create "$LONG" app_reader 1 2>&1); rc=$?
 like "$out" "policy: user name is 129 characters, longer than the server's limit of 128" "a login name over the server's limit is a clear policy error"
 out=$(NEW_PASSWORD=$LPW q lease-create "bad'name" app_reader 1 2>&1)
-like "$out" "letters, digits and _" "a login name with quotes is refused"
+like "$out" "letters, digits, _ - and ." "a login name with quotes is refused"
+out=$(NEW_PASSWORD=$LPW q lease-create cb_team-a.b_99 app_reader 1 127.0.0.1 2>&1)
+is "$out" '{"ok":true}' "a login name with - and . (policy client names allow them) is created quoted"
+is "$(q lease-drop cb_team-a.b_99)" '{"ok":true}' "... and dropped"
 out=$(NEW_PASSWORD=$LPW q lease-create cb_norole no_such_role 1 127.0.0.1 2>&1); rc=$?
 ok "$([ $rc -ne 0 ]; echo $?)" "lease_create with an unknown role fails"
 is "$(my_sql "SELECT COUNT(*) FROM mysql.user WHERE user='cb_norole'")" 0 "... and leaves no half-made login behind"
