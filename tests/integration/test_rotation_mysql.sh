@@ -79,6 +79,13 @@ like "$NEWP" '^[a-np-z2-9]{40}$' "the new password follows the policy"
 is "$(journal_rows)" 0 "the journal is empty afterwards"
 is "$(my_sql "SELECT plugin, authentication_string LIKE '*%' FROM mysql.user WHERE user='app'")" "mysql_native_password	1" "the server holds a mysql_native_password hash"
 
+# --- this server has no TLS: PREFERRED (the default) falls back, REQUIRED refuses ---------------
+out=$(DB_URL="mysql://root:$MY_ADMIN_PW@127.0.0.1:$MYPORT/mysql" "$DBT" mysql query-ro "SHOW SESSION STATUS LIKE 'Ssl_version'" 2>&1)
+like "$out" '\["Ssl_version",""\]' "no ssl-mode (PREFERRED) against a server without TLS: plaintext session"
+out=$(DB_URL="mysql://root:$MY_ADMIN_PW@127.0.0.1:$MYPORT/mysql?ssl-mode=REQUIRED" "$DBT" mysql test-login 2>&1); rc=$?
+ok "$([ $rc -ne 0 ]; echo $?)" "ssl-mode=REQUIRED against a server without TLS is refused"
+like "$out" "requires TLS|SSL|TLS" "... with a clear message"
+
 # --- self-rotation (no admin): SET PASSWORD ----------------------------------------------------
 out=$(crb rotate self-db); is "$?" 0 "self-rotation exits 0"
 check "self-db: the stored URL logs in" stored_ok selfie
