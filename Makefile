@@ -3,7 +3,7 @@
 PREFIX  ?= /usr/local
 SAN     ?= 0
 CC      ?= cc
-PKGS    := libcurl openssl sqlite3 libpq jansson libmicrohttpd
+PKGS    := libcurl openssl sqlite3 libpq jansson libmicrohttpd libmariadb
 
 ifeq ($(SAN),1)
 BUILD   ?= build/san

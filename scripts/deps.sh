@@ -10,6 +10,7 @@ APT_PKGS=(
   freetds-dev freetds-bin libpq-dev libjansson-dev libmicrohttpd-dev
   libargon2-dev libcmocka-dev
   postgresql postgresql-contrib
+  mariadb-server mariadb-client libmariadb-dev
   openssl curl ca-certificates shellcheck valgrind cppcheck
   python3 python3-croniter python3-prometheus-client
   debhelper dpkg-dev man-db systemd zsh

@@ -70,6 +70,21 @@ int rotation_check_sslmode(const conn_url *u, int min, const char *conn_name, cb
                            conn_name, m ? m : "prefer (default)", policy_sslmode_name((policy_sslmode)min));
         return 0;
     }
+    if (u->engine && strcmp(u->engine, "mysql") == 0) {
+        /* ssl-mode on libpq's ladder: DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY */
+        static const char *const my[] = {"", "DISABLED", "", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"};
+        const char *m = conn_url_param(u, "ssl-mode");
+        int have = POLICY_SSL_PREFER; /* the client's default */
+        if (m) {
+            have = -1;
+            for (int i = 1; i <= POLICY_SSL_VERIFY_FULL; i++)
+                if (*my[i] && strcasecmp(m, my[i]) == 0) have = i;
+        }
+        if (have < min)
+            return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: connection %s has ssl-mode=%s, below requirements.min_sslmode=%s",
+                           conn_name, m ? m : "PREFERRED (default)", policy_sslmode_name((policy_sslmode)min));
+        return 0;
+    }
     if (u->engine && strcmp(u->engine, "sqlserver") == 0 && min >= POLICY_SSL_REQUIRE) {
         const char *enc = conn_url_param(u, "Encrypt");
         if (!truthy(enc))
@@ -841,6 +856,9 @@ static int run(rot *r, const char *credential, json_t *report, cb_error *e, cons
     const policy_credential *c = r->c;
     if (load_url(r, c->connection, &r->cur, &r->cur_raw, "", e)) return e->code;
     r->dbt = db_target_for(r->cur.engine);
+    if (!strcmp(r->cur.engine, "sqlite"))
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: connection %s is SQLite, which has no logins or passwords: rotation does not apply (protect the file's owner and mode instead)",
+                       credential, c->connection);
     if (!r->dbt || !r->dbt->set_password)
         return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: engine %s cannot be rotated", credential, r->cur.engine);
     if (c->admin_connection) {
@@ -857,6 +875,10 @@ static int run(rot *r, const char *credential, json_t *report, cb_error *e, cons
         if (bad) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: publish_to must not pin a version or stage", credential);
     }
     if (resolve_target(r, e)) return e->code;
+    /* a name the server cannot hold is the policy's mistake, found before anything changes */
+    if (!strcmp(r->cur.engine, "mysql") && strlen(r->target) > 128)
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: user name %.40s... is %zu characters, longer than MariaDB's limit of 128",
+                       credential, r->target, strlen(r->target));
 
     pause_at("after-read-credential");
 
@@ -1051,6 +1073,8 @@ int rotation_terminate_sessions(cb_store *s, const cb_policy *p, const cb_config
     if (!r.c) return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files", credential);
     int rc = load_url(&r, r.c->connection, &r.cur, NULL, "", e);
     if (!rc && !(r.dbt = db_target_for(r.cur.engine))) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unsupported engine");
+    if (!rc && !r.dbt->terminate_sessions)
+        rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: engine %s has no login sessions to end", credential, r.cur.engine);
     if (!rc && r.c->admin_connection && !(rc = load_url(&r, r.c->admin_connection, &r.admin, NULL, "admin", e))) r.have_admin = 1;
     if (!rc && r.dbt) rc = r.dbt->connect(r.have_admin ? &r.admin : &r.cur, &r.ctl, e);
     const char *users[3] = {r.cur.user, NULL, NULL};

@@ -34,6 +34,7 @@ static int t_connections_list(mcp_call_ctx *cx, json_t *args, json_t **structure
         store_conn_free(&sc);
         const char *tls = parsed ? conn_url_param(&u, "sslmode") : NULL;
         if (parsed && !tls) tls = conn_url_param(&u, "Encrypt");
+        if (parsed && !tls) tls = conn_url_param(&u, "ssl-mode");
         char rot[32] = "";
         if (l->last_rotated) cb_iso8601(l->last_rotated, rot);
         json_t *o = json_pack("{s:s,s:s,s:s*,s:s*,s:s*,s:s,s:s*,s:s,s:s*,s:s*}", "name", l->name, "engine", l->engine,
