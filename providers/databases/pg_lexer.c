@@ -305,7 +305,8 @@ static void truncate_ident(sbuf *b)
 {
     if (b->n < NAMEDATALEN) return;
     size_t n = NAMEDATALEN - 1;
-    while (n > 0 && ((unsigned char)b->p[n] & 0xC0) == 0x80) n--;
+    /* back up over at most 3 continuation bytes (invalid UTF-8 is refused by the server) */
+    while (n > NAMEDATALEN - 1 - 3 && ((unsigned char)b->p[n] & 0xC0) == 0x80) n--;
     b->n = n;
     b->p[n] = 0;
 }
