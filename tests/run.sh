@@ -20,6 +20,7 @@ tally() {
     printf '%s\n' "$line" >>"$out"
     case "$line" in
       "not ok "*"# SKIP"*|"ok "*"# SKIP"*|"ok "*"# skip"*) skip=$((skip+1)); echo "  [skip] $suite: ${line#*# }";;
+      "not ok "*"# TODO"*) skip=$((skip+1)); echo "  [todo] $suite: ${line#not ok }";; # expected to fail (TAP TODO)
       "ok "*) pass=$((pass+1)); [ -n "${VERBOSE:-}" ] && echo "  [ ok ] $suite: $line";;
       "not ok "*) fail=$((fail+1)); failed_names+=("$suite: $line"); echo "  [FAIL] $suite: $line";;
       "#"*) [ -n "${VERBOSE:-}" ] && echo "    $line";;
