@@ -65,6 +65,37 @@ start_victim || { fail "victim session started"; done_testing; exit 1; }
 # The rotation's own advisory lock key (postgres.c pg_lock_key of "credbroker:rotate:appcred").
 KEY=$(python3 -c 'import hashlib,struct; print(struct.unpack(">q", hashlib.sha256(b"credbroker:credbroker:rotate:appcred").digest()[:8])[0])')
 
+# ---------- the lexer decodes as the server does ----------
+# Each name and literal is decoded by pg_lex_tool and by PostgreSQL itself (the name through
+# a temporary view's column, the literal through convert_to), compared as hex; spellings the
+# lexer refuses must be refused by the server too.
+LEX="$BUILD/tools/pg_lex_tool"
+server_name_hex() { pg_sql "CREATE TEMP VIEW cb_v AS SELECT 1 AS $1; SELECT encode(convert_to(attname::text, 'UTF8'), 'hex') FROM pg_attribute WHERE attrelid = 'cb_v'::regclass" shop 2>/dev/null; }
+server_str_hex() { pg_sql "SELECT encode(convert_to($1, 'UTF8'), 'hex')" shop 2>/dev/null; }
+lexer_hex() { "$LEX" tokens "$1" 2>/dev/null | awk 'NR==1 && ($1=="qident" || $1=="ident" || $1=="string") {print $2}'; }
+if [ -x "$LEX" ]; then
+  long=$(printf 'x%.0s' $(seq 70)); long62=$(printf 'x%.0s' $(seq 62))
+  names=('U&"d\0061t\+000061"' "U&\"d!0061t!+000061\" UESCAPE '!'" 'U&"\D83D\DE00"' '"Quo""ted"' 'FooBAR'
+         'U&"a\\b"' "$long" "\"$long62"$'\xc3\xa9'"zz\"" "U&\"!!x\" UESCAPE '!'" "U&\"d!0061\" /* c */ uescape E'!'"
+         'a$b' $'\xc3\x89T\xc3\xa9' 'U&"\0070G_TERMINATE"' 'U&"pg\005fterminate\005fbackend"')
+  for n in "${names[@]}"; do
+    is "$(lexer_hex "$n")" "$(server_name_hex "$n")" "lexer and server decode the name $n alike"
+  done
+  strs=("E'\\x41\\101\\u0041\\U0001F600\\q'" "'it''s'" $'\'a\'\n  \'b\'' $'E\'a\'\n\'\\n\'' "U&'\\0041' UESCAPE '!'"
+        "U&'!0041' UESCAPE '!'" "U&'d\\0061t''a'" "\$tag\$ x \$\$ y \$tag\$" $'\'a\' -- c\n\'b\'' "E'\\uD83D\\uDE00'")
+  for v in "${strs[@]}"; do
+    is "$(lexer_hex "$v")" "$(server_str_hex "$v")" "lexer and server decode the literal ${v//$'\n'/\\n} alike"
+  done
+  for bad in 'U&"\D83D"' 'U&"\DE00"' 'U&"\12"' "U&\"x\" UESCAPE '+'" "U&\"x\" UESCAPE 'a'" "U&\"x\" UESCAPE '!!'" \
+             "E'\\u12'" "E'\\uD83D'" "'abc" '"abc' '/* a /* b */ 1' '$TAG$x$tag$' '""' "E'\\x00'"; do
+    "$LEX" tokens "$bad" >/dev/null 2>&1; lrc=$?
+    pg_sql "SELECT $bad" shop >/dev/null 2>&1; src=$?
+    [ "$lrc" != 0 ] && [ "$src" != 0 ]; ok $? "lexer and server both refuse $bad (lexer $lrc, server $src)"
+  done
+else
+  skip "pg_lex_tool not built"
+fi
+
 # ---------- store, policy, API keys ----------
 new_store attacks
 export CREDBROKER_POLICIES="$TMP/policies" CREDBROKER_CONFIG="$TMP/credbroker.json"
