@@ -75,6 +75,7 @@ server_str_hex() { pg_sql "SELECT encode(convert_to($1, 'UTF8'), 'hex')" shop 2>
 lexer_hex() { "$LEX" tokens "$1" 2>/dev/null | awk 'NR==1 && ($1=="qident" || $1=="ident" || $1=="string") {print $2}'; }
 if [ -x "$LEX" ]; then
   long=$(printf 'x%.0s' $(seq 70)); long62=$(printf 'x%.0s' $(seq 62))
+  # shellcheck disable=SC2016 # literal SQL, nothing to expand
   names=('U&"d\0061t\+000061"' "U&\"d!0061t!+000061\" UESCAPE '!'" 'U&"\D83D\DE00"' '"Quo""ted"' 'FooBAR'
          'U&"a\\b"' "$long" "\"$long62"$'\xc3\xa9'"zz\"" "U&\"!!x\" UESCAPE '!'" "U&\"d!0061\" /* c */ uescape E'!'"
          'a$b' $'\xc3\x89T\xc3\xa9' 'U&"\0070G_TERMINATE"' 'U&"pg\005fterminate\005fbackend"')
@@ -86,6 +87,7 @@ if [ -x "$LEX" ]; then
   for v in "${strs[@]}"; do
     is "$(lexer_hex "$v")" "$(server_str_hex "$v")" "lexer and server decode the literal ${v//$'\n'/\\n} alike"
   done
+  # shellcheck disable=SC2016 # literal SQL, nothing to expand
   for bad in 'U&"\D83D"' 'U&"\DE00"' 'U&"\12"' "U&\"x\" UESCAPE '+'" "U&\"x\" UESCAPE 'a'" "U&\"x\" UESCAPE '!!'" \
              "E'\\u12'" "E'\\uD83D'" "'abc" '"abc' '/* a /* b */ 1' '$TAG$x$tag$' '""' "E'\\x00'"; do
     "$LEX" tokens "$bad" >/dev/null 2>&1; lrc=$?
