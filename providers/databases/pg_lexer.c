@@ -683,7 +683,7 @@ static int check_pass(const char *sql, size_t len, int scs, char *why, size_t wl
             if (d) {
                 char shown[NAMEDATALEN];
                 size_t m = 0;
-                for (; t->val[m] && m < sizeof shown - 1; m++)
+                for (; m < sizeof shown - 1 && t->val[m]; m++)
                     shown[m] = (t->val[m] >= 0x20 && t->val[m] < 0x7f) ? t->val[m] : '?';
                 shown[m] = 0;
                 refuse(why, wl, "function %s is not allowed read-only: it %s", shown, d->why);
