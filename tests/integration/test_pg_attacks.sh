@@ -200,6 +200,12 @@ fp() {
   printf '%s\n' "$out"
 }
 fp_victim() { echo "victim:$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE pid = ${VICTIM_PID:-0}" shop)"; }
+# settle FLAGS: a signalled backend exits a moment after pg_terminate_backend returns; after
+# a signalling statement wait (at most 0.5 s) so its effect is seen now, not on the next one.
+settle() {
+  [[ $1 == *K* ]] || return 0
+  local i; for i in 1 2 3 4 5 6 7 8 9 10; do [ "$(fp_victim)" = "victim:1" ] || return 0; sleep 0.05; done
+}
 probe() { mcp_call "$1" query_readonly "$PROBE" | jq -c '.structuredContent.rows // .content' | cut -c1-400; }
 
 # restore [WHAT]: puts back what a statement changed, so the next one starts clean: "data"
@@ -318,6 +324,7 @@ run_mode() {
     sql=${C_SQL[$i]} label="$mode: ${C_LABEL[$i]}" flags=${C_FLAGS[$i]}
     [ -n "$f0" ] || { f0=$(fp); p0=$(probe "$client"); }
     res=$(mcp_call "$client" query_readonly "$sql")
+    settle "$flags"
     txt=$(printf '%s' "$res" | result_text)
     case "$txt" in *"not allowed read-only"*|*"only one statement"*|*"only SELECT"*|*"cannot tokenize"*|*"EXPLAIN is allowed"*) refused_text=$((refused_text+1));; esac
     f1=$(fp); p1=$(probe "$client")
@@ -368,6 +375,7 @@ for ((i = 0; i < NCAT; i++)); do
   nctl=$((nctl+1))
   [ -n "$f0" ] || { f0=$(fp); p0=$(probe writer); }
   res=$(mcp_call writer query_execute "$ctl")
+  settle "${C_FLAGS[$i]}"
   f1=$(fp); p1=$(probe writer)
   IFS='|' read -r db0 lk0 vi0 <<<"$f0"; IFS='|' read -r db1 lk1 vi1 <<<"$f1"
   changed=""
