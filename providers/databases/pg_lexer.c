@@ -350,6 +350,14 @@ static int unicode_token(pg_lexer *lx, pg_token *t, int ident)
     size_t p = lx->pos;
     if (p + 7 <= lx->len && !strncasecmp(lx->src + p, "uescape", 7) && !ident_cont(at(lx, p + 7))) {
         lx->pos = p + 7;
+        /* the escape must be a plain string: refuse a U& one before lexing it, so that a
+         * chain of U&'..' UESCAPE U&'..' ... cannot recurse as deep as the input is long */
+        if (skip_blank(lx)) goto out;
+        int c0 = at(lx, lx->pos);
+        if ((c0 == 'u' || c0 == 'U') && at(lx, lx->pos + 1) == '&') {
+            lx_fail(lx, "invalid UESCAPE (one character, not a hex digit, +, quote or space)");
+            goto out;
+        }
         pg_token e = {0};
         int r = pg_lex_next(lx, &e);
         if (r < 0) goto out;

@@ -361,6 +361,35 @@ static void test_deny_list_every_entry(void **s)
     accepted("select \"pg_terminate_backend \" from t");
 }
 
+/* Long inputs stay linear and shallow: a chain of U& literals each naming the next as its
+ * UESCAPE, deep comment nesting and many dollar signs in a long-tagged quote. */
+static void test_long_inputs(void **s)
+{
+    (void)s;
+    size_t n = 200000;
+    char *b = malloc(n * 20 + 64), *p = b;
+    p += sprintf(p, "select ");
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "U&'a' UESCAPE ");
+    strcpy(p, "'!'");
+    refused(b, "UESCAPE");
+    p = b + sprintf(b, "select ");
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "/*");
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "*/");
+    strcpy(p, " 1");
+    accepted(b);
+    p = b + sprintf(b, "select $");
+    memset(p, 'a', 1000);
+    p += 1000;
+    *p++ = '$';
+    for (size_t i = 0; i < n; i++) *p++ = (i % 7) ? '$' : 'a';
+    p += sprintf(p, "$");
+    memset(p, 'a', 1000);
+    p += 1000;
+    strcpy(p, "$");
+    accepted(b);
+    free(b);
+}
+
 static void test_scs_off_reading(void **s)
 {
     (void)s;
@@ -383,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_refuses_statements),
         cmocka_unit_test(test_deny_list_every_entry),
         cmocka_unit_test(test_scs_off_reading),
+        cmocka_unit_test(test_long_inputs),
     };
     (void)ok;
     return cmocka_run_group_tests(tests, NULL, NULL);
