@@ -426,7 +426,8 @@ else
   SERVE_ENV=(MCP_CLI_NO_PREFILTER=1 CREDBROKER_POLICIES="$TMP/policies-leased")
   restore
   who=$(mcp_call alpha query_readonly "SELECT current_user, session_user" | jq -c '.structuredContent.rows[0]')
-  unlike "$who" '"app"' "c: query_readonly runs as a leased login, not as app ($who)"
+  like "$who" '^\["[^"]+","[^"]+"\]$' "c: query_readonly answers through the leased identity ($who)"
+  unlike "$who" '"app"' "c: ... as a leased login, never as app"
   like "$(CREDBROKER_POLICIES="$TMP/policies-leased" "$CB" lease list --json)" 'alpha' "c: lease list shows alpha's lease"
   run_mode c alpha
   mcp_call alpha query_readonly "select pg_advisory_lock(4242)" >/dev/null
