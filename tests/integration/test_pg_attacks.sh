@@ -87,6 +87,14 @@ if [ -x "$LEX" ]; then
   for v in "${strs[@]}"; do
     is "$(lexer_hex "$v")" "$(server_str_hex "$v")" "lexer and server decode the literal ${v//$'\n'/\\n} alike"
   done
+  # with standard_conforming_strings off, a backslash escapes in '...' (the second reading)
+  for v in "'a\\'b'" "'\\x41\\n\\101'" "'it''s\\\\'"; do
+    got=$("$LEX" tokens-scs-off "$v" 2>/dev/null | awk 'NR==1 {print $2}')
+    # two messages: the server lexes a whole message before it runs the SET
+    want=$(psql -X -q -A -t -h "$PGSOCK" -p "$PGPORT" -U postgres -d shop -c "SET standard_conforming_strings = off" \
+           -c "SELECT encode(convert_to($v, 'UTF8'), 'hex')" 2>/dev/null)
+    is "$got" "$want" "with standard_conforming_strings off, lexer and server decode $v alike"
+  done
   # shellcheck disable=SC2016 # literal SQL, nothing to expand
   for bad in 'U&"\D83D"' 'U&"\DE00"' 'U&"\12"' "U&\"x\" UESCAPE '+'" "U&\"x\" UESCAPE 'a'" "U&\"x\" UESCAPE '!!'" \
              "E'\\u12'" "E'\\uD83D'" "'abc" '"abc' '/* a /* b */ 1' '$TAG$x$tag$' '""' "E'\\x00'"; do

@@ -1,5 +1,6 @@
 /* Test driver for the PostgreSQL lexer (pg_lexer.c), for comparing it with the server:
  *   pg_lex_tool tokens SQL   one line per token: KIND VALUE-AS-HEX ("-" when none)
+ *   pg_lex_tool tokens-scs-off SQL   the same, read with standard_conforming_strings off
  *   pg_lex_tool check SQL    "ok" or "refused: REASON" (the read-only text check)
  * Exit 0, or 1 when the lexer (tokens) or the check refuses; 2 on usage. */
 #include <stdio.h>
@@ -18,10 +19,11 @@ int main(int argc, char **argv)
         printf("refused: %s\n", why);
         return 1;
     }
-    if (strcmp(argv[1], "tokens")) return 2;
+    int scs = strcmp(argv[1], "tokens-scs-off") != 0;
+    if (scs && strcmp(argv[1], "tokens")) return 2;
     static const char *const kinds[] = {"eof", "ident", "qident", "string", "bitstr", "number", "param", "op", "punct", "other"};
     pg_lexer lx;
-    pg_lex_init(&lx, argv[2], strlen(argv[2]), 1);
+    pg_lex_init(&lx, argv[2], strlen(argv[2]), scs);
     for (;;) {
         pg_token t;
         int r = pg_lex_next(&lx, &t);
