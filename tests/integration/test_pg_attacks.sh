@@ -410,6 +410,19 @@ done
 seen=$(mcp_call beta query_readonly "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'), (SELECT count(*) FROM pg_prepared_statements), coalesce(current_setting('cb.flag', true), '')" | jq -c '.structuredContent.rows')
 is "$seen" '[[0,0,""]]' "a: cross-client: no lock, prepared statement or setting of alpha visible to beta"
 
+# a database with standard_conforming_strings off reads a call that the default reading
+# sees inside a string: the text layer's second reading refuses it
+pg_sql "ALTER DATABASE shop SET standard_conforming_strings = off" >/dev/null
+restore
+SCS_ATTACK="select 'a\\'' , pg_terminate_backend(pid) from pg_stat_activity where $V --'"
+res=$(mcp_call alpha query_readonly "$SCS_ATTACK"); settle K
+like "$(printf '%s' "$res" | result_text)" 'pg_terminate_backend is not allowed.*reading strings with standard_conforming' "a: standard_conforming_strings off: the call outside the string is refused"
+is "$(fp_victim)" "victim:1" "a: standard_conforming_strings off: the application's own session survives"
+mcp_call writer query_execute "$SCS_ATTACK" >/dev/null; settle K
+is "$(fp_victim)" "victim:0" "a: standard_conforming_strings off: control - through query_execute the server runs the call"
+pg_sql "ALTER DATABASE shop RESET standard_conforming_strings" >/dev/null
+restore
+
 # ---------- mode b: text layer off, the shared app role ----------
 SERVE_ENV=(MCP_CLI_NO_PREFILTER=1)
 restore
