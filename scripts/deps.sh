@@ -12,6 +12,7 @@ APT_PKGS=(
   postgresql postgresql-contrib
   openssl curl ca-certificates shellcheck valgrind cppcheck
   python3 python3-croniter
+  jq
 )
 # Node 20 and npm: the machine image's own (its npm is not Debian's "npm" package, which
 # conflicts with it); Debian's are installed only when node is missing altogether.
