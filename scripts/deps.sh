@@ -12,7 +12,7 @@ APT_PKGS=(
   postgresql postgresql-contrib
   mariadb-server mariadb-client libmariadb-dev
   openssl curl ca-certificates shellcheck valgrind cppcheck
-  python3 python3-croniter python3-prometheus-client
+  python3 python3-croniter python3-prometheus-client jq
   debhelper dpkg-dev man-db systemd zsh
 )
 # Node 20 and npm: the machine image's own (its npm is not Debian's "npm" package, which

@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include "db_target.h"
 #include "postgres.h"
+#include "pg_lexer.h"
 
 struct db_conn {
     PGconn *pg;
@@ -202,72 +203,13 @@ static int pg_unlock(db_conn *c, const char *name, cb_error *e)
 
 /* ---------- queries ---------- */
 
-/* Skips whitespace and comments (-- line, nested block comments). */
-static const char *skip_ws(const char *p)
-{
-    for (;;) {
-        while (isspace((unsigned char)*p)) p++;
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
-        } else if (p[0] == '/' && p[1] == '*') {
-            int depth = 1;
-            p += 2;
-            while (*p && depth) {
-                if (p[0] == '/' && p[1] == '*') { depth++; p += 2; }
-                else if (p[0] == '*' && p[1] == '/') { depth--; p += 2; }
-                else p++;
-            }
-        } else {
-            return p;
-        }
-    }
-}
-
-static int ident_char(char c) { return isalnum((unsigned char)c) || c == '_' || c == '$'; }
-
-/* Functions that act outside the transaction (or outside the database), so a rollback
- * cannot undo them. Matched as whole words anywhere in the text. */
-static const char *const denied_fn[] = {
-    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile", "pg_promote",
-    "pg_switch_wal", "pg_create_restore_point", "pg_backup_start", "pg_backup_stop", "pg_start_backup",
-    "pg_stop_backup", "pg_wal_replay_pause", "pg_wal_replay_resume", "lo_import", "lo_export", "lo_unlink",
-    "lo_create", "lo_creat", "lo_from_bytea", "lo_put", "lo_truncate", "lo_truncate64", "lowrite", "lo_open",
-    "dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "dblink_open",
-    "pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_read_file", "pg_read_binary_file", "pg_ls_dir",
-    "pg_stat_file", "set_config", "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
-    "pg_try_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_all", "pg_advisory_unlock_shared",
-    "pg_logical_slot_get_changes", "pg_logical_slot_get_binary_changes", "pg_replication_slot_advance",
-    "pg_create_logical_replication_slot", "pg_create_physical_replication_slot", "pg_drop_replication_slot",
-    "pg_logical_emit_message", "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
-    "pg_stat_reset_single_function_counters", "pg_stat_reset_slru", "pg_stat_reset_replication_slot",
-    "pg_log_backend_memory_contexts", "pg_import_system_collations", NULL};
-
-/* First words a read-only request may start with. */
-static const char *const ro_first[] = {"select", "with", "values", "table", "show", "explain", NULL};
-
+/* The text layer (pg_lexer.c): one statement, allowed first keyword, no denied function
+ * under any spelling the server's lexer accepts. */
 static int prefilter(const char *sql, cb_error *e)
 {
-    const char *p = skip_ws(sql);
-    while (*p == '(') p = skip_ws(p + 1);
-    {
-        size_t n = 0;
-        while (ident_char(p[n])) n++;
-        int ok = 0;
-        for (size_t i = 0; ro_first[i] && !ok; i++)
-            if (strlen(ro_first[i]) == n && !strncasecmp(p, ro_first[i], n)) ok = 1;
-        if (!ok) return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "only SELECT, WITH, VALUES, TABLE, SHOW and EXPLAIN are allowed read-only");
-    }
-    for (const char *q = sql; *q; q++) {
-        if (q != sql && ident_char(q[-1])) continue;
-        if (!ident_char(*q)) continue;
-        size_t n = 0;
-        while (ident_char(q[n])) n++;
-        for (size_t i = 0; denied_fn[i]; i++)
-            if (strlen(denied_fn[i]) == n && !strncasecmp(q, denied_fn[i], n))
-                return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "statement calls a denied function (%s)", denied_fn[i]);
-        q += n - 1;
-    }
-    return 0;
+    char why[400];
+    if (pg_readonly_check(sql, why, sizeof why) == 0) return 0;
+    return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "%s", why);
 }
 
 static const char *type_name(Oid t)
