@@ -4,6 +4,7 @@
 #include "cmd_mcp.h"
 #include "tools/mcp_app.h"
 #include "rotation/rotation_env.h"
+#include "rotation/lease_reaper.h"
 
 int cmd_mcp(cli_ctx *ctx, int argc, char **argv)
 {
@@ -45,6 +46,7 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     if (rc) return cli_report_error(ctx, &e);
     /* finish interrupted rotations first, then run the scheduler next to the endpoint */
     serve_resume_rotations(&ctx->paths);
+    serve_lease_recover(&ctx->paths); /* leased logins left by a crash, orphans */
     rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &ctx->paths, serve_tick_interval(), &e);
     mcp_app_close(a);
     return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;

@@ -50,6 +50,14 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE schedule_state ("
     "  credential TEXT PRIMARY KEY, schedule TEXT, first_seen INTEGER NOT NULL, last_success INTEGER,"
     "  last_run INTEGER, last_result TEXT, next_run INTEGER);",
+    /* leased query logins (leases.c; passwords sealed in secrets ns "lease") and API-key
+     * attributes for session settings (apikeys.c) */
+    "CREATE TABLE leases ("
+    "  id TEXT PRIMARY KEY, client TEXT NOT NULL, connection TEXT NOT NULL, login TEXT NOT NULL,"
+    "  admin_connection TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, state TEXT NOT NULL, error TEXT, owner_pid INTEGER, owner_host TEXT);"
+    "CREATE UNIQUE INDEX leases_live ON leases (client, connection) WHERE state IN ('creating', 'active');"
+    "ALTER TABLE api_keys ADD COLUMN attrs TEXT;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

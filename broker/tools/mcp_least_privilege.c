@@ -1,0 +1,88 @@
+/* What a query connection's own login may do beyond reading (assess, security_assess,
+ * requirements.mcp_least_privilege). Asked of the database as that login: attributes,
+ * the dangerous predefined roles, write grants on any table, and whether the login is
+ * the one a rotated credential uses (its sessions could then be signalled by the model). */
+#include <stdlib.h>
+#include <string.h>
+#include "mcp_leases.h"
+
+static const char LP_SQL[] =
+    "SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,"
+    " pg_catalog.pg_has_role(current_user, 'pg_signal_backend', 'MEMBER'),"
+    " pg_catalog.pg_has_role(current_user, 'pg_write_server_files', 'MEMBER'),"
+    " pg_catalog.pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'),"
+    " pg_catalog.pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'),"
+    " (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+    "  WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname NOT IN ('pg_catalog','information_schema')"
+    "  AND n.nspname NOT LIKE 'pg\\_%' AND (pg_catalog.has_table_privilege(c.oid, 'INSERT')"
+    "  OR pg_catalog.has_table_privilege(c.oid, 'UPDATE') OR pg_catalog.has_table_privilege(c.oid, 'DELETE')"
+    "  OR pg_catalog.has_table_privilege(c.oid, 'TRUNCATE')))"
+    " FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+
+static const char *const LP_WHAT[] = {"is a superuser", "has CREATEROLE", "has CREATEDB", "has BYPASSRLS",
+                                      "is a member of pg_signal_backend", "is a member of pg_write_server_files",
+                                      "is a member of pg_execute_server_program", "is a member of pg_read_server_files"};
+
+static int same_login(const conn_url *x, const conn_url *y)
+{
+    return x->user && y->user && !strcmp(x->user, y->user) && !strcmp(x->host ? x->host : "", y->host ? y->host : "") &&
+           (x->port ? x->port : 5432) == (y->port ? y->port : 5432);
+}
+
+int mcp_lp_findings(mcp_app *a, const char *client, const char *connection, json_t **findings, cb_error *e)
+{
+    *findings = json_array();
+    conn_url u;
+    if (mcp_conn_url(a, connection, &u, e)) return e->code ? e->code : CB_ERR;
+    int rc = 0;
+    if (strcmp(u.engine, "postgres")) goto out;
+    /* the rotated credentials' logins */
+    for (size_t i = 0; a->pol && i < a->pol->ncredentials; i++) {
+        const policy_credential *pc = &a->pol->credentials[i];
+        conn_url cu;
+        cb_error ig = {0};
+        if (mcp_conn_url(a, pc->connection, &cu, &ig)) continue;
+        if (same_login(&u, &cu))
+            json_array_append_new(*findings, json_sprintf("login %s is the login of rotated credential %s: the model "
+                                                          "can signal the application's sessions (pg_terminate_backend)",
+                                                          u.user, pc->name));
+        conn_url_free(&cu);
+    }
+    mcp_db db;
+    if ((rc = mcp_db_acquire(a, client, connection, &db, e))) goto out;
+    db_limits lim = {.max_rows = 1, .statement_timeout_ms = 5000, .max_bytes = 65536};
+    json_t *res = NULL;
+    rc = db.t->query_readonly(db.conn, LP_SQL, NULL, &lim, &res, e);
+    if (rc) {
+        db.broken = e->kind == CB_K_UNAVAILABLE;
+        mcp_sanitize_error(e, db.password);
+    }
+    mcp_db_release(a, &db);
+    if (rc) goto out;
+    json_t *row = json_array_get(json_object_get(res, "rows"), 0);
+    for (size_t i = 0; i < 8; i++)
+        if (json_is_true(json_array_get(row, i)))
+            json_array_append_new(*findings, json_sprintf("login %s %s", u.user ? u.user : "?", LP_WHAT[i]));
+    json_int_t w = json_integer_value(json_array_get(row, 8));
+    if (w > 0)
+        json_array_append_new(*findings, json_sprintf("login %s may INSERT, UPDATE, DELETE or TRUNCATE %lld table(s)",
+                                                      u.user ? u.user : "?", (long long)w));
+    json_decref(res);
+out:
+    conn_url_free(&u);
+    return rc;
+}
+
+int mcp_least_privilege_check(mcp_app *a, const policy_client *c, const char *connection, int write, cb_error *e)
+{
+    if (write || !a->pol || a->pol->requirements.mcp_least_privilege != 1) return 0;
+    if (policy_query_identity_get(a->pol, connection)) return 0; /* leased: least privilege by construction */
+    json_t *f = NULL;
+    int rc = mcp_lp_findings(a, c ? c->name : NULL, connection, &f, e);
+    if (!rc && json_array_size(f))
+        rc = cb_fail(e, CB_ERR, CB_K_DENIED, "requirements.mcp_least_privilege: connection '%s' refused: %s%s", connection,
+                     json_string_value(json_array_get(f, 0)),
+                     json_array_size(f) > 1 ? " (and more: see security_assess)" : "");
+    json_decref(f);
+    return rc;
+}
