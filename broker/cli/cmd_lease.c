@@ -81,6 +81,8 @@ static int revoke(cli_ctx *ctx, int argc, char **argv)
     }
     if (!rc && (f.id || f.client || f.connection || f.all))
         rc = lease_revoke_where(v.s, v.cfg, &f, ctx->paths.actor, "revoked by operator", rep, &count, &e);
+    /* --orphans also finishes what a crash left half done (owner process gone) */
+    if (!rc && orphans) rc = lease_reap(v.s, v.p, v.cfg, ctx->paths.actor, LEASE_REAP_GRACE_S, rep, &e);
     if (!rc && orphans) rc = lease_drop_orphans(v.s, v.p, v.cfg, ctx->paths.actor, rep, &dropped, &e);
     rotation_env_close(&v);
     if (ctx->json) cli_print_json(json_pack("{s:b,s:i,s:i,s:o}", "ok", !rc, "revoked", count, "orphans_dropped", dropped, "leases", rep));

@@ -121,21 +121,22 @@ int mcp_lease_apply(mcp_app *a, const char *client, const char *connection, conn
     char *pw = NULL;
     cb_error ge = {0};
     pthread_mutex_lock(&a->store_mu);
-    int rc = lease_get_live(a->store, client, connection, &l, &ge);
-    if (!rc && !strcmp(l.state, "active") && !strcmp(l.admin_connection, q->admin_connection))
-        rc = lease_password(a->store, l.id, &pw, e) ? -1 : 0;
-    else if (!rc) rc = 1; /* creating (another process) or another admin: not usable now */
+    int found = lease_get_live(a->store, client, connection, &l, &ge) == 0, rc = 0;
+    int usable = found && !strcmp(l.state, "active") && !strcmp(l.admin_connection, q->admin_connection);
+    if (usable) rc = lease_password(a->store, l.id, &pw, e);
     pthread_mutex_unlock(&a->store_mu);
     int64_t now = cb_now();
-    if (rc == 1) {
+    if (found && !usable) {
+        /* creating (another process), or made through another admin (the reaper revokes it) */
         rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "the query login of client '%s' on '%s' is being changed; retry", client,
                      connection);
-    } else if (rc == -1) {
-        rc = e->code ? e->code : CB_ERR;
-    } else if (rc && ge.kind == CB_K_NOTFOUND) {
-        rc = create_lease(a, client, connection, q, &l, &pw, e);
     } else if (rc) {
+        /* password unreadable: e says why */
+    } else if (!found && ge.kind == CB_K_NOTFOUND) {
+        rc = create_lease(a, client, connection, q, &l, &pw, e);
+    } else if (!found) {
         *e = ge;
+        rc = ge.code ? ge.code : CB_ERR;
     } else if (l.expires_at - now < q->ttl_s / 2) {
         /* in use: move the expiry (sessions already open are not affected by VALID UNTIL) */
         renew_arg ra = {l.login, now + q->ttl_s};
