@@ -774,8 +774,16 @@ static int pg_lease_drop(db_conn *c, const char *login, const char *host, cb_err
     free(sql);
     int n = 0;
     if (!rc) rc = pg_terminate(c, login, &n, e);
-    /* the login should own nothing; REASSIGN/DROP OWNED work per database (this one) */
+    /* the login should own nothing; REASSIGN/DROP OWNED (per database: this one) only
+     * when it does, since they need the admin to have the login's privileges */
+    int owns = 0;
     if (!rc) {
+        r = PQexecParams(c->pg, "SELECT count(*) FROM pg_catalog.pg_shdepend d JOIN pg_catalog.pg_roles r ON r.oid = d.refobjid"
+                                " WHERE r.rolname = $1 AND d.deptype IN ('o', 'a')", 1, NULL, vals, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) rc = res_fail(c, r, "lease drop failed", e);
+        else { owns = atoi(PQgetvalue(r, 0, 0)) > 0; PQclear(r); }
+    }
+    if (!rc && owns) {
         sql = cb_sprintf("REASSIGN OWNED BY %s TO CURRENT_USER; DROP OWNED BY %s", id, id);
         rc = exec_cmd(c, sql, e);
         free(sql);
