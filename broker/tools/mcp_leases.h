@@ -34,5 +34,9 @@ void mcp_session_settings_free(char **kv);
 int mcp_lp_findings(mcp_app *a, const char *client, const char *connection, json_t **findings, cb_error *e);
 /* requirements.mcp_least_privilege: refuses query_readonly over a connection without a
  * query_identity whose login has findings (the first is the reason). */
+/* Findings {target, check "mcp_least_privilege", severity, message, fix} for every stored
+ * connection (only: one; viewer: only those it may use) that some client may query
+ * read-only without a query_identity (assess, security_assess). */
+void mcp_lp_assess(mcp_app *a, const policy_client *viewer, const char *only, json_t *out);
 int mcp_least_privilege_check(mcp_app *a, const policy_client *c, const char *connection, int write, cb_error *e);
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mcp_leases.h"
+#include "conn/assess.h"
 
 static const char LP_SQL[] =
     "SELECT r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,"
@@ -85,4 +86,51 @@ int mcp_least_privilege_check(mcp_app *a, const policy_client *c, const char *co
                      json_array_size(f) > 1 ? " (and more: see security_assess)" : "");
     json_decref(f);
     return rc;
+}
+
+void mcp_lp_assess(mcp_app *a, const policy_client *viewer, const char *only, json_t *out)
+{
+    store_conn *list = NULL;
+    size_t n = 0;
+    cb_error e = {0};
+    pthread_mutex_lock(&a->store_mu);
+    int rc = store_conn_list(a->store, &list, &n, &e);
+    pthread_mutex_unlock(&a->store_mu);
+    if (rc) return;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = list[i].name;
+        if ((only && strcmp(only, name)) || (viewer && !policy_client_may_use(viewer, name))) continue;
+        /* the first client that may query it read-only */
+        const policy_client *q = NULL;
+        for (size_t k = 0; a->pol && k < a->pol->nclients && !q; k++)
+            if (policy_client_may_call(&a->pol->clients[k], "query_readonly") && policy_client_may_use(&a->pol->clients[k], name))
+                q = &a->pol->clients[k];
+        if (!q) continue;
+        if (policy_query_identity_get(a->pol, name)) {
+            assess_add(out, name, "query_identity", "info", "MCP clients query it as leased per-client logins", "none needed");
+            continue;
+        }
+        json_t *f = NULL;
+        cb_error le = {0};
+        if (mcp_lp_findings(a, q->name, name, &f, &le)) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "could not check what its login can do: %s", le.msg);
+            /* a finding that blocks nothing stays informational unless the policy requires the check */
+            assess_add(out, name, "mcp_least_privilege", a->pol->requirements.mcp_least_privilege == 1 ? "low" : "info", msg,
+                       "make the connection reachable, then assess again");
+        } else if (!json_array_size(f)) {
+            assess_add(out, name, "mcp_least_privilege", "info", "MCP clients query it read-only; its login has no write "
+                       "grant, dangerous attribute or predefined role", "a query_identity still separates the clients");
+        } else {
+            size_t k;
+            json_t *m;
+            json_array_foreach(f, k, m)
+                assess_add(out, name, "mcp_least_privilege", "high", json_string_value(m),
+                           "give the connection a query_identity (docs/readme-least-privilege.md), or query it through a "
+                           "login that can only read");
+        }
+        json_decref(f);
+    }
+    for (size_t i = 0; i < n; i++) store_conn_free(&list[i]);
+    free(list);
 }

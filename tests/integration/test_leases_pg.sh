@@ -150,6 +150,21 @@ OUT=$(mcp_q appdirect "SELECT 1")
 like "$OUT" 'mcp_least_privilege: connection .appdirect. refused: login app is the login of rotated credential app-cred' "mcp_least_privilege refuses the application's login, with the finding as the reason"
 like "$(mcp_q app "SELECT 1")" '"rows":\[\[1\]\]' "mcp_least_privilege allows the leased connection"
 
+# ---- assess: what each read-only query login can do ----
+AS=$("$CB" --json assess 2>/dev/null); rc=$?
+is "$rc" 3 "assess exits 3 (findings)"
+like "$AS" '"target":"appdirect","check":"mcp_least_privilege","severity":"high","message":"login app is the login of rotated credential app-cred' "assess: appdirect uses the rotated credential's login"
+like "$AS" '"target":"appdirect","check":"mcp_least_privilege","severity":"high","message":"login app may INSERT, UPDATE, DELETE or TRUNCATE 2 table' "assess: appdirect's login can write (owner of 2 tables)"
+like "$AS" '"target":"app","check":"query_identity","severity":"info"' "assess: app is queried through leased logins"
+pg_sql "CREATE ROLE weak LOGIN CREATEROLE CREATEDB PASSWORD 'weak-pw-1'; GRANT pg_signal_backend, pg_read_server_files TO weak" >/dev/null
+printf 'postgresql://weak:weak-pw-1@%s\n' "$base" | "$CB" -q conn add weakconn
+AS=$("$CB" --json assess 2>/dev/null)
+for w in "has CREATEROLE" "has CREATEDB" "is a member of pg_signal_backend" "is a member of pg_read_server_files"; do
+  like "$AS" "\"target\":\"weakconn\",\"check\":\"mcp_least_privilege\",\"severity\":\"high\",\"message\":\"login weak $w" "assess: login weak $w"
+done
+unlike "$AS" '"target":"weakconn"[^}]*superuser' "assess: weak is not reported as superuser"
+"$CB" -q conn remove weakconn >/dev/null 2>&1
+
 # ---- revocation: lease revoke ----
 check "lease revoke --client analyst" "$CB" lease revoke --client analyst
 is "$(pg_sql "SELECT count(*) FROM pg_roles WHERE rolname = '$ALOGIN'")" 0 "the analyst's login is dropped"
@@ -230,5 +245,7 @@ like "$AUD" '"action":"lease.create"' "lease creation is audited"
 unlike "$LIST$AUD" '[Pp]assword"|SCRAM-SHA-256' "lease list and the audit log hold no password or verifier"
 LOG=$(cat "$PGSOCK"/data/log/* "$PGSOCK/server.log" 2>/dev/null)
 like "$LOG" 'CREATE ROLE "cb_' "the server log records the CREATE ROLE statements (log_statement=all)"
-unlike "$LOG" "CREATE ROLE \"cb_[^ ]* .*PASSWORD '[^S]" "every CREATE ROLE in the server log carries a SCRAM verifier, never a plaintext password"
+NCR=$(printf '%s\n' "$LOG" | grep -c 'CREATE ROLE "cb_')
+NPLAIN=$(printf '%s\n' "$LOG" | grep 'CREATE ROLE "cb_' | grep -vc "PASSWORD 'SCRAM-SHA-256\\\$4096:")
+ok "$([ "$NCR" -ge 5 ] && [ "$NPLAIN" -eq 0 ]; echo $?)" "all $NCR CREATE ROLE statements in the server log carry a SCRAM verifier, none a plaintext password ($NPLAIN)"
 done_testing
