@@ -80,7 +80,7 @@ int mcp_least_privilege_check(mcp_app *a, const policy_client *c, const char *co
     if (policy_query_identity_get(a->pol, connection)) return 0; /* leased: least privilege by construction */
     json_t *f = NULL;
     int rc = mcp_lp_findings(a, c ? c->name : NULL, connection, &f, e);
-    if (!rc && json_array_size(f))
+    if (json_array_size(f)) /* a finding refuses even when the rest could not be checked */
         rc = cb_fail(e, CB_ERR, CB_K_DENIED, "requirements.mcp_least_privilege: connection '%s' refused: %s%s", connection,
                      json_string_value(json_array_get(f, 0)),
                      json_array_size(f) > 1 ? " (and more: see security_assess)" : "");

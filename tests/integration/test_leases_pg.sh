@@ -198,11 +198,23 @@ kill "$SPID"; wait "$SPID" 2>/dev/null
 write_policy 3600 ""
 
 # ---- emergency rotation revokes the leases of the rotated connection ----
-like "$(mcp_q app "SELECT 1")" '"rows":\[\[1\]\]' "a lease before the incident"
+# A model takes the rotation's own advisory lock through a pooled leased session (serve):
+# the emergency rotation revokes the leases first, which ends that session and its lock.
+PORT=$(free_port)
+"$CB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>"$TMP/serve4.err" &
+SPID=$!; on_exit "kill $SPID 2>/dev/null"
+wait_port "$PORT" 10 || fail "serve started"
+LKEY=$(python3 -c 'import hashlib,struct; print(struct.unpack(">q", hashlib.sha256(b"credbroker:credbroker:rotate:app-cred").digest()[:8])[0])')
+R=$(http_q "$A42" app "SELECT U&\"pg\\005fadvisory\\005flock\"($LKEY)::text")
+like "$R" '"structuredContent":\{"columns":\[\{"name":"pg_advisory_lock"' "the leased login can take a session advisory lock (the text layer does not see it)"
+LOCKS="SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.usename LIKE 'cb\\_analyst\\_%'"
+is "$(pg_sql "$LOCKS")" 1 "the lock on the rotation's key outlives the call (pooled session)"
 LE=$(roles)
 "$CB" -q emergency-rotate app-cred --incident INC-1 --reason test >"$TMP/em.out" 2>&1
-is "$?" 0 "emergency-rotate succeeds"
+is "$?" 0 "emergency-rotate succeeds although a leased session held the rotation's lock"
+is "$(pg_sql "$LOCKS")" 0 "the lock is gone with the leased session"
 is "$(pg_sql "SELECT count(*) FROM pg_roles WHERE rolname = '$LE'")" 0 "emergency-rotate dropped the lease login of the rotated connection"
+kill "$SPID"; wait "$SPID" 2>/dev/null
 like "$("$CB" --json audit list 2>/dev/null)" '"action":"lease.revoke"[^}]*"reason":"emergency' "the revocation is audited with the emergency as reason"
 
 # ---- kill -9 at every step of creation and revocation: nothing left after restart ----
