@@ -35,28 +35,31 @@ static int create(cli_ctx *ctx, int argc, char **argv)
         }
     if (cli_no_unknown_opts(argc, argv)) { json_decref(attrs); return CB_EUSAGE; }
     if (argc != 2 || !pol) {
-        fprintf(stderr, "credbroker: apikey create NAME --policy CLIENT\n");
+        json_decref(attrs);
+        fprintf(stderr, "credbroker: apikey create NAME --policy CLIENT [--attr NAME=VALUE]...\n");
         return CB_EUSAGE;
     }
     const char *name = argv[1];
     cb_error e = {0};
     if (!cli_valid_name(name) || !policy_valid_name(pol)) {
+        json_decref(attrs);
         cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "invalid name (letters, digits, _ . -; at most 64)");
         return cli_report_error(ctx, &e);
     }
     /* fail closed: a key for a client the policy does not define would be useless, and a
      * typo here must not go unnoticed */
     cb_policy *p = NULL;
-    if (policy_load(ctx->paths.policies_dir, &p, NULL, &e)) return cli_report_error(ctx, &e);
+    if (policy_load(ctx->paths.policies_dir, &p, NULL, &e)) { json_decref(attrs); return cli_report_error(ctx, &e); }
     int known = policy_client(p, pol) != NULL;
     policy_free(p);
     if (!known) {
+        json_decref(attrs);
         cb_fail(&e, CB_EUSAGE, CB_K_NOTFOUND, "no client '%s' in the policy files (%s)", pol, ctx->paths.policies_dir);
         return cli_report_error(ctx, &e);
     }
     cb_store *s;
     int rc = cli_open_store(ctx, &s);
-    if (rc) return rc;
+    if (rc) { json_decref(attrs); return rc; }
     char *tok = NULL;
     rc = apikey_create(s, name, pol, &tok, &e);
     if (!rc && json_object_size(attrs) && (rc = apikey_set_attrs(s, name, attrs, &e))) {

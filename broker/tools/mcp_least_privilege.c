@@ -2,6 +2,7 @@
  * requirements.mcp_least_privilege). Asked of the database as that login: attributes,
  * the dangerous predefined roles, write grants on any table, and whether the login is
  * the one a rotated credential uses (its sessions could then be signalled by the model). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "mcp_leases.h"
@@ -74,17 +75,48 @@ out:
     return rc;
 }
 
+/* A verdict is reused for LP_CACHE_MS (grants change rarely; one round trip per call
+ * otherwise). Only verdicts that were checked are cached, never an error. */
+#define LP_CACHE_MS 30000
+#define LP_CACHE_N 64
+static struct { const mcp_app *app; char name[65]; int64_t at_ms; char reason[sizeof ((cb_error *)0)->msg]; } lp_cache[LP_CACHE_N];
+static pthread_mutex_t lp_mu = PTHREAD_MUTEX_INITIALIZER;
+
 int mcp_least_privilege_check(mcp_app *a, const policy_client *c, const char *connection, int write, cb_error *e)
 {
     if (write || !a->pol || a->pol->requirements.mcp_least_privilege != 1) return 0;
     if (policy_query_identity_get(a->pol, connection)) return 0; /* leased: least privilege by construction */
+    int64_t now = cb_now_ms();
+    pthread_mutex_lock(&lp_mu);
+    for (int i = 0; i < LP_CACHE_N; i++)
+        if (lp_cache[i].app == a && !strcmp(lp_cache[i].name, connection) && now - lp_cache[i].at_ms < LP_CACHE_MS) {
+            int refused = lp_cache[i].reason[0] != 0;
+            if (refused) cb_fail(e, CB_ERR, CB_K_DENIED, "%s", lp_cache[i].reason);
+            pthread_mutex_unlock(&lp_mu);
+            return refused ? CB_ERR : 0;
+        }
+    pthread_mutex_unlock(&lp_mu);
     json_t *f = NULL;
     int rc = mcp_lp_findings(a, c ? c->name : NULL, connection, &f, e);
     if (json_array_size(f)) /* a finding refuses even when the rest could not be checked */
         rc = cb_fail(e, CB_ERR, CB_K_DENIED, "requirements.mcp_least_privilege: connection '%s' refused: %s%s", connection,
                      json_string_value(json_array_get(f, 0)),
                      json_array_size(f) > 1 ? " (and more: see security_assess)" : "");
+    int checked = json_array_size(f) || !rc;
     json_decref(f);
+    if (checked && strlen(connection) < 65) {
+        pthread_mutex_lock(&lp_mu);
+        int slot = 0;
+        for (int i = 0; i < LP_CACHE_N; i++) {
+            if (lp_cache[i].app == a && !strcmp(lp_cache[i].name, connection)) { slot = i; break; }
+            if (lp_cache[i].at_ms < lp_cache[slot].at_ms) slot = i;
+        }
+        lp_cache[slot].app = a;
+        snprintf(lp_cache[slot].name, sizeof lp_cache[slot].name, "%s", connection);
+        lp_cache[slot].at_ms = now;
+        snprintf(lp_cache[slot].reason, sizeof lp_cache[slot].reason, "%s", rc ? e->msg : "");
+        pthread_mutex_unlock(&lp_mu);
+    }
     return rc;
 }
 

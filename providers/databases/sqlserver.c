@@ -457,6 +457,15 @@ static int no_params(json_t *params, cb_error *e)
     return CB_OK;
 }
 
+/* session_settings (row-level security context) are not implemented here: refuse rather
+ * than run the statement without the context the policy asked for (fail closed). */
+static int no_settings(const db_limits *lim, cb_error *e)
+{
+    if (lim && lim->session_settings && lim->session_settings[0])
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: session_settings are not supported on SQL Server connections");
+    return CB_OK;
+}
+
 static int sq_query_readonly(db_conn *c, const char *sql, json_t *params, const db_limits *lim, json_t **result,
                              cb_error *e)
 {
@@ -465,6 +474,7 @@ static int sq_query_readonly(db_conn *c, const char *sql, json_t *params, const 
     if (sqlserver_readonly_check(sql, why, sizeof why))
         return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: refused: %s", why);
     if (no_params(params, e)) return e ? e->code : CB_EUSAGE;
+    if (no_settings(lim, e)) return CB_EUSAGE;
     /* No READ ONLY transaction on SQL Server: the statement runs in a transaction that
      * is always rolled back, with a row cap; the login's rights are the real guard. */
     char pre[128];
@@ -493,6 +503,7 @@ static int sq_query_execute(db_conn *c, const char *sql, json_t *params, const d
     *result = NULL;
     if (!sql || !*sql) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: empty statement");
     if (no_params(params, e)) return e ? e->code : CB_EUSAGE;
+    if (no_settings(lim, e)) return CB_EUSAGE;
     return run_query(c, sql, lim, result, e);
 }
 
