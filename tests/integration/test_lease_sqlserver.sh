@@ -41,4 +41,34 @@ like "$(tool cb_analyst_0a1b2c3d "$LPW" test-login 2>&1)" 'Login failed|18456' "
 is "$(tool sa SaPass-1 lease-drop cb_analyst_0a1b2c3d)" ok "lease_drop again is success (idempotent)"
 is "$(tool sa SaPass-1 lease-list cb_)" '[]' "no login with the prefix left"
 unlike "$(cat "$ALL" "$LOG")" "$LPW" "the lease password is in no output and not in the server's log"
+
+# ---- end to end: query_readonly over a SQL Server connection with a query_identity ----
+if [ -x "$CB" ]; then
+  new_store mssql
+  export CREDBROKER_POLICIES="$TMP/policies" CREDBROKER_CONFIG="$TMP/credbroker.json"
+  mkdir -p "$CREDBROKER_POLICIES"; echo '{}' >"$CREDBROKER_CONFIG"
+  cat >"$CREDBROKER_POLICIES/p.json" <<'JSON'
+{ "connections": { "mssql": { "query_identity": { "admin_connection": "mssqladmin", "member_of": ["db_datareader"] } } },
+  "clients": { "local": { "tools": ["*"], "connections": ["mssql"] } } }
+JSON
+  printf 'Server=127.0.0.1,%s;Database=master;User Id=app;Password=AppPass-1\n' "$PORT" | "$CB" -q conn add mssql --engine sqlserver
+  printf 'Server=127.0.0.1,%s;Database=master;User Id=sa;Password=SaPass-1\n' "$PORT" | "$CB" -q conn add mssqladmin --engine sqlserver
+  OUT=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"query_readonly","arguments":{"connection":"mssql","sql":"SELECT 1"}}}' |
+    "$CB" mcp 2>"$TMP/mcp.err" | grep '"id":2')
+  like "$OUT" '"rows":\[\[1\]\]' "query_readonly on a SQL Server connection with a query_identity"
+  like "$(cat "$LOG")" "login ok user='cb_local_[0-9a-f]{8}'" "the query ran as a leased login cb_local_<8 hex>"
+  like "$(cat "$LOG")" 'ALTER ROLE \[db_datareader\] ADD MEMBER \[cb_local_[0-9a-f]{8}\]' "the leased login was added to member_of"
+  like "$("$CB" --json lease list)" '"connection":"mssql","login":"cb_local_[0-9a-f]{8}"' "lease list shows it"
+  check "lease revoke --all" "$CB" -q lease revoke --all
+  like "$(cat "$LOG")" 'DROP LOGIN \[cb_local_[0-9a-f]{8}\]' "revocation dropped the login"
+  is "$(tool sa SaPass-1 lease-list cb_)" '[]' "no leased login left on the server"
+  cat >"$CREDBROKER_POLICIES/p.json" <<'JSON'
+{ "clients": { "local": { "tools": ["*"], "connections": ["mssql"], "session_settings": { "app.user": "${client}" } } } }
+JSON
+  OUT=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}' \
+    '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"query_readonly","arguments":{"connection":"mssql","sql":"SELECT 1"}}}' |
+    "$CB" mcp 2>>"$TMP/mcp.err" | grep '"id":2')
+  like "$OUT" 'session_settings are not supported on SQL Server' "session_settings on SQL Server: refused, never ignored (fail closed)"
+fi
 done_testing
