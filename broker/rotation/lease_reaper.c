@@ -12,7 +12,7 @@ void lease_test_pause(const char *step)
 {
     const char *p = getenv("CREDBROKER_TEST_LEASE_PAUSE");
     if (!p || strcmp(p, step)) return;
-    fprintf(stderr, "lease pause %s\n", step);
+    fprintf(stderr, "lease pause %s pid %ld\n", step, (long)getpid());
     fflush(stderr);
     sleep(60);
 }

@@ -48,7 +48,7 @@ int lease_drop_orphans(cb_store *s, const cb_policy *p, const cb_config *cfg, co
 /* serve/mcp start: reap and drop orphans (serve's tick runs lease_reap too). */
 int serve_lease_recover(const cb_paths *paths);
 
-/* Test hook: when CREDBROKER_TEST_LEASE_PAUSE equals step, prints "lease pause STEP" on
+/* Test hook: when CREDBROKER_TEST_LEASE_PAUSE equals step, prints "lease pause STEP pid N" on
  * stderr and sleeps 60 s (tests kill -9 the process there). */
 void lease_test_pause(const char *step);
 

@@ -71,4 +71,5 @@ JSON
     "$CB" mcp 2>>"$TMP/mcp.err" | grep '"id":2')
   like "$OUT" 'session_settings are not supported on SQL Server' "session_settings on SQL Server: refused, never ignored (fail closed)"
 fi
+unlike "$(cat "$TMP"/*.err "$ALL" 2>/dev/null)" "AddressSanitizer|LeakSanitizer|runtime error:" "no sanitizer report in any broker output"
 done_testing

@@ -226,9 +226,10 @@ like "$("$CB" --json audit list 2>/dev/null)" '"action":"lease.revoke"[^}]*"reas
 # ---- kill -9 at every step of creation and revocation: nothing left after restart ----
 for step in create:journaled create:created; do
   CREDBROKER_TEST_LEASE_PAUSE=$step mcp_q app "SELECT 1" >/dev/null &
-  for _ in $(seq 100); do grep -q "lease pause $step" "$TMP/mcp.err" && break; sleep 0.1; done
-  PID=$(pgrep -n -f "credbroker.* mcp$" || pgrep -n credbroker)
-  kill -9 "$PID" 2>/dev/null; wait 2>/dev/null
+  for _ in $(seq 300); do grep -q "lease pause $step" "$TMP/mcp.err" && break; sleep 0.1; done
+  PID=$(sed -n "s/^lease pause $step pid \([0-9]*\)$/\1/p" "$TMP/mcp.err" | tail -1)
+  ok "$([ -n "$PID" ] && kill -9 "$PID"; echo $?)" "kill -9 the broker paused at $step"
+  wait 2>/dev/null
   : >"$TMP/mcp.err"
   "$CB" -q lease revoke --orphans >/dev/null 2>&1
   is "$(roles)" "" "kill -9 at $step: no leased login after recovery"
@@ -238,7 +239,8 @@ for step in revoke:journaled revoke:dropped; do
   like "$(mcp_q app "SELECT 1")" '"rows":\[\[1\]\]' "lease for the $step test"
   CREDBROKER_TEST_LEASE_PAUSE=$step "$CB" lease revoke --all >/dev/null 2>"$TMP/rev.err" &
   RP=$!
-  for _ in $(seq 100); do grep -q "lease pause $step" "$TMP/rev.err" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "lease pause $step" "$TMP/rev.err" && break; sleep 0.1; done
+  ok "$(grep -q "lease pause $step pid $RP" "$TMP/rev.err"; echo $?)" "lease revoke paused at $step"
   kill -9 "$RP"; wait "$RP" 2>/dev/null
   PORT=$(free_port)
   "$CB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>>"$TMP/serve3.err" &
@@ -271,4 +273,5 @@ like "$LOG" 'CREATE ROLE "cb_' "the server log records the CREATE ROLE statement
 NCR=$(printf '%s\n' "$LOG" | grep -c 'CREATE ROLE "cb_')
 NPLAIN=$(printf '%s\n' "$LOG" | grep 'CREATE ROLE "cb_' | grep -vc "PASSWORD 'SCRAM-SHA-256\\\$4096:")
 ok "$([ "$NCR" -ge 5 ] && [ "$NPLAIN" -eq 0 ]; echo $?)" "all $NCR CREATE ROLE statements in the server log carry a SCRAM verifier, none a plaintext password ($NPLAIN)"
+unlike "$(cat "$TMP"/*.err "$TMP"/*.out "$OUTS" 2>/dev/null)" "AddressSanitizer|LeakSanitizer|runtime error:" "no sanitizer report in any broker output"
 done_testing
