@@ -92,7 +92,17 @@ LJ=$("$CB" --json lease list)
 like "$LJ" "\"client\":\"local\",\"connection\":\"app\",\"login\":\"$LOGIN\"" "lease list --json shows client, connection, login"
 like "$LJ" '"state":"active"' "lease is active"
 like "$("$CB" lease list)" "$LOGIN" "lease list (text) shows the login"
-PW=$("$CB" --db "$CREDBROKER_DB" store-dump 2>/dev/null || true)
+# renewal while in use: once less than half the ttl is left, the next use moves VALID UNTIL
+python3 - "$CREDBROKER_DB" <<'PY'
+import sqlite3,sys,time
+c=sqlite3.connect(sys.argv[1]); c.execute("update leases set expires_at=? where state='active'", (int(time.time())+100,)); c.commit()
+PY
+pg_sql "ALTER ROLE \"$LOGIN\" VALID UNTIL 'now'::timestamptz + interval '100 seconds'" >/dev/null
+like "$(mcp_q app "SELECT 1")" '"rows":\[\[1\]\]' "a query with little of the lease left"
+VU=$(pg_sql "SELECT round(extract(epoch FROM rolvaliduntil) - extract(epoch FROM now())) FROM pg_roles WHERE rolname = '$LOGIN'")
+ok "$([ "$VU" -gt 3500 ] && [ "$VU" -le 3600 ]; echo $?)" "the lease was renewed: rolvaliduntil is now + ttl_s again ($VU s)"
+is "$(roles)" "$LOGIN" "renewal keeps the same login"
+like "$("$CB" --json audit list)" "\"action\":\"lease.renew\",\"target\":\"app\",\"outcome\":\"ok\"" "the renewal is audited"
 PW=$(python3 - "$CREDBROKER_DB" <<'PY' 2>/dev/null
 import sqlite3,sys
 print(sqlite3.connect(sys.argv[1]).execute("select count(*) from secrets where ns='lease'").fetchone()[0])
