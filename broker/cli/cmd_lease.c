@@ -41,11 +41,12 @@ static int list(cli_ctx *ctx, int argc, char **argv)
         printf("%-16s  %-12s  %-12s  %-32s  %-20s  %-20s  %s\n", "ID", "CLIENT", "CONNECTION", "LOGIN", "CREATED", "EXPIRES", "STATE");
         size_t i;
         json_t *o;
-        json_array_foreach(arr, i, o)
+        json_array_foreach(arr, i, o) {
             printf("%-16s  %-12s  %-12s  %-32s  %-20s  %-20s  %s\n", json_string_value(json_object_get(o, "id")),
                    json_string_value(json_object_get(o, "client")), json_string_value(json_object_get(o, "connection")),
                    json_string_value(json_object_get(o, "login")), json_string_value(json_object_get(o, "created")),
                    json_string_value(json_object_get(o, "expires")), json_string_value(json_object_get(o, "state")));
+        }
         json_decref(arr);
     }
     for (size_t i = 0; i < n; i++) store_lease_free(&v[i]);

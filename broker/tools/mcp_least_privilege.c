@@ -156,10 +156,11 @@ void mcp_lp_assess(mcp_app *a, const policy_client *viewer, const char *only, js
         } else {
             size_t k;
             json_t *m;
-            json_array_foreach(f, k, m)
+            json_array_foreach(f, k, m) {
                 assess_add(out, name, "mcp_least_privilege", "high", json_string_value(m),
                            "give the connection a query_identity (docs/readme-least-privilege.md), or query it through a "
                            "login that can only read");
+            }
         }
         json_decref(f);
     }
