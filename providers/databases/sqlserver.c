@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sybfront.h>
 #include <sybdb.h>
@@ -676,8 +677,19 @@ static int sq_lease_drop(db_conn *c, const char *login, const char *host, cb_err
         free(sql);
     }
     if (!rc) {
+        /* KILL is asynchronous: a killed session can still count as logged in for a
+         * moment (Msg 15434), so the DROP LOGIN is retried for up to 5 s */
         char *sql = cb_sprintf("DROP LOGIN %s", id);
-        rc = sq_exec(c, sql, 0, NULL, "drop login", e);
+        for (int tries = 0;; tries++) {
+            capture cap;
+            cap_begin(&cap, c->password, NULL, NULL);
+            int r = run_batch(c->dbp, sql, 0, NULL, &cap);
+            cap_end();
+            if (!r || cap.msgno == 15151) break; /* dropped, or already gone */
+            if (cap.msgno != 15434 || tries >= 50) { rc = fail_cap(e, &cap, "drop login"); break; }
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
+        }
         free(sql);
     }
     free(id);
