@@ -43,6 +43,7 @@ cat >"$CREDBROKER_POLICIES/p.json" <<JSON
   },
   "clients": {
     "local": { "tools": ["*"], "connections": ["*"], "mode": "read-only", "statement_timeout_ms": 5000 },
+    "auditor": { "tools": ["query_readonly"], "connections": ["app"] },
     "analyst": { "tools": ["query_readonly"], "connections": ["app", "appdirect"], "mode": "read-only",
                  "session_settings": { "app.current_user_id": "\${apikey.attr.user_id}", "app.client": "\${client}" } }
   }
@@ -225,6 +226,9 @@ R=$(http_q "$A42" app "SELECT U&\"pg\\005fadvisory\\005flock\"($LKEY)::text")
 like "$R" '"structuredContent":\{"columns":\[\{"name":"pg_advisory_lock"' "the leased login can take a session advisory lock (the text layer does not see it)"
 LOCKS="SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.usename LIKE 'cb\\_analyst\\_%'"
 is "$(pg_sql "$LOCKS")" 1 "the lock on the rotation's key outlives the call (pooled session)"
+AUD=$("$CB" -q apikey create keyaud --policy auditor)
+RA=$(http_q "$AUD" app "SELECT current_user, (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())")
+like "$RA" '"rows":\[\["cb_auditor_[0-9a-f]{8}",0\]\]' "another client gets its own login and session: the first client's lock is not in it"
 LE=$(roles)
 "$CB" -q emergency-rotate app-cred --incident INC-1 --reason test >"$TMP/em.out" 2>&1
 is "$?" 0 "emergency-rotate succeeds although a leased session held the rotation's lock"
