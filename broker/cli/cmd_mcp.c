@@ -58,6 +58,7 @@ static char *mcp_problems(const cli_ctx *ctx, const cb_error *e)
 #undef ITEM
     return cb_buf_steal(&b);
 }
+#include "rotation/lease_reaper.h"
 
 int cmd_mcp(cli_ctx *ctx, int argc, char **argv)
 {
@@ -97,6 +98,7 @@ int cmd_mcp(cli_ctx *ctx, int argc, char **argv)
 static void *resume_thread(void *paths)
 {
     serve_resume_rotations(paths);
+    serve_lease_recover(paths); /* leased logins left by a crash, orphans */
     return NULL;
 }
 
@@ -106,7 +108,7 @@ static void resume_after_bind(void *paths)
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &at, resume_thread, paths) != 0) serve_resume_rotations(paths);
+    if (pthread_create(&t, &at, resume_thread, paths) != 0) resume_thread(paths);
     pthread_attr_destroy(&at);
 }
 
@@ -129,9 +131,10 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     cb_error e = {0};
     int rc = mcp_app_open(&ctx->paths, &a, &e);
     if (rc) return cli_report_error(ctx, &e);
-    /* bind first, then finish interrupted rotations (a database that hangs must not keep
-     * the endpoint down), then run the scheduler next to the endpoint; scheduler work is
-     * audited as actor "serve" (MCP-triggered rotations name the client) */
+    /* bind first, then finish interrupted rotations and recover leased logins left by a
+     * crash (a database that hangs must not keep the endpoint down), then run the
+     * scheduler next to the endpoint; scheduler work is audited as actor "serve"
+     * (MCP-triggered rotations name the client) */
     static cb_paths sched;
     sched = ctx->paths;
     sched.actor = "serve";

@@ -9,6 +9,7 @@
 #include "cmd_cron.h"
 #include "cmd_mcp.h"
 #include "cmd_rotate.h"
+#include "cmd_lease.h"
 #include "rotation/rotation_env.h"
 #include "tools/mcp_app.h"
 #include "rotation/cron.h"
@@ -41,6 +42,7 @@ static const cli_command commands[] = {
     {"mcp", cmd_mcp, "serve MCP tools on stdin/stdout (client 'local')"},
     {"serve", cmd_serve, "serve MCP over Streamable HTTP with API keys, and run the scheduler"},
     {"apikey", cmd_apikey, "create, list or revoke API keys for the MCP HTTP server"},
+    {"lease", cmd_lease, "list or revoke the leased per-client query logins (never a password)"},
     {"cron", cmd_cron, "next fire times of a cron expression; validate one"},
     {"policy", cmd_policy, "check or show the policy files (file:line:column errors)"},
     {"monitor", cmd_monitor, "security findings from the audit log and schedules (exit 3 on findings)"},

@@ -83,8 +83,27 @@ typedef struct policy_client {
     int reveal;              /* security_generate_secure_key may return the key; default 0 */
     int sensitive_params;    /* audit must not record query parameter values; default 0 */
     int rate_limit_per_min;  /* 0 = none; else 1..100000 */
+    /* session_settings: database settings applied (set_config(name, value, true)) before
+     * the model's statement. Names are custom settings ("app.user_id"); values may hold
+     * ${client} and ${apikey.attr.NAME} (the calling API key's attributes). */
+    char **setting_names, **setting_values; size_t nsettings;
     policy_origin origin;
 } policy_client;
+
+/* connections.NAME.query_identity: the broker leases a login of its own for each
+ * (client, connection) pair, made through admin_connection (see docs/readme-least-privilege.md). */
+typedef struct policy_query_identity {
+    char *admin_connection;  /* required: the stored connection that may CREATE ROLE */
+    char **member_of; size_t nmember_of; /* required, 1..16 role names granted to the login */
+    int ttl_s;               /* 60..604800, default 3600 */
+    int connection_limit;    /* 1..1000, default 4 */
+} policy_query_identity;
+
+typedef struct policy_connection {
+    char *name;
+    policy_query_identity *query_identity;   /* NULL: queries run as the stored login */
+    policy_origin origin;
+} policy_connection;
 
 /* The sslmode ladder, weakest first (libpq names). */
 typedef enum policy_sslmode {
@@ -97,7 +116,9 @@ typedef struct policy_requirements {
     policy_sslmode min_sslmode;     /* UNSET = no requirement */
     int max_connect_timeout_s;      /* 0 = unset; else 1..600 */
     int require_encryption;         /* -1 unset, 0/1 */
+    int mcp_least_privilege;        /* -1 unset, 0/1: query_readonly refuses a connection assess flags */
     policy_origin min_sslmode_origin, max_connect_timeout_origin, require_encryption_origin;
+    policy_origin mcp_least_privilege_origin;
 } policy_requirements;
 
 /* "monitoring": thresholds of the security monitor (monitor/monitor.h). One file may
@@ -125,6 +146,7 @@ typedef struct cb_policy {
     policy_monitoring monitoring;
     policy_credential *credentials; size_t ncredentials;
     policy_client *clients; size_t nclients;
+    policy_connection *connections; size_t nconnections;
     char **files; size_t nfiles;     /* files loaded, in load order */
 } cb_policy;
 
@@ -156,6 +178,10 @@ const policy_credential *policy_credential_get(const cb_policy *p, const char *n
 const policy_client *policy_client_get(const cb_policy *p, const char *name);
 #define policy_credential(p, n) policy_credential_get((p), (n))
 #define policy_client(p, n) policy_client_get((p), (n))
+/* A connection's section (NULL when the policy says nothing about it). */
+const policy_connection *policy_connection_get(const cb_policy *p, const char *name);
+/* Its query identity, or NULL. */
+const policy_query_identity *policy_query_identity_get(const cb_policy *p, const char *connection);
 
 /* Access checks; deny (0) for NULL client or name. Tool names are compared exactly:
  * callers resolve aliases (security.rotateKey -> security_rotate_key) first. */

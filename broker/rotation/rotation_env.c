@@ -3,6 +3,7 @@
 #include <string.h>
 #include "policy/config.h"
 #include "policy/policy.h"
+#include "lease_reaper.h"
 #include "rotation.h"
 #include "scheduler.h"
 #include "store/store.h"
@@ -73,6 +74,7 @@ int serve_scheduler_tick(void *arg)
         else LOG_ERROR("%s rotation of %s: %s after %lld ms: %s", kind, cred ? cred : "?", out ? out : "error", ms,
                        err ? err : "failed");
     }
+    if (lease_reap(v.s, v.p, v.cfg, ctx->actor, LEASE_REAP_GRACE_S, NULL, &e)) LOG_WARN("lease reaper: %s", e.msg);
     json_decref(rep);
     rotation_env_close(&v);
     return 0;

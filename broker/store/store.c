@@ -54,6 +54,14 @@ static const char *const MIGRATIONS[] = {
      * dropped; it is derived from the sealed URL on read (conn/conn_redacted.c), and
      * secure_delete zeroes the freed bytes */
     "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL;",
+    /* leased query logins (leases.c; passwords sealed in secrets ns "lease") and API-key
+     * attributes for session settings (apikeys.c) */
+    "CREATE TABLE leases ("
+    "  id TEXT PRIMARY KEY, client TEXT NOT NULL, connection TEXT NOT NULL, login TEXT NOT NULL,"
+    "  admin_connection TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, state TEXT NOT NULL, error TEXT, owner_pid INTEGER, owner_host TEXT);"
+    "CREATE UNIQUE INDEX leases_live ON leases (client, connection) WHERE state IN ('creating', 'active');"
+    "ALTER TABLE api_keys ADD COLUMN attrs TEXT;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

@@ -13,6 +13,7 @@
 #include "rotation/rotation.h"
 #include "obs.h"
 #include "serve_ops.h"
+#include "mcp_leases.h"
 
 #define CREDBROKER_MCP_VERSION "0.1.0"
 
@@ -271,6 +272,7 @@ static int hook_authenticate(void *app, const char *token, char **principal, cb_
     if (rc || strcmp(how, "bootstrap_key") == 0)
         audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0);
     json_decref(d);
+    if (!rc) mcp_key_remember(policy, name); /* tools find the key's attributes (session_settings) */
     free(name);
     if (rc) {
         free(policy);
@@ -316,15 +318,17 @@ static void slot_clear(mcp_pool_entry *p)
     p->in_use = 0;
 }
 
-int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
+int mcp_db_acquire(mcp_app *a, const char *client, const char *name, mcp_db *db, cb_error *e)
 {
     memset(db, 0, sizeof *db);
+    char pkey[sizeof a->pool[0].name]; /* sessions are never shared between clients (leased logins) */
+    snprintf(pkey, sizeof pkey, "%s%s%s", name, client ? "\x1f" : "", client ? client : "");
     int64_t now = cb_now_ms();
     /* fast path: an idle session checked against the store very recently */
     pthread_mutex_lock(&a->pool_mu);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         mcp_pool_entry *p = &a->pool[i];
-        if (p->conn && !p->in_use && !strcmp(p->name, name) && now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
+        if (p->conn && !p->in_use && !strcmp(p->name, pkey) && now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
             p->in_use = 1;
             db->slot = p;
             db->conn = p->conn;
@@ -339,6 +343,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
     conn_url u;
     uint8_t h[32];
     if (resolve(a, name, &u, h, e)) return CB_ERR;
+    if (mcp_lease_apply(a, client, name, &u, h, e)) { conn_url_free(&u); return CB_ERR; }
     const db_target *t = db_target_for(u.engine);
     if (!t || !t->connect) {
         int rc = cb_fail(e, CB_ERR, CB_K_INVALID, "connection '%s': engine %s is not supported for queries", name, u.engine);
@@ -352,7 +357,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
     pthread_mutex_lock(&a->pool_mu);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         mcp_pool_entry *p = &a->pool[i];
-        if (!p->conn || p->in_use || strcmp(p->name, name)) continue;
+        if (!p->conn || p->in_use || strcmp(p->name, pkey)) continue;
         if (memcmp(p->url_hash, h, 32) != 0) { /* the URL changed (rotation): drop the old session */
             old[nold++] = p->conn;
             slot_clear(p);
@@ -398,7 +403,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
     }
     if (slot >= 0) {
         mcp_pool_entry *p = &a->pool[slot];
-        snprintf(p->name, sizeof p->name, "%s", name);
+        snprintf(p->name, sizeof p->name, "%s", pkey);
         memcpy(p->url_hash, h, 32);
         p->t = t;
         p->conn = db->conn;

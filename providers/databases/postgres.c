@@ -318,6 +318,50 @@ static void ensure_clean(db_conn *c)
     if (PQstatus(c->pg) == CONNECTION_OK) PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
 }
 
+/* ---------- session settings (row-level security context) ----------
+ * Called inside the transaction, before the model's statement. SET LOCAL (not the
+ * set_config() function, so a DBA can REVOKE EXECUTE ON set_config FROM PUBLIC and the
+ * model's statement cannot forge the value): transaction-local, so the ROLLBACK ends it
+ * and nothing crosses to the next call. Names are custom settings checked by the policy
+ * and quoted here part by part; values are escaped literals. Kept apart from
+ * run_statement so the pipelined query path can send the same statement. */
+static int pg_apply_session_settings(db_conn *c, const char *const *kv, cb_error *e)
+{
+    for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
+        cb_buf b;
+        cb_buf_init(&b, 1);
+        cb_buf_append(&b, "SET LOCAL ", 10);
+        const char *p = kv[i];
+        for (;;) {
+            const char *dot = strchr(p, '.');
+            size_t n = dot ? (size_t)(dot - p) : strlen(p);
+            char *q = n ? PQescapeIdentifier(c->pg, p, n) : NULL;
+            if (!q) {
+                cb_buf_free(&b);
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting name");
+            }
+            cb_buf_append(&b, q, strlen(q));
+            PQfreemem(q);
+            if (!dot) break;
+            cb_buf_append(&b, ".", 1);
+            p = dot + 1;
+        }
+        char *lit = PQescapeLiteral(c->pg, kv[i + 1], strlen(kv[i + 1]));
+        if (!lit) {
+            cb_buf_free(&b);
+            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting value");
+        }
+        cb_buf_append(&b, " = ", 3);
+        cb_buf_append(&b, lit, strlen(lit));
+        PQfreemem(lit);
+        char *sql = cb_buf_steal(&b);
+        int rc = exec_cmd(c, sql, e);
+        free(sql);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int run_statement(db_conn *c, const char *sql, json_t *params, const db_limits *lim, int readonly,
                          json_t **result, cb_error *e)
 {
@@ -344,6 +388,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
              "%s; SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d%s",
              readonly ? "BEGIN READ ONLY" : "BEGIN", timeout, timeout + 5000, readonly ? "; SELECT 1" : "");
     if ((rc = exec_cmd(c, setsql, e))) goto rollback;
+    if (lim && lim->session_settings && (rc = pg_apply_session_settings(c, lim->session_settings, e))) goto rollback;
 
     /* Extended protocol: one statement only ("cannot insert multiple commands into a
      * prepared statement"). */
@@ -577,6 +622,137 @@ static int pg_describe(db_conn *c, json_t **out, cb_error *e)
     return 0;
 }
 
+/* ---------- lease family: per-client query logins ----------
+ * CREATE ROLE with a verifier hashed here (PQencryptPasswordConn), so the plaintext
+ * never reaches the server or its log; no attribute beyond LOGIN; inherited membership
+ * of the DBA's roles. Identifiers go through PQescapeIdentifier. */
+
+static char *pg_ident(db_conn *c, const char *s, cb_error *e)
+{
+    char *q = s ? PQescapeIdentifier(c->pg, s, strlen(s)) : NULL;
+    if (!q) cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot quote identifier");
+    return q;
+}
+
+static int pg_lease_create(db_conn *c, const db_lease_spec *spec, const char *password, cb_error *e)
+{
+    if (!spec || !spec->login || !*spec->login || !password)
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease: login and password required");
+    char *hash = PQencryptPasswordConn(c->pg, password, spec->login, NULL);
+    if (!hash) return pg_fail(e, CB_K_UNAVAILABLE, "password hashing failed", PQerrorMessage(c->pg), password);
+    char *lit = PQescapeLiteral(c->pg, hash, strlen(hash));
+    cb_wipe(hash, strlen(hash));
+    PQfreemem(hash);
+    char *id = pg_ident(c, spec->login, e);
+    if (!lit || !id) {
+        if (lit) { cb_wipe(lit, strlen(lit)); PQfreemem(lit); }
+        PQfreemem(id);
+        return id ? cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot escape password") : CB_ERR;
+    }
+    cb_buf b;
+    cb_buf_init(&b, 1);
+    char *head = cb_sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
+                            " CONNECTION LIMIT %d PASSWORD ", id, spec->connection_limit > 0 ? spec->connection_limit : -1);
+    cb_buf_append(&b, head, strlen(head));
+    free(head);
+    cb_buf_append(&b, lit, strlen(lit));
+    cb_wipe(lit, strlen(lit));
+    PQfreemem(lit);
+    if (spec->valid_until > 0) {
+        char vu[96], ts[32];
+        cb_iso8601(spec->valid_until, ts);
+        snprintf(vu, sizeof vu, " VALID UNTIL '%s'", ts);
+        cb_buf_append(&b, vu, strlen(vu));
+    }
+    int rc = 0;
+    if (spec->member_of && spec->member_of[0]) {
+        cb_buf_append(&b, " IN ROLE ", 9);
+        for (size_t i = 0; spec->member_of[i] && !rc; i++) {
+            char *r = pg_ident(c, spec->member_of[i], e);
+            if (!r) { rc = CB_ERR; break; }
+            if (i) cb_buf_append(&b, ", ", 2);
+            cb_buf_append(&b, r, strlen(r));
+            PQfreemem(r);
+        }
+    }
+    PQfreemem(id);
+    char *sql = cb_buf_steal(&b);
+    if (!rc) {
+        PGresult *r = PQexec(c->pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = res_fail(c, r, "CREATE ROLE failed", e);
+        else PQclear(r);
+    }
+    cb_free_secret(sql);
+    return rc;
+}
+
+static int pg_lease_renew(db_conn *c, const char *login, int64_t valid_until, cb_error *e)
+{
+    char *id = pg_ident(c, login, e);
+    if (!id) return CB_ERR;
+    char ts[32];
+    cb_iso8601(valid_until, ts);
+    char *sql = cb_sprintf("ALTER ROLE %s VALID UNTIL '%s'", id, ts);
+    PQfreemem(id);
+    int rc = exec_cmd(c, sql, e);
+    free(sql);
+    return rc;
+}
+
+static int pg_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e)
+{
+    (void)host;
+    const char *vals[1] = {login};
+    PGresult *r = PQexecParams(c->pg, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "lease drop failed", e);
+    int exists = PQntuples(r) == 1;
+    PQclear(r);
+    if (!exists) return 0; /* idempotent: crash recovery drops what may not exist */
+    char *id = pg_ident(c, login, e);
+    if (!id) return CB_ERR;
+    /* NOLOGIN first so no new session appears between the terminate and the DROP */
+    char *sql = cb_sprintf("ALTER ROLE %s NOLOGIN", id);
+    int rc = exec_cmd(c, sql, e);
+    free(sql);
+    int n = 0;
+    if (!rc) rc = pg_terminate(c, login, &n, e);
+    /* the login should own nothing; REASSIGN/DROP OWNED (per database: this one) only
+     * when it does, since they need the admin to have the login's privileges */
+    int owns = 0;
+    if (!rc) {
+        r = PQexecParams(c->pg, "SELECT count(*) FROM pg_catalog.pg_shdepend d JOIN pg_catalog.pg_roles r ON r.oid = d.refobjid"
+                                " WHERE r.rolname = $1 AND d.deptype IN ('o', 'a')", 1, NULL, vals, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) rc = res_fail(c, r, "lease drop failed", e);
+        else { owns = atoi(PQgetvalue(r, 0, 0)) > 0; PQclear(r); }
+    }
+    if (!rc && owns) {
+        sql = cb_sprintf("REASSIGN OWNED BY %s TO CURRENT_USER; DROP OWNED BY %s", id, id);
+        rc = exec_cmd(c, sql, e);
+        free(sql);
+    }
+    if (!rc) {
+        sql = cb_sprintf("DROP ROLE IF EXISTS %s", id);
+        rc = exec_cmd(c, sql, e);
+        free(sql);
+    }
+    PQfreemem(id);
+    return rc;
+}
+
+static int pg_lease_list(db_conn *c, const char *prefix, json_t **out, cb_error *e)
+{
+    *out = NULL;
+    const char *vals[1] = {prefix ? prefix : ""};
+    PGresult *r = PQexecParams(c->pg,
+        "SELECT rolname FROM pg_catalog.pg_roles WHERE starts_with(rolname, $1) ORDER BY 1", 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "lease list failed", e);
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(r); i++) json_array_append_new(a, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    *out = a;
+    return 0;
+}
+
 const db_target postgres_target = {
     .engine = "postgres",
     .connect = pg_connect,
@@ -590,4 +766,9 @@ const db_target postgres_target = {
     .query_execute = pg_query_exec,
     .describe_schema = pg_describe,
     .server_version = pg_server_version,
+    .lease_create = pg_lease_create,
+    .lease_renew = pg_lease_renew,
+    .lease_drop = pg_lease_drop,
+    .lease_list = pg_lease_list,
 };
+

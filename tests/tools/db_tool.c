@@ -38,7 +38,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *engine = argv[1], *action = argv[2];
-    db_limits lim = {1000, 30000, 0};
+    db_limits lim = {.max_rows = 1000, .statement_timeout_ms = 30000};
     long hold_ms = 0;
     char *pos[8] = {0};
     int npos = 0;
