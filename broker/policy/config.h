@@ -8,7 +8,8 @@
  *     "listen": "127.0.0.1:8787", "allowed_origins": ["http://localhost:6274"],
  *     "allowed_hosts": ["localhost:8787"], "tls": { "cert": "path", "key": "path" },
  *     "api_key_rate_limit": { "per_min": 600, "burst": 60 },
- *     "master_key_ref": "vault://secret/broker#master_key" }                        */
+ *     "master_key_ref": "vault://secret/broker#master_key",
+ *     "database_pool": { "max_sessions": 64, "max_sessions_per_client": 32 } }      */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
 #include <stddef.h>
@@ -18,6 +19,9 @@
 #define CONFIG_DEFAULT_PATH "credbroker.json"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8787"
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
+/* MCP database sessions: in total and per client (a client never takes the whole pool) */
+#define CONFIG_POOL_MAX 64
+#define CONFIG_POOL_PER_CLIENT 32
 
 typedef struct config_source {
     char *name;            /* connection name (policy name rule) */
@@ -50,6 +54,7 @@ typedef struct cb_config {
     int rate_per_min;                  /* api_key_rate_limit.per_min, 0 = none */
     int rate_burst;                    /* api_key_rate_limit.burst, default = per_min */
     char *master_key_ref;              /* NULL = CREDBROKER_MASTER_KEY(_REF) from env */
+    int pool_max, pool_per_client;     /* database_pool.max_sessions / .max_sessions_per_client; 0 = default */
 } cb_config;
 
 /* Loads path (NULL = CONFIG_DEFAULT_PATH). When the file does not exist: required=0

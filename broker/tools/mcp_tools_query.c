@@ -109,7 +109,7 @@ static int t_schema_describe(mcp_call_ctx *cx, json_t *args, json_t **structured
     const char *only = json_string_value(json_object_get(args, "schema"));
     cx->audit_summary = json_pack("{s:s}", "connection", name);
     mcp_db db;
-    if (mcp_db_acquire(a, name, &db, e)) return mcp_sanitize_error(e, NULL);
+    if (mcp_db_acquire(a, cx->principal, name, &db, e)) return mcp_sanitize_error(e, NULL);
     json_t *out = NULL;
     int rc = db.t->describe_schema ? db.t->describe_schema(db.conn, &out, e)
                                    : cb_fail(e, CB_ERR, CB_K_INVALID, "engine cannot describe its schema");
@@ -152,7 +152,7 @@ static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_err
     else if (params) json_object_set_new(sum, "params_count", json_integer((json_int_t)json_array_size(params)));
     cx->audit_summary = sum;
     mcp_db db;
-    if (mcp_db_acquire(a, name, &db, e)) return mcp_sanitize_error(e, NULL);
+    if (mcp_db_acquire(a, cx->principal, name, &db, e)) return mcp_sanitize_error(e, NULL);
     json_t *res = NULL;
     int rc;
     if (write) rc = db.t->query_execute ? db.t->query_execute(db.conn, sql, params, &lim, &res, e)
