@@ -26,7 +26,9 @@ DBHUB="$NM/@bytebase/dbhub/dist/index.js"
 SPG=tests/interop/node_modules/@modelcontextprotocol/server-postgres/dist/index.js
 mkdir -p "$BUILD/bench"
 RB="$BUILD/bench/mcp_rawbench" FLOOR="$BUILD/bench/pg_floor"
+# shellcheck disable=SC2046 # pkg-config prints several flags
 cc -O2 -o "$RB" tests/bench/mcp_rawbench.c $(pkg-config --cflags --libs jansson libcurl) -lpthread || exit 1
+# shellcheck disable=SC2046
 cc -O2 -o "$FLOOR" tests/bench/pg_floor.c $(pkg-config --cflags --libs libpq) || exit 1
 # shellcheck source=tests/lib/common.sh
 source tests/lib/common.sh
@@ -77,10 +79,13 @@ for p in "$CB_PORT" "$TB_PORT" "$DH_PORT"; do wait_port "$p" 30 || { echo "bench
 sessions() { sleep 1.1; pg_sql "SELECT sessions FROM pg_stat_database WHERE datname = 'bench'"; }
 OUT="$BUILD/bench/peers.jsonl"
 : >"$OUT"
-# record SCENARIO SERVER ROUND -- command printing one JSON object
+# record SCENARIO SERVER ROUND -- command printing one JSON object. An HTTP run is
+# preceded by a short one at the same concurrency: sessions are counted in steady state
+# (a pool growing to the new concurrency is not churn).
 record() {
   local sc=$1 sv=$2 rd=$3; shift 4
   local s0 s1 j
+  if [ "$2" = http ]; then "${@:1:2}" 0.5 "${@:4}" >/dev/null 2>&1; fi
   s0=$(sessions)
   j=$("$@" 2>>"$TMP/rb.err") || j='{"error":"run failed"}'
   s1=$(sessions)
