@@ -362,8 +362,10 @@ int mcp_db_acquire(mcp_app *a, const char *principal, const char *name, mcp_db *
     until.tv_nsec += (long)(lim.statement_timeout_ms % 1000) * 1000000L;
     if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
 
-    db_conn **old = cb_calloc((size_t)a->pool_n + 1, sizeof *old);
-    const db_target **old_t = cb_calloc((size_t)a->pool_n + 1, sizeof *old_t);
+    /* sessions to close once the lock is released: stale ones (at most pool_n + 1 while
+     * waiting) and one evicted for the reservation */
+    db_conn **old = cb_calloc((size_t)a->pool_n + 2, sizeof *old);
+    const db_target **old_t = cb_calloc((size_t)a->pool_n + 2, sizeof *old_t);
     int nold = 0, fresh = 0, busy = 0, total = 0, mine = 0;
     pthread_mutex_lock(&a->pool_mu);
     for (;;) {
@@ -379,6 +381,7 @@ int mcp_db_acquire(mcp_app *a, const char *principal, const char *name, mcp_db *
             if (p->in_use) { total++; mine += own; continue; }
             if (own && !strcmp(p->name, name) && !strcmp(p->login, login)) {
                 if (memcmp(p->url_hash, h, 32) != 0) { /* the URL changed (rotation): drop the old session */
+                    if (nold > a->pool_n) { total++; mine++; continue; } /* closed by a later call */
                     old_t[nold] = p->t;
                     old[nold++] = p->conn;
                     slot_clear(p);
@@ -409,7 +412,7 @@ int mcp_db_acquire(mcp_app *a, const char *principal, const char *name, mcp_db *
         else slot = victim_mine;
         if (slot >= 0) {
             mcp_pool_entry *p = &a->pool[slot];
-            if (p->conn) {
+            if (p->conn) { /* (the reservation ends the loop: at most one of these) */
                 old_t[nold] = p->t;
                 old[nold++] = p->conn;
                 slot_clear(p);

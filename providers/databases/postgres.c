@@ -588,7 +588,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         !PQsendQueryParams(c->pg, readonly ? "ROLLBACK" : "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
         rc = pg_fail(e, CB_K_UNAVAILABLE, "query failed", PQerrorMessage(c->pg), c->password);
-        dead = 1;
+        drop_session(c); /* half a pipeline was sent: never reuse it */
         goto out;
     }
     size_t cap = x.hard_cap;
