@@ -396,9 +396,7 @@ char *mcp_response_dump(json_t *r)
     size_t n = 0, cap = json_is_array(r) ? json_array_size(r) : 1;
     json_t **raws = cb_calloc(cap ? cap : 1, sizeof *raws);
     if (json_is_array(r)) {
-        size_t i;
-        json_t *m;
-        json_array_foreach(r, i, m) splice_one(m, raws, &n);
+        for (size_t i = 0; i < json_array_size(r); i++) splice_one(json_array_get(r, i), raws, &n);
     } else {
         splice_one(r, raws, &n);
     }
