@@ -562,18 +562,19 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     ensure_clean(c);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) { rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "connection lost"); goto out; }
 
-    /* The whole call is ONE pipeline, one round trip, two syncs:
+    /* The whole call is ONE pipeline, one round trip, three syncs:
      *   BEGIN [READ ONLY]; SELECT set_config(<limits>, true); <client statement>; SYNC;
-     *   ROLLBACK (or COMMIT); DISCARD ALL; SYNC
+     *   ROLLBACK (or COMMIT); SYNC; DISCARD ALL; SYNC
      * Our own steps come first and fail closed: if one fails, the server skips everything
      * up to the first sync, the client's statement included. The set_config SELECT also
      * takes the transaction's first snapshot, so afterwards `SET transaction_read_only =
      * off` fails ("must be set before any query") instead of turning the guard off.
      * The client's statement goes through the extended protocol: one statement only.
      * The first sync ends an error in it, so the second half always runs: ROLLBACK (or
-     * COMMIT, which rolls back an aborted transaction), then DISCARD ALL, which runs
-     * outside the transaction block and leaves nothing behind: session advisory locks,
-     * settings, prepared statements, cursors (WITH HOLD too), LISTEN, temp tables. */
+     * COMMIT, which rolls back an aborted transaction), then DISCARD ALL, which leaves
+     * nothing behind: session advisory locks, settings, prepared statements, cursors
+     * (WITH HOLD too), LISTEN, temp tables. DISCARD ALL may not run in a transaction
+     * block; alone between two syncs it is never part of a pipeline's implicit one. */
     char setsql[256];
     snprintf(setsql, sizeof setsql,
              "SELECT pg_catalog.set_config('statement_timeout', '%d', true), "
@@ -586,6 +587,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         !PQsendQueryParams(c->pg, sql, nparams, NULL, (const char *const *)vals, NULL, NULL, 0) ||
         !PQpipelineSync(c->pg) ||
         !PQsendQueryParams(c->pg, readonly ? "ROLLBACK" : "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(c->pg) ||
         !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
         rc = pg_fail(e, CB_K_UNAVAILABLE, "query failed", PQerrorMessage(c->pg), c->password);
         drop_session(c); /* half a pipeline was sent: never reuse it */
@@ -661,7 +663,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         else if (read_step(c, &x, &cerr)) {
             dead = 1;
             if (!readonly && !rc) rc = res_fail(c, cerr, "commit failed", e), cerr = NULL;
-        } else if (read_step(c, &x, NULL) || read_sync(c, &x)) {
+        } else if (read_sync(c, &x) || read_step(c, &x, NULL) || read_sync(c, &x)) {
             dead = 1; /* the reset failed (e.g. hit by our own cancel): never reuse it */
         }
         PQclear(cerr);

@@ -1,6 +1,6 @@
 /* The floor for `make bench`: the broker's own per-call sequence for query_readonly, sent
  * through libpq's pipeline on one connection with no MCP, JSON or audit around it:
- *   BEGIN READ ONLY; SELECT set_config(limits); <sql>; SYNC; ROLLBACK; DISCARD ALL; SYNC
+ *   BEGIN READ ONLY; SELECT set_config(limits); <sql>; SYNC; ROLLBACK; SYNC; DISCARD ALL; SYNC
  * Connection from the libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE),
  * never argv. Usage: pg_floor SECONDS SQL. Prints
  *   {"calls":n,"calls_per_s":x,"p50_ms":x,"p99_ms":x,"bytes_per_call":x}            */
@@ -44,10 +44,11 @@ int main(int argc, char **argv)
         send0(pg, sql);
         PQpipelineSync(pg);
         send0(pg, "ROLLBACK");
+        PQpipelineSync(pg);
         send0(pg, "DISCARD ALL");
         PQpipelineSync(pg);
         int syncs = 0, step = 0;
-        while (syncs < 2) {
+        while (syncs < 3) {
             if (step == 2) PQsetSingleRowMode(pg);
             PGresult *r = PQgetResult(pg);
             if (!r) { step++; continue; }
