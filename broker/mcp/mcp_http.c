@@ -177,7 +177,7 @@ static enum MHD_Result send_body(struct MHD_Connection *conn, int status, const 
 
 static enum MHD_Result send_json(struct MHD_Connection *conn, int status, json_t *j, const char *const *hdrs)
 {
-    char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *t = j ? mcp_response_dump(j) : NULL;
     json_decref(j);
     enum MHD_Result rc = send_body(conn, status, t ? "application/json" : NULL, t, hdrs);
     free(t);

@@ -232,7 +232,7 @@ LKEY=$(python3 -c 'import hashlib,struct; print(struct.unpack(">q", hashlib.sha2
 R=$(http_q "$A42" app "SELECT U&\"pg\\005fadvisory\\005flock\"($LKEY)::text")
 like "$R" '"structuredContent":\{"columns":\[\{"name":"pg_advisory_lock"' "with the text layer off, the leased login can take a session advisory lock"
 LOCKS="SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.usename LIKE 'cb\\_analyst\\_%'"
-is "$(pg_sql "$LOCKS")" 1 "the lock on the rotation's key outlives the call (pooled session)"
+is "$(pg_sql "$LOCKS")" 0 "the lock on the rotation's key does not outlive the call (the pooled session is reset)"
 AUD=$("$CB" -q apikey create keyaud --policy auditor)
 RA=$(http_q "$AUD" app "SELECT current_user, (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())")
 like "$RA" '"rows":\[\["cb_auditor_[0-9a-f]{8}",0\]\]' "another client gets its own login and session: the first client's lock is not in it"
