@@ -160,8 +160,8 @@ printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocol
 sleep 0.3
 pg_sql "ALTER SYSTEM RESET log_statement" >/dev/null
 pg_sql "SELECT pg_reload_conf()" >/dev/null
-steps=$(grep -A20 -m1 'BEGIN READ ONLY' "$PGSOCK/server.log" | grep -oE 'execute <unnamed>: (BEGIN READ ONLY|SELECT pg_catalog.set_config|SELECT .'"$mark"'|ROLLBACK|DISCARD ALL)' | sed 's/execute <unnamed>: //' | tr '\n' '|')
-is "$steps" "BEGIN READ ONLY|SELECT pg_catalog.set_config|SELECT '$mark|ROLLBACK|DISCARD ALL|" "one call: BEGIN READ ONLY, limits, the statement, ROLLBACK, DISCARD ALL"
+steps=$(grep -A20 -m1 'BEGIN READ ONLY' "$PGSOCK/server.log" | grep -oE 'execute <unnamed>: (BEGIN READ ONLY|SET LOCAL [a-z_]+|SELECT 1$|SELECT .'"$mark"'|ROLLBACK|DISCARD ALL)' | sed 's/execute <unnamed>: //' | tr '\n' '|')
+is "$steps" "BEGIN READ ONLY|SET LOCAL statement_timeout|SET LOCAL idle_in_transaction_session_timeout|SELECT 1|SELECT '$mark|ROLLBACK|DISCARD ALL|" "one call: BEGIN READ ONLY, limits (SET LOCAL), the snapshot, the statement, ROLLBACK, DISCARD ALL"
 
 # ---- the pool under parallel calls (HTTP, one API key per client) ----
 PORT=$(free_port)

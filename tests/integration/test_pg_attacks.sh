@@ -369,6 +369,15 @@ run_mode() {
   fi
 }
 
+# raw_session_changes SQL: in ONE psql session of the app role (no broker), the probe
+# differs after SQL ran: the statement really leaves session state behind.
+raw_session_changes() {
+  local url="postgresql://app:$APP_PW@127.0.0.1:$PGPORT/shop?sslmode=disable" before after
+  before=$(psql "$url" -X -q -A -t -c "$PROBE" 2>/dev/null | tail -1)
+  after=$(psql "$url" -X -q -A -t -c "$1" -c "$PROBE" 2>/dev/null | tail -1)
+  [ -n "$before" ] && [ -n "$after" ] && [ "$after" != "$before" ]
+}
+
 # ---------- controls: the same statements through query_execute (read-write client) ----------
 start_serve || { fail "serve started"; diag "$(cat "$TMP/serve.err")"; done_testing; exit 1; }
 pass "credbroker serve (mcp_cli) listens"
@@ -388,7 +397,12 @@ for ((i = 0; i < NCAT; i++)); do
   [ "$lk1" = "$lk0" ] || changed+=" locks"
   [ "$vi1" = "$vi0" ] || changed+=" app-session-killed"
   [ "$p1" = "$p0" ] || changed+=" session-state"
-  if [ -n "$changed" ]; then
+  if [ -z "$changed" ] && raw_session_changes "$ctl"; then
+    # session state: the broker resets every session after each call (query_execute too),
+    # so the control runs in a raw session of the same role and probes it before it ends
+    pass "control: in a raw session of the app role it changes the session state (the broker's reset clears it): ${C_LABEL[$i]}"
+    nchanged=$((nchanged+1)); f0=$f1 p0=$p1
+  elif [ -n "$changed" ]; then
     pass "control: query_execute changes it ($changed ): ${C_LABEL[$i]}"; nchanged=$((nchanged+1))
     restore "$changed"; f0=
   else
