@@ -14,6 +14,7 @@
 #define MCP_VERSION_MODERN "2026-07-28"
 #define MCP_VERSION_LATEST_LEGACY "2025-11-25"
 #define MCP_DEFAULT_MAX_MESSAGE (4u << 20) /* 4 MiB per JSON-RPC message */
+#define MCP_MAX_BATCH 100 /* messages in one JSON-RPC batch (2025-03-26 only) */
 
 /* JSON-RPC / MCP error codes. */
 enum {
@@ -175,10 +176,15 @@ typedef struct mcp_http_opts {
     const char *const *allowed_origins; /* exact Origin values allowed besides loopback ones */
     const char *const *allowed_hosts;   /* Host names allowed besides loopback names */
     size_t max_body;             /* default MCP_DEFAULT_MAX_MESSAGE */
-    int max_sessions;            /* default 1024 */
-    int session_idle_s;          /* default 3600 */
-    int auth_fail_limit;         /* failures per window before 429; default 10 */
+    int max_sessions;            /* all keys together; default 4096 */
+    int session_idle_s;          /* default 900 */
+    int auth_fail_limit;         /* failures of one address or key id per window before 429; default 10 */
     int auth_fail_window_s;      /* default 60 */
+    int max_connections;         /* open connections; default 4096 (RLIMIT_NOFILE is raised to fit) */
+    int max_sessions_per_key;    /* per bearer token; the key's own idle sessions make room; default 64 */
+    int request_deadline_s;      /* a request must arrive whole within this; default 10 */
+    size_t max_response;         /* bytes of one response; default 16 MiB */
+    int workers;                 /* threads running requests (tool calls); default 32 */
 } mcp_http_opts;
 
 typedef struct mcp_http mcp_http;

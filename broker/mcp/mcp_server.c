@@ -676,6 +676,14 @@ json_t *mcp_dispatch(mcp_server *s, const mcp_conn *c, mcp_msg *m, int *http_sta
                                       "Invalid Request: batches are only supported in protocol version 2025-03-26",
                                       NULL);
         }
+        /* a batch is bounded: one message must not turn into an unbounded response */
+        if (json_array_size(m->root) > MCP_MAX_BATCH) {
+            char bm[128];
+            snprintf(bm, sizeof bm, "Invalid Request: batch of %zu messages (at most %d)", json_array_size(m->root),
+                     MCP_MAX_BATCH);
+            *st = 400;
+            return mcp_error_response(NULL, MCP_INVALID_REQUEST, bm, NULL);
+        }
         json_t *out = json_array();
         size_t i;
         json_t *el;
