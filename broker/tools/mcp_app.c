@@ -35,10 +35,15 @@ int mcp_policy_authorize(const cb_policy *p, const char *principal, const char *
 {
     const policy_client *c = principal ? policy_client(p, principal) : NULL;
     if (!c) return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%.64s' has no policy", principal ? principal : "?");
+    policy_client rw = *c; /* would the tool be granted to a read-write client? then say why not */
+    rw.mode = POLICY_READ_WRITE;
+    if (tool && c->mode != POLICY_READ_WRITE && policy_tool_class_of(tool) == POLICY_TOOL_WRITE &&
+        policy_client_may_call(&rw, tool))
+        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' is read-only: %.128s needs mode read-write", c->name, tool);
     if (!tool || !policy_client_may_call(c, tool))
-        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' may not call %.128s", c->name, tool ? tool : "?");
-    if (!strcmp(tool, "query_execute") && c->mode != POLICY_READ_WRITE)
-        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' is read-only: query_execute needs mode read-write", c->name);
+        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' may not call %.128s%s", c->name, tool ? tool : "?",
+                       tool && policy_tool_class_of(tool) == POLICY_TOOL_ADMIN
+                           ? " (an admin tool: \"*\" does not grant it; name it in the client's tools)" : "");
     if (!args) return 0;
     json_t *cn = json_object_get(args, "connection");
     if (cn && (!json_is_string(cn) || !policy_client_may_use(c, json_string_value(cn))))
@@ -495,6 +500,15 @@ void mcp_app_close(mcp_app *a)
     free(a);
 }
 
+/* A tool that says it changes something must not be in the read-only class, which "*"
+ * grants: the class table (policy/tool_class.c) and the tool files must agree. */
+static int mcp_tool_class_check(const mcp_tool *t, cb_error *e)
+{
+    if (!t->read_only && policy_tool_class_of(t->name) == POLICY_TOOL_READ)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "tool %s changes state but is in the read-only class", t->name);
+    return 0;
+}
+
 /* Every tool file's set, in tools/list order. */
 static const mcp_tool_set *const TOOL_SETS[] = {&mcp_tools_query, &mcp_tools_security, &mcp_tools_rotation,
                                                 &mcp_tools_audit};
@@ -509,7 +523,7 @@ mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
         const mcp_tool_set *ts = TOOL_SETS[i];
         if (ts->needs_rotate && !a->rotate) continue;
         for (size_t j = 0; j < ts->n; j++)
-            if (mcp_server_add_tool(s, &ts->tools[j], e)) {
+            if (mcp_tool_class_check(&ts->tools[j], e) || mcp_server_add_tool(s, &ts->tools[j], e)) {
                 mcp_server_free(s);
                 return NULL;
             }
