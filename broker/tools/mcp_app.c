@@ -9,6 +9,7 @@
 #include "store/apikeys.h"
 #include "store/audit.h"
 #include "store/crypto.h"
+#include "mcp_audit.h"
 #include "conn/sources.h"
 
 #define CREDBROKER_MCP_VERSION "0.1.0"
@@ -115,76 +116,13 @@ static int hook_authorize(void *app, const char *principal, const char *tool, js
     return rate_take(a, policy_client(a->pol, principal), e);
 }
 
-/* Audit rows are appended by one writer thread in batches: it collects rows for up to
- * AUDIT_BATCH_WAIT_MS, then commits them in one transaction (one fsync: group commit), so a
- * tool call does not wait for the disk. The queue is bounded (callers wait when it is
- * full), mcp_app_audit_flush waits until it is written, and closing the app drains it:
- * only a crash (kill -9) can lose the last, unwritten batch. */
-#define AUDIT_QUEUE_MAX 10000
-#define AUDIT_BATCH_WAIT_MS 20
-
-typedef struct audit_item {
-    char *actor, *action, *target, *outcome;
-    json_t *detail;
-    long ms;
-    struct audit_item *next;
-} audit_item;
-
-static void *audit_writer(void *arg)
-{
-    mcp_app *a = arg;
-    /* signals belong to the serving thread (sigtimedwait): never deliver them here */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_mutex_lock(&a->q_mu);
-    for (;;) {
-        while (!a->q_head && !a->q_stop) pthread_cond_wait(&a->q_cv, &a->q_mu);
-        if (!a->q_head && a->q_stop) break;
-        if (!a->q_stop && a->q_len < AUDIT_QUEUE_MAX / 2) {
-            /* collect a few more rows first: one commit (one fsync) for many calls */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += AUDIT_BATCH_WAIT_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-            while (!a->q_stop && !a->q_flush && pthread_cond_timedwait(&a->q_cv, &a->q_mu, &until) == 0) {}
-        }
-        audit_item *batch = a->q_head;
-        a->q_head = a->q_tail = NULL;
-        a->q_len = 0;
-        a->q_writing = 1;
-        pthread_cond_broadcast(&a->q_space);
-        pthread_mutex_unlock(&a->q_mu);
-        cb_error e = {0};
-        pthread_mutex_lock(&a->store_mu);
-        int tx = store_begin(a->store, &e) == 0;
-        for (audit_item *it = batch; it; it = it->next)
-            if (audit_append(a->store, it->actor, it->action, it->target, it->outcome, it->detail, it->ms, &e))
-                LOG_ERROR("mcp: audit append failed: %s", e.msg);
-        if (tx && store_commit(a->store, &e)) LOG_ERROR("mcp: audit commit failed: %s", e.msg);
-        pthread_mutex_unlock(&a->store_mu);
-        while (batch) {
-            audit_item *n = batch->next;
-            free(batch->actor);
-            free(batch->action);
-            free(batch->target);
-            free(batch->outcome);
-            json_decref(batch->detail);
-            free(batch);
-            batch = n;
-        }
-        pthread_mutex_lock(&a->q_mu);
-        a->q_writing = 0;
-        pthread_cond_broadcast(&a->q_done);
-    }
-    pthread_mutex_unlock(&a->q_mu);
-    return NULL;
-}
-
+/* Audit rows go through the writer (mcp_audit.c) once serving: a tools/call's row is
+ * committed before its response leaves (wait). Before that (no writer) they are written
+ * directly. */
 static void audit_enqueue(mcp_app *a, const char *actor, const char *action, const char *target, const char *outcome,
-                          json_t *detail, long ms)
+                          json_t *detail, long ms, int wait)
 {
-    if (!a->q_started) { /* no writer (not serving): write now */
+    if (!a->audit) {
         cb_error e = {0};
         pthread_mutex_lock(&a->store_mu);
         if (audit_append(a->store, actor, action, target, outcome, detail, ms, &e))
@@ -192,33 +130,10 @@ static void audit_enqueue(mcp_app *a, const char *actor, const char *action, con
         pthread_mutex_unlock(&a->store_mu);
         return;
     }
-    audit_item *it = cb_calloc(1, sizeof *it);
-    it->actor = cb_strdup(actor);
-    it->action = cb_strdup(action);
-    it->target = cb_strdup(target);
-    it->outcome = cb_strdup(outcome);
-    it->detail = json_incref(detail);
-    it->ms = ms;
-    pthread_mutex_lock(&a->q_mu);
-    while (a->q_len >= AUDIT_QUEUE_MAX) pthread_cond_wait(&a->q_space, &a->q_mu);
-    if (a->q_tail) a->q_tail->next = it;
-    else a->q_head = it;
-    a->q_tail = it;
-    a->q_len++;
-    pthread_cond_signal(&a->q_cv);
-    pthread_mutex_unlock(&a->q_mu);
+    mcp_audit_write(a->audit, actor, action, target, outcome, detail, ms, wait);
 }
 
-void mcp_app_audit_flush(mcp_app *a)
-{
-    if (!a->q_started) return;
-    pthread_mutex_lock(&a->q_mu);
-    a->q_flush++;
-    pthread_cond_signal(&a->q_cv);
-    while (a->q_head || a->q_writing) pthread_cond_wait(&a->q_done, &a->q_mu);
-    a->q_flush--;
-    pthread_mutex_unlock(&a->q_mu);
-}
+void mcp_app_audit_flush(mcp_app *a) { mcp_audit_flush(a->audit); }
 
 static void hook_audit(void *app, const mcp_audit_event *ev)
 {
@@ -233,7 +148,7 @@ static void hook_audit(void *app, const mcp_audit_event *ev)
     }
     char *actor = cb_sprintf("mcp:%s", ev->principal ? ev->principal : "?");
     char *action = cb_sprintf("mcp.%s", ev->tool);
-    audit_enqueue(a, actor, action, target, ev->outcome, d, (long)ev->duration_ms);
+    audit_enqueue(a, actor, action, target, ev->outcome, d, (long)ev->duration_ms, 1);
     free(actor);
     free(action);
     json_decref(d);
@@ -268,7 +183,7 @@ static int hook_authenticate(void *app, const char *token, char **principal, cb_
     /* successes are visible in every call's audit row; record failures (and bootstrap use) */
     pthread_mutex_unlock(&a->store_mu);
     if (rc || strcmp(how, "bootstrap_key") == 0)
-        audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0);
+        audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0, 0);
     json_decref(d);
     free(name);
     if (rc) {
@@ -431,10 +346,6 @@ int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e)
     a->paths = paths;
     pthread_mutex_init(&a->store_mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
-    pthread_mutex_init(&a->q_mu, NULL);
-    pthread_cond_init(&a->q_cv, NULL);
-    pthread_cond_init(&a->q_space, NULL);
-    pthread_cond_init(&a->q_done, NULL);
     a->rotate = mcp_app_rotate_hook;
     a->rotate_arg = mcp_app_rotate_arg;
     int rc;
@@ -474,13 +385,7 @@ fail:
 void mcp_app_close(mcp_app *a)
 {
     if (!a) return;
-    if (a->q_started) { /* drain the audit queue before the store closes */
-        pthread_mutex_lock(&a->q_mu);
-        a->q_stop = 1;
-        pthread_cond_signal(&a->q_cv);
-        pthread_mutex_unlock(&a->q_mu);
-        pthread_join(a->q_thread, NULL);
-    }
+    mcp_audit_stop(a->audit); /* drain the audit queue before the store closes */
     mcp_server_free(a->srv);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         if (a->pool[i].conn) a->pool[i].t->close(a->pool[i].conn);
@@ -493,10 +398,6 @@ void mcp_app_close(mcp_app *a)
     free(a->bootstrap_policy);
     pthread_mutex_destroy(&a->store_mu);
     pthread_mutex_destroy(&a->pool_mu);
-    pthread_mutex_destroy(&a->q_mu);
-    pthread_cond_destroy(&a->q_cv);
-    pthread_cond_destroy(&a->q_space);
-    pthread_cond_destroy(&a->q_done);
     free(a);
 }
 
@@ -533,7 +434,10 @@ mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
         int window = burst * 60 / a->cfg->rate_per_min;
         mcp_server_set_call_limit(s, burst, window > 0 ? window : 1);
     }
-    if (!a->q_started) a->q_started = pthread_create(&a->q_thread, NULL, audit_writer, a) == 0;
+    if (!a->audit && !(a->audit = mcp_audit_start(a->store, &a->store_mu, e))) {
+        mcp_server_free(s);
+        return NULL;
+    }
     a->srv = s;
     return s;
 }

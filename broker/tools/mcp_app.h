@@ -58,12 +58,7 @@ typedef struct mcp_app {
     /* rate limiting per policy client (rate_limit_per_min) */
     struct { char name[65]; double tokens; int64_t last_ms; } buckets[64];
     int nbuckets;
-    /* audit writer (group commit, see mcp_app.c) */
-    pthread_t q_thread;
-    pthread_mutex_t q_mu;
-    pthread_cond_t q_cv, q_space, q_done;
-    struct audit_item *q_head, *q_tail;
-    int q_len, q_stop, q_started, q_writing, q_flush;
+    struct mcp_audit *audit;    /* audit writer (mcp_audit.h), started with the server */
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
 } mcp_app;
