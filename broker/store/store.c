@@ -50,6 +50,15 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE schedule_state ("
     "  credential TEXT PRIMARY KEY, schedule TEXT, first_seen INTEGER NOT NULL, last_success INTEGER,"
     "  last_run INTEGER, last_result TEXT, next_run INTEGER);",
+    /* 4: a generation number for the API keys, bumped by every change that can make a key
+     * valid or invalid (not last_used), so a server's token cache knows when to drop */
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('apikeys_gen', 0);"
+    "CREATE TRIGGER api_keys_gen_ins AFTER INSERT ON api_keys BEGIN"
+    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
+    "CREATE TRIGGER api_keys_gen_upd AFTER UPDATE OF name, policy, hash, prefix, revoked_at ON api_keys BEGIN"
+    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
+    "CREATE TRIGGER api_keys_gen_del AFTER DELETE ON api_keys BEGIN"
+    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

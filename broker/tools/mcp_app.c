@@ -159,32 +159,25 @@ static int hook_authenticate(void *app, const char *token, char **principal, cb_
     mcp_app *a = app;
     *principal = NULL;
     char *name = NULL, *policy = NULL;
-    int rc;
-    size_t tl = strlen(token);
     const char *how = "api_key";
-    pthread_mutex_lock(&a->store_mu);
-    if (a->bootstrap_key && strlen(a->bootstrap_key) == tl && cb_ct_equal(a->bootstrap_key, token, tl)) {
-        name = cb_strdup("CREDBROKER_API_KEY");
-        policy = cb_strdup(a->bootstrap_policy);
-        how = "bootstrap_key";
-        rc = 0;
-    } else {
-        rc = apikey_verify(a->store, token, &name, &policy, e);
-    }
+    /* mcp_auth.c: in-memory hashing key and token cache; no store mutex */
+    int rc = mcp_auth_authenticate(a, token, &policy, &name, &how);
     char pre[9] = "";
     if (apikey_token_prefix(token, pre)) pre[0] = 0;
     const char *why = rc ? "invalid API key" : NULL;
+    if (rc) rc = cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
     if (!rc && !policy_client(a->pol, policy)) {
         why = "the key's policy client is not defined";
         rc = cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
     }
-    json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
-                          pre[0] ? pre : NULL, "reason", why);
-    /* successes are visible in every call's audit row; record failures (and bootstrap use) */
-    pthread_mutex_unlock(&a->store_mu);
-    if (rc || strcmp(how, "bootstrap_key") == 0)
+    /* successes are visible in every call's audit row; record failures (and bootstrap
+     * use) without making the HTTP thread wait for the disk */
+    if (rc || strcmp(how, "bootstrap_key") == 0) {
+        json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
+                              pre[0] ? pre : NULL, "reason", why);
         audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0, 0);
-    json_decref(d);
+        json_decref(d);
+    }
     free(name);
     if (rc) {
         free(policy);
@@ -365,16 +358,6 @@ int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e)
         goto fail;
     }
     if ((rc = store_open_unlocked(paths->db_path, &a->store, e))) goto fail;
-    const char *bk = getenv("CREDBROKER_API_KEY");
-    if (bk && *bk) {
-        if (strlen(bk) < 32) {
-            rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "CREDBROKER_API_KEY is too short (at least 32 characters)");
-            goto fail;
-        }
-        a->bootstrap_key = cb_strdup(bk);
-        const char *bp = getenv("CREDBROKER_API_KEY_POLICY");
-        a->bootstrap_policy = cb_strdup(bp && *bp ? bp : "local");
-    }
     *out = a;
     return 0;
 fail:
@@ -386,6 +369,7 @@ void mcp_app_close(mcp_app *a)
 {
     if (!a) return;
     mcp_audit_stop(a->audit); /* drain the audit queue before the store closes */
+    mcp_auth_close(a);
     mcp_server_free(a->srv);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         if (a->pool[i].conn) a->pool[i].t->close(a->pool[i].conn);
@@ -477,6 +461,7 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
 {
     mcp_server *s = mcp_app_server(a, e);
     if (!s) return e->code;
+    if (mcp_auth_open(a, e)) return e->code ? e->code : CB_ERR; /* API keys; bootstrap key from the environment */
     const char *listen = listen_override ? listen_override : a->cfg && a->cfg->listen ? a->cfg->listen : CONFIG_DEFAULT_LISTEN;
     const char *cf = tls_cert_file ? tls_cert_file : a->cfg ? a->cfg->tls_cert : NULL;
     const char *kf = tls_key_file ? tls_key_file : a->cfg ? a->cfg->tls_key : NULL;

@@ -53,12 +53,13 @@ typedef struct mcp_app {
     pthread_mutex_t store_mu;   /* the store handle is shared by HTTP threads */
     pthread_mutex_t pool_mu;
     mcp_pool_entry pool[MCP_POOL_MAX];
-    char *bootstrap_key;        /* CREDBROKER_API_KEY (secret), NULL when unset */
-    char *bootstrap_policy;     /* CREDBROKER_API_KEY_POLICY, default "local" */
+    char *bootstrap_key;        /* CREDBROKER_BOOTSTRAP_API_KEY (secret; mcp_auth.c), NULL when unset */
+    char *bootstrap_policy;     /* CREDBROKER_BOOTSTRAP_API_KEY_POLICY, default "local" */
     /* rate limiting per policy client (rate_limit_per_min) */
     struct { char name[65]; double tokens; int64_t last_ms; } buckets[64];
     int nbuckets;
     struct mcp_audit *audit;    /* audit writer (mcp_audit.h), started with the server */
+    struct mcp_auth *auth;      /* bearer tokens (mcp_auth.c), opened for HTTP serving */
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
 } mcp_app;
@@ -109,6 +110,14 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e);
 void mcp_db_release(mcp_app *a, mcp_db *db);
 /* Resolves and parses a connection's URL (store lock taken inside). */
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e);
+
+/* HTTP bearer tokens (mcp_auth.c): opens the API-key connection, keeps the hashing key in
+ * memory, reads the bootstrap key from the environment. close wipes it. */
+int mcp_auth_open(mcp_app *a, cb_error *e);
+void mcp_auth_close(mcp_app *a);
+/* 0 with *principal (policy client) and *key_name (malloc'd) for a valid token, else -1.
+ * *how: "api_key" or "bootstrap_key". */
+int mcp_auth_authenticate(mcp_app *a, const char *token, char **principal, char **key_name, const char **how);
 
 /* Makes e's message safe for a client (mcp_sanitize) in place; returns its code. */
 int mcp_sanitize_error(cb_error *e, const char *password);
