@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Issue 11: `credbroker serve` under the attacks of the issue, loopback only, every loop
+# bounded and self-stopping: slow-loris (1,000 connections trickling header lines for
+# 20 s) while /healthz and an authenticated tools/call are probed; 2,000 initialize from
+# one key; 50 bad tokens while a valid key calls; a 30,000-entry batch. Latencies are
+# printed as diag lines; the bounds are the issue's.
+# shellcheck source=tests/lib/common.sh
+source "$(dirname "$0")/../lib/common.sh"
+command -v python3 >/dev/null || skip_all "python3 missing"
+PY="$CB_ROOT/tests/integration/http_abuse.py"
+PROBE_MS=${ABUSE_PROBE_MS:-200}
+
+new_store abuse
+export CREDBROKER_POLICIES="$TMP/policies" CREDBROKER_CONFIG="$TMP/credbroker.json"
+mkdir -p "$CREDBROKER_POLICIES"
+echo '{}' >"$CREDBROKER_CONFIG"
+cp "$CB_ROOT/policies/20-clients.json" "$CREDBROKER_POLICIES/"   # the shipped shape: local, "*"
+echo '{"clients":{"low":{"tools":["connections_list"],"connections":[]}}}' >"$CREDBROKER_POLICIES/30-low.json"
+KL=$("$CB" -q apikey create local-key --policy local)
+KW=$("$CB" -q apikey create low-key --policy low)
+PORT=$(free_port)
+"$CB" serve --listen "127.0.0.1:$PORT" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+SPID=$!
+on_exit "kill -9 $SPID"
+wait_port "$PORT" 10 || { fail "serve started"; diag "$(cat "$TMP/serve.err")"; done_testing; exit 1; }
+pass "serve started"
+
+val() { # val LINE KEY: the value after KEY in a result line
+  awk -v k="$2" '{for (i = 1; i < NF; i++) if ($i == k) {print $(i+1); exit}}' <<<"$1"
+}
+
+# ---- slow-loris: 1,000 connections, one header line every 5 s, held 20 s ----
+R=$(timeout 60 python3 "$PY" slowloris "$PORT" "$KL" 1000 20 2>&1); diag "$R"
+is "$(val "$R" opened)" 1000 "1,000 slow connections opened"
+P=$(val "$R" probes)
+ok $(( ${P:-0} >= 15 ? 0 : 1 )) "probed throughout the 20 s (${P:-0} probes)"
+is "$(val "$R" health_ok)" "$P" "/healthz answered every probe within ${PROBE_MS} ms (max $(val "$R" health_max_ms) ms)"
+is "$(val "$R" call_ok)" "$P" "authenticated tools/call answered every probe within ${PROBE_MS} ms (max $(val "$R" call_max_ms) ms)"
+C=$(val "$R" closed_by_server)
+ok $(( ${C:-0} >= 950 ? 0 : 1 )) "the server closed the slow connections at the request deadline ($C of 1000)"
+like "$(cat "$TMP/serve.err")" "closed [0-9]+ connection\(s\) whose request did not arrive within 10 s" "deadline closures are logged"
+
+# ---- session exhaustion: one key cannot take another key's sessions ----
+R=$(timeout 120 python3 "$PY" sessions "$PORT" "$KW" "$KL" 2000 2>&1); diag "$R"
+is "$(val "$R" a_codes)" "200:2000" "2,000 initialize from one key: each answered (its own oldest sessions make room)"
+is "$(val "$R" b_init)" 200 "another key can still initialize"
+is "$(val "$R" b_sid)" 1 "and gets a session id"
+
+# ---- 50 bad tokens do not delay a valid key ----
+R=$(timeout 60 python3 "$PY" badtokens "$PORT" "$KL" 50 2>&1); diag "$R"
+B=$(val "$R" base_ms); D=$(val "$R" during_max_ms)
+is "$(val "$R" during_ok)" 20 "valid key answered during 50 bad tokens"
+ok "$(awk -v b="$B" -v d="$D" 'BEGIN{print (d != "" && d - b <= 50) ? 0 : 1}')" \
+   "valid key not delayed by more than 50 ms (median before ${B} ms, max during ${D} ms)"
+like "$(val "$R" bad_codes)" '^(401|429)(,(401|429))*$' "bad tokens get 401/429"
+like "$(cat "$TMP/serve.err")" 'authentication failed from 127.0.0.1 \(key id [0-9a-f]{8}; [0-9]+ failures' "failures are logged with address and key id"
+
+# ---- a 30,000-entry batch is refused, memory stays bounded ----
+R=$(timeout 60 python3 "$PY" batch "$PORT" "$KL" 30000 "$SPID" 2>&1); diag "$R"
+is "$(val "$R" status)" 400 "30,000-entry batch -> 400"
+is "$(val "$R" code)" -32600 "with a JSON-RPC Invalid Request error"
+RSS=$(val "$R" rss_after_kb)
+ok $(( ${RSS:-999999} < 102400 ? 0 : 1 )) "RSS stays under 100 MB (${RSS} kB)"
+is "$(val "$R" small_ok)" 1 "a small batch still works"
+kill -0 "$SPID" 2>/dev/null; ok $? "serve is still running"
+kill "$SPID"; wait "$SPID" 2>/dev/null
+is "$?" 0 "serve exits 0 on SIGTERM"
+done_testing
