@@ -38,6 +38,18 @@ def session(port, token, ver='2025-11-25'):
     return c, sid
 
 
+def timed(f):
+    """A probe that times out or fails counts as a failed probe of its duration."""
+    def w(*a):
+        t0 = time.monotonic()
+        try:
+            return f(*a)
+        except (OSError, http.client.HTTPException):
+            return False, (time.monotonic() - t0) * 1000
+    return w
+
+
+@timed
 def timed_call(port, token, sid, n):
     """One tools/call on a new connection (as a client that just connected would)."""
     c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
@@ -49,6 +61,7 @@ def timed_call(port, token, sid, n):
     return st == 200 and b'"result"' in b, dt
 
 
+@timed
 def timed_health(port):
     c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
     t0 = time.monotonic()
