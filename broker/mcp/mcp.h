@@ -97,6 +97,9 @@ mcp_server *mcp_server_new(const char *server_version, const char *instructions,
 void mcp_server_free(mcp_server *s);
 /* Checks the name, aliases and schemas; fails on a duplicate name or alias. */
 int mcp_server_add_tool(mcp_server *s, const mcp_tool *t, cb_error *e);
+/* Messages in one JSON-RPC batch (default MCP_MAX_BATCH); a longer batch is refused whole
+ * with -32600 (HTTP 400). */
+void mcp_server_set_max_batch(mcp_server *s, int n);
 /* tools/list page size (default 50, 1..1000). */
 void mcp_server_set_page_size(mcp_server *s, int n);
 const mcp_hooks *mcp_server_hooks(const mcp_server *s);

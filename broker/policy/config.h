@@ -50,6 +50,11 @@ typedef struct cb_config {
     int rate_per_min;                  /* api_key_rate_limit.per_min, 0 = none */
     int rate_burst;                    /* api_key_rate_limit.burst, default = per_min */
     char *master_key_ref;              /* NULL = CREDBROKER_MASTER_KEY(_REF) from env */
+    struct {                           /* "http": serve's limits; 0 = default (readme-hardening.md) */
+        int max_connections, max_sessions, max_sessions_per_key, session_idle_s, request_deadline_s, max_batch,
+            workers, auth_fail_limit;
+        long long max_response_bytes;
+    } http;
 } cb_config;
 
 /* Loads path (NULL = CONFIG_DEFAULT_PATH). When the file does not exist: required=0

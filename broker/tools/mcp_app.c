@@ -413,6 +413,7 @@ mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
                 return NULL;
             }
     }
+    if (a->cfg && a->cfg->http.max_batch > 0) mcp_server_set_max_batch(s, a->cfg->http.max_batch);
     if (a->cfg && a->cfg->rate_per_min > 0) {
         int burst = a->cfg->rate_burst > 0 ? a->cfg->rate_burst : a->cfg->rate_per_min;
         int window = burst * 60 / a->cfg->rate_per_min;
@@ -478,6 +479,16 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     for (size_t i = 0; a->cfg && i < a->cfg->nhosts && i < 64; i++) hosts[i] = a->cfg->allowed_hosts[i];
     mcp_http_opts o = {.listen = listen, .tls_cert_pem = cert, .tls_key_pem = key, .allowed_origins = origins,
                        .allowed_hosts = hosts};
+    if (a->cfg) { /* credbroker.json "http" (0 = the transport's default) */
+        o.max_connections = a->cfg->http.max_connections;
+        o.max_sessions = a->cfg->http.max_sessions;
+        o.max_sessions_per_key = a->cfg->http.max_sessions_per_key;
+        o.session_idle_s = a->cfg->http.session_idle_s;
+        o.request_deadline_s = a->cfg->http.request_deadline_s;
+        o.workers = a->cfg->http.workers;
+        o.auth_fail_limit = a->cfg->http.auth_fail_limit;
+        o.max_response = (size_t)a->cfg->http.max_response_bytes;
+    }
     if (!host_is_loopback(listen))
         fprintf(stderr, "credbroker: WARNING: listening on %s, which is NOT a loopback address: the MCP endpoint is "
                         "reachable from the network%s. Use strong API keys and allowed_hosts/allowed_origins.\n",

@@ -65,4 +65,45 @@ is "$(val "$R" small_ok)" 1 "a small batch still works"
 kill -0 "$SPID" 2>/dev/null; ok $? "serve is still running"
 kill "$SPID"; wait "$SPID" 2>/dev/null
 is "$?" 0 "serve exits 0 on SIGTERM"
+
+# ---- the limits come from credbroker.json "http" ----
+echo '{"http":{"max_sessions_per_key":3,"request_deadline_s":2,"max_batch":5,"bogus":1}}' >"$CREDBROKER_CONFIG"
+OUT=$("$CB" policy check 2>&1); like "$OUT" 'http: unknown key "bogus"' "an unknown http setting is an error"
+echo '{"http":{"max_sessions_per_key":3,"request_deadline_s":2,"max_batch":5}}' >"$CREDBROKER_CONFIG"
+PORT=$(free_port)
+"$CB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>"$TMP/serve2.err" &
+SPID=$!
+on_exit "kill -9 $SPID"
+wait_port "$PORT" 10 || fail "second serve started"
+R=$(timeout 30 python3 - "$PORT" "$KW" <<'PY'
+import http.client, json, socket, sys, time
+port, key = int(sys.argv[1]), sys.argv[2]
+H = {'Accept': 'application/json, text/event-stream', 'Content-Type': 'application/json', 'Authorization': 'Bearer ' + key}
+INIT = json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "x", "version": "0"}}})
+def post(body, sid=None):
+    c = http.client.HTTPConnection('127.0.0.1', port, timeout=10)
+    h = dict(H)
+    if sid: h.update({'Mcp-Session-Id': sid, 'MCP-Protocol-Version': '2025-03-26'})
+    c.request('POST', '/mcp', body=body, headers=h)
+    r = c.getresponse(); b = r.read(); c.close()
+    return r.status, r.getheader('Mcp-Session-Id'), b
+sids = [post(INIT)[1] for _ in range(4)]
+first = post(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}), sids[0])[0]
+last = post(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}), sids[3])[0]
+batch = post(json.dumps([{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(6)]), sids[3])
+s = socket.create_connection(('127.0.0.1', port)); s.sendall(b'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+t0 = time.monotonic(); s.settimeout(8)
+try:
+    closed = s.recv(1) == b''
+except OSError:
+    closed = True
+print('oldest', first, 'newest', last, 'batch6', batch[0], 'deadline_s', round(time.monotonic() - t0, 1), 'closed', int(closed))
+PY
+); diag "$R"
+is "$(val "$R" oldest)" 404 "max_sessions_per_key 3: a 4th session ends the key's oldest"
+is "$(val "$R" newest)" 200 "the newest session works"
+is "$(val "$R" batch6)" 400 "max_batch 5: a batch of 6 is refused"
+is "$(val "$R" closed)" 1 "request_deadline_s 2: a trickling request is closed"
+ok "$(awk -v d="$(val "$R" deadline_s)" 'BEGIN{print (d >= 1.5 && d <= 4) ? 0 : 1}')" "after about 2 s ($(val "$R" deadline_s) s)"
+kill "$SPID"; wait "$SPID" 2>/dev/null
 done_testing
