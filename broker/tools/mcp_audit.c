@@ -155,14 +155,14 @@ static uint64_t enqueue(mcp_audit *w, audit_item *it)
 {
     pthread_mutex_lock(&w->mu);
     while (w->len >= AUDIT_QUEUE_MAX) pthread_cond_wait(&w->space, &w->mu);
-    it->seq = ++w->seq;
+    uint64_t seq = it->seq = ++w->seq; /* it belongs to the writer once unlocked */
     if (w->tail) w->tail->next = it;
     else w->head = it;
     w->tail = it;
     w->len++;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    return it->seq;
+    return seq;
 }
 
 int mcp_audit_write(mcp_audit *w, const char *actor, const char *action, const char *target, const char *outcome,

@@ -18,7 +18,7 @@ echo '{"clients":{"loader":{"tools":["connections_list"],"connections":["*"]}}}'
 KEY=$("$CB" -q apikey create loader --policy loader)
 rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from audit where action='mcp.connections_list'\").fetchone()[0])" "$CREDBROKER_DB"; }
 
-lost=0 answered=0 bad_rounds=0 verify_bad=0
+lost=0 answered=0 bad_rounds=0 verify_bad=0 died=0
 for r in $(seq 1 "$ROUNDS"); do
   before=$(rows)
   PORT=$(free_port)
@@ -27,8 +27,10 @@ for r in $(seq 1 "$ROUNDS"); do
   wait_port "$PORT" 10 || { fail "round $r: serve started"; kill -9 "$SPID"; continue; }
   "$LOAD" "$PORT" "$KEY" 16 30 connections_list '{}' >"$TMP/load.$r" 2>&1 &
   LPID=$!
-  sleep "$(awk -v r="$r" 'BEGIN{printf "%.2f", 0.8 + (r % 4) * 0.3}')"
-  kill -9 "$SPID"; wait "$SPID" 2>/dev/null
+  for _ in $(seq 1 100); do [ "$(rows)" -gt "$before" ] && break; sleep 0.1; done # load is running
+  sleep "$(awk -v r="$r" 'BEGIN{printf "%.2f", 0.5 + (r % 4) * 0.3}')"
+  kill -0 "$SPID" 2>/dev/null || { died=$((died + 1)); diag "round $r: serve died before the kill: $(tail -5 "$TMP/serve.$r.err")"; }
+  kill -9 "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
   wait "$LPID"
   calls=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['calls'])" "$TMP/load.$r" 2>/dev/null || echo 0)
   after=$(rows)
@@ -42,4 +44,5 @@ done
 ok "$bad_rounds" "every round had answered calls before the kill ($answered in all)"
 is "$lost" 0 "0 audit rows lost for answered calls over $ROUNDS SIGKILLs"
 is "$verify_bad" 0 "audit verify clean after every crash"
+is "$died" 0 "serve was alive (under load) at every kill"
 done_testing
