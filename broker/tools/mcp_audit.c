@@ -25,6 +25,7 @@ struct mcp_audit {
     int len, stop;
     uint64_t seq, committed;          /* rows 1..committed are settled */
     uint64_t failed_from, failed_upto; /* the last batch that could not be committed */
+    int committing;                    /* a batch is being written (by a caller or the thread) */
 };
 
 static void item_free(audit_item *it)
@@ -90,6 +91,37 @@ static int write_batch(mcp_audit *w, audit_item *batch)
     return -1;
 }
 
+/* Commits everything queued (the caller holds w->mu; nobody else is committing). The
+ * committer is whoever needs it first: a caller waiting for its own row leads (no thread
+ * hand-off when the server is quiet); under load, rows queued during a commit become the
+ * next leader's batch (group commit). */
+static void commit_queued_locked(mcp_audit *w)
+{
+    audit_item *batch = w->head;
+    uint64_t from = batch->seq, upto = w->tail->seq;
+    w->head = w->tail = NULL;
+    w->len = 0;
+    w->committing = 1;
+    pthread_cond_broadcast(&w->space);
+    pthread_mutex_unlock(&w->mu);
+    int rc = write_batch(w, batch);
+    while (batch) {
+        audit_item *n = batch->next;
+        item_free(batch);
+        batch = n;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->committing = 0;
+    w->committed = upto;
+    if (rc) {
+        w->failed_from = from;
+        w->failed_upto = upto;
+    }
+    pthread_cond_broadcast(&w->done);
+    if (w->head) pthread_cond_signal(&w->cv);
+}
+
+/* Commits rows nobody waits for (failed authentications, last_used) and drains at stop. */
 static void *writer_main(void *arg)
 {
     mcp_audit *w = arg;
@@ -99,28 +131,10 @@ static void *writer_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!w->head && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
-        if (!w->head && w->stop) break;
-        /* everything queued while the previous batch committed is the next batch */
-        audit_item *batch = w->head;
-        uint64_t from = batch->seq, upto = w->tail->seq;
-        w->head = w->tail = NULL;
-        w->len = 0;
-        pthread_cond_broadcast(&w->space);
-        pthread_mutex_unlock(&w->mu);
-        int rc = write_batch(w, batch);
-        while (batch) {
-            audit_item *n = batch->next;
-            item_free(batch);
-            batch = n;
-        }
-        pthread_mutex_lock(&w->mu);
-        w->committed = upto;
-        if (rc) {
-            w->failed_from = from;
-            w->failed_upto = upto;
-        }
-        pthread_cond_broadcast(&w->done);
+        while (!(w->head && !w->committing) && !(w->stop && !w->head && !w->committing))
+            pthread_cond_wait(w->committing ? &w->done : &w->cv, &w->mu);
+        if (!w->head) break; /* stopping and drained */
+        commit_queued_locked(w);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -151,7 +165,7 @@ mcp_audit *mcp_audit_start(cb_store *main, pthread_mutex_t *main_mu, cb_error *e
     return w;
 }
 
-static uint64_t enqueue(mcp_audit *w, audit_item *it)
+static uint64_t enqueue(mcp_audit *w, audit_item *it, int wake)
 {
     pthread_mutex_lock(&w->mu);
     while (w->len >= AUDIT_QUEUE_MAX) pthread_cond_wait(&w->space, &w->mu);
@@ -160,7 +174,7 @@ static uint64_t enqueue(mcp_audit *w, audit_item *it)
     else w->head = it;
     w->tail = it;
     w->len++;
-    pthread_cond_signal(&w->cv);
+    if (wake) pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return seq;
 }
@@ -175,10 +189,13 @@ int mcp_audit_write(mcp_audit *w, const char *actor, const char *action, const c
     it->outcome = cb_strdup(outcome);
     it->detail = detail ? json_incref(detail) : NULL;
     it->ms = ms;
-    uint64_t seq = enqueue(w, it);
+    uint64_t seq = enqueue(w, it, !wait);
     if (!wait) return 0;
     pthread_mutex_lock(&w->mu);
-    while (w->committed < seq) pthread_cond_wait(&w->done, &w->mu);
+    while (w->committed < seq) {
+        if (!w->committing && w->head) commit_queued_locked(w); /* lead: commit it ourselves */
+        else pthread_cond_wait(&w->done, &w->mu);
+    }
     int failed = seq >= w->failed_from && seq <= w->failed_upto;
     pthread_mutex_unlock(&w->mu);
     return failed ? -1 : 0;
@@ -188,7 +205,7 @@ void mcp_audit_touch_key(mcp_audit *w, const char *name)
 {
     audit_item *it = cb_calloc(1, sizeof *it);
     it->target = cb_strdup(name);
-    enqueue(w, it);
+    enqueue(w, it, 1);
 }
 
 void mcp_audit_flush(mcp_audit *w)
@@ -196,7 +213,10 @@ void mcp_audit_flush(mcp_audit *w)
     if (!w) return;
     pthread_mutex_lock(&w->mu);
     uint64_t seq = w->seq;
-    while (w->committed < seq) pthread_cond_wait(&w->done, &w->mu);
+    while (w->committed < seq) {
+        if (!w->committing && w->head) commit_queued_locked(w);
+        else pthread_cond_wait(&w->done, &w->mu);
+    }
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -205,7 +225,8 @@ void mcp_audit_stop(mcp_audit *w)
     if (!w) return;
     pthread_mutex_lock(&w->mu);
     w->stop = 1;
-    pthread_cond_signal(&w->cv);
+    pthread_cond_broadcast(&w->cv);
+    pthread_cond_broadcast(&w->done);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
     store_close(w->db);
