@@ -188,6 +188,7 @@ typedef struct mcp_http_opts {
     int request_deadline_s;      /* a request must arrive whole within this; default 10 */
     size_t max_response;         /* bytes of one response; default 16 MiB */
     int workers;                 /* threads running requests (tool calls); default 32 */
+    int max_inflight_per_key;    /* requests of one token being run at once (more: 429); default workers/4, >= 4 */
 } mcp_http_opts;
 
 typedef struct mcp_http mcp_http;

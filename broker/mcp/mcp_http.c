@@ -9,7 +9,8 @@
  * enforces what MHD 0.9.75 cannot: a request must arrive whole within a deadline (MHD's
  * own timeout restarts with every trickled byte), and it releases the delayed answers to
  * failed authentications. Failures are counted per address and per presented key id and
- * only ever delay or refuse failing requests: a token that verifies is never throttled. */
+ * only ever delay or refuse failing requests: a token that verifies is never throttled.
+ * The pool, the sweeper and the counting live in mcp_http_guard.c. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -26,79 +27,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "mcp.h"
+#include "mcp_http_internal.h"
 
-#define FAIL_SLOTS 512
-#define FAIL_MAX 64
-#define SWEEP_MS 100
-#define FAIL_DELAY_MAX_MS 1000
-
-typedef struct sess_entry {
-    mcp_session s;
-    char *principal;
-    uint8_t owner[32];      /* SHA-256 of the bearer token that created it */
-    pthread_mutex_t mu;     /* one request at a time per session */
-    int refs, dead;
-    int64_t last_ms;
-    struct sess_entry *next;
-} sess_entry;
-
-typedef struct fail_slot {
-    char id[72];            /* "a:<address>" or "k:<key id>" */
-    int64_t t[FAIL_MAX];    /* ring of failure times (ms) */
-    int n, head;
-    int64_t touched;
-} fail_slot;
-
-/* One open connection (MHD socket context), for the request deadline. */
-typedef struct conn_track {
-    int fd;
-    int64_t since_ms;       /* when the current request started to be awaited */
-    int busy;               /* request complete: being answered, no deadline */
-    int killed;
-    struct conn_track *prev, *next;
-} conn_track;
-
-typedef struct req_state req_state;
-
-struct mcp_http {
-    struct MHD_Daemon *d;
-    mcp_server *srv;
-    mcp_http_opts o;
-    int port;
-    char bound_host[64];
-    char **origins, **hosts;
-    char *cert, *key;
-    pthread_mutex_t mu;     /* sessions and fail table */
-    sess_entry *sessions;
-    int nsessions;
-    fail_slot fails[FAIL_SLOTS];
-    /* connections and delayed answers (sweeper) */
-    pthread_mutex_t ct_mu;
-    conn_track *conns;
-    req_state *delayed;
-    /* worker pool */
-    pthread_mutex_t q_mu;
-    pthread_cond_t q_cv;
-    req_state *q_head, *q_tail;
-    int stopping, nworkers, sweeper_started;
-    pthread_t *workers, sweeper;
-};
-
-struct req_state {
-    cb_buf body;
-    int too_big;
-    char *principal;
-    uint8_t owner[32];
-    char addr[64];
-    char keyid[16];
-    int auth_failed;        /* 401 or 429 owed after a delay */
-    int64_t due_ms;
-    struct MHD_Connection *conn;
-    struct MHD_Response *resp; /* ready answer (worker or delay), queued by the MHD thread */
-    int status;
-    req_state *next;
-};
 /* ---------- helpers ---------- */
 
 static char **dup_list(const char *const *l)
@@ -240,12 +170,12 @@ static void set_json(mcp_http *h, req_state *rs, int status, json_t *j, const ch
     free(t);
 }
 
-static void set_err(mcp_http *h, req_state *rs, int status, int code, const char *msg, const char *const *hdrs)
+void mcph_set_err(mcp_http *h, req_state *rs, int status, int code, const char *msg, const char *const *hdrs)
 {
     set_json(h, rs, status, mcp_error_response(NULL, code, msg, NULL), hdrs);
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, req_state *rs)
+enum MHD_Result mcph_queue(struct MHD_Connection *conn, req_state *rs)
 {
     if (!rs->resp) return MHD_NO;
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs->status, rs->resp);
@@ -257,79 +187,6 @@ static enum MHD_Result queue(struct MHD_Connection *conn, req_state *rs)
 static const char *hdr(struct MHD_Connection *c, const char *name)
 {
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-}
-
-/* ---------- authentication failure counting ---------- */
-
-static fail_slot *fail_find(mcp_http *h, const char *id, int create)
-{
-    fail_slot *lru = &h->fails[0];
-    for (int i = 0; i < FAIL_SLOTS; i++) {
-        if (!strcmp(h->fails[i].id, id)) return &h->fails[i];
-        if (h->fails[i].touched < lru->touched) lru = &h->fails[i];
-    }
-    if (!create) return NULL;
-    memset(lru, 0, sizeof *lru);
-    snprintf(lru->id, sizeof lru->id, "%s", id);
-    return lru;
-}
-
-/* Failures within the window; *retry gets seconds until one expires. */
-static int fail_count(mcp_http *h, fail_slot *f, int64_t now, int *retry)
-{
-    int64_t win = (int64_t)h->o.auth_fail_window_s * 1000, oldest = now;
-    int c = 0;
-    for (int i = 0; i < f->n; i++)
-        if (now - f->t[i] < win) {
-            c++;
-            if (f->t[i] < oldest) oldest = f->t[i];
-        }
-    if (retry) *retry = (int)((oldest + win - now + 999) / 1000);
-    if (retry && *retry < 1) *retry = 1;
-    return c;
-}
-
-static int record_one(mcp_http *h, const char *id, int64_t now, int *retry)
-{
-    fail_slot *f = fail_find(h, id, 1);
-    f->t[f->head] = now;
-    f->head = (f->head + 1) % FAIL_MAX;
-    if (f->n < FAIL_MAX) f->n++;
-    f->touched = now;
-    return fail_count(h, f, now, retry);
-}
-
-/* Records a failure of the address and of the presented key id; returns the larger count. */
-static int record_failure(mcp_http *h, const char *addr, const char *keyid, int *retry)
-{
-    char id[80];
-    int64_t now = cb_now_ms();
-    int r1 = 0, r2 = 0;
-    pthread_mutex_lock(&h->mu);
-    snprintf(id, sizeof id, "a:%s", addr);
-    int c1 = record_one(h, id, now, &r1), c2 = 0;
-    if (keyid[0]) {
-        snprintf(id, sizeof id, "k:%s", keyid);
-        c2 = record_one(h, id, now, &r2);
-    }
-    pthread_mutex_unlock(&h->mu);
-    *retry = c2 > c1 ? r2 : r1;
-    return c2 > c1 ? c2 : c1;
-}
-
-/* The key id a token presents ("cbk_<8 hex>_..."), else "". Not secret: it is the
- * lookup prefix that `apikey list` shows. */
-static void token_keyid(const char *tok, char out[16])
-{
-    out[0] = 0;
-    const char *u = strchr(tok, '_');
-    if (!u) return;
-    const char *v = strchr(u + 1, '_');
-    if (!v || v - u - 1 != 8) return;
-    for (const char *p = u + 1; p < v; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return;
-    memcpy(out, u + 1, 8);
-    out[8] = 0;
 }
 
 /* ---------- sessions ---------- */
@@ -459,7 +316,7 @@ static int authenticate(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
 {
     const char *a = hdr(conn, "Authorization");
     if (!a) {
-        set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: missing bearer token", AUTH_HDRS);
+        mcph_set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: missing bearer token", AUTH_HDRS);
         return 1;
     }
     const mcp_hooks *hk = mcp_server_hooks(h->srv);
@@ -478,9 +335,9 @@ static int authenticate(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
         return 0;
     }
     free(principal);
-    token_keyid(tok, rs->keyid);
+    mcph_token_keyid(tok, rs->keyid);
     int retry = 0;
-    int n = record_failure(h, rs->addr, rs->keyid, &retry);
+    int n = mcph_record_failure(h, rs->addr, rs->keyid, &retry);
     LOG_WARN("mcp http: authentication failed from %s (key id %s; %d failures in %d s)", rs->addr,
              rs->keyid[0] ? rs->keyid : "-", n, h->o.auth_fail_window_s);
     /* failures only: the first few answer at once, then each waits longer (capped) */
@@ -492,9 +349,9 @@ static int authenticate(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
         char ra[16];
         snprintf(ra, sizeof ra, "%d", retry);
         const char *const hd[] = {"Retry-After", ra, NULL};
-        set_err(h, rs, 429, MCP_SERVER_ERROR, "Too Many Requests: too many failed authentication attempts", hd);
+        mcph_set_err(h, rs, 429, MCP_SERVER_ERROR, "Too Many Requests: too many failed authentication attempts", hd);
     } else {
-        set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: invalid bearer token", AUTH_BAD_HDRS);
+        mcph_set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: invalid bearer token", AUTH_BAD_HDRS);
     }
     return 2;
 }
@@ -503,10 +360,10 @@ static const char *const FORBID_HDRS[] = {"WWW-Authenticate", "Bearer realm=\"cr
                                           NULL};
 
 /* Runs on a worker thread: the whole POST is in rs->body. Leaves the answer in rs. */
-static void handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
+void mcph_handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
 {
     if (rs->too_big) {
-        set_err(h, rs, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
+        mcph_set_err(h, rs, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
         return;
     }
     mcp_msg m;
@@ -524,7 +381,7 @@ static void handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
                  pv, mcp_supported_versions[0], mcp_supported_versions[1], mcp_supported_versions[2],
                  mcp_supported_versions[3], mcp_supported_versions[4]);
         mcp_msg_free(&m);
-        set_err(h, rs, 400, MCP_SERVER_ERROR, msg, NULL);
+        mcph_set_err(h, rs, 400, MCP_SERVER_ERROR, msg, NULL);
         return;
     }
     if (pv && !strcmp(pv, MCP_VERSION_MODERN) && !m.modern &&
@@ -549,7 +406,7 @@ static void handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
         sess_entry *s = sess_new(rs);
         if (!s) {
             mcp_msg_free(&m);
-            set_err(h, rs, 500, MCP_INTERNAL_ERROR, "Internal error: no randomness", NULL);
+            mcph_set_err(h, rs, 500, MCP_INTERNAL_ERROR, "Internal error: no randomness", NULL);
             return;
         }
         c.session = &s->s;
@@ -559,7 +416,7 @@ static void handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
             if (sess_insert(h, s)) {
                 sess_free(s);
                 json_decref(resp);
-                set_err(h, rs, 503, MCP_SERVER_ERROR, "Service Unavailable: too many sessions", NULL);
+                mcph_set_err(h, rs, 503, MCP_SERVER_ERROR, "Service Unavailable: too many sessions", NULL);
                 return;
             }
             const char *const hd[] = {"Mcp-Session-Id", s->s.id, NULL};
@@ -575,13 +432,13 @@ static void handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
     const char *sid = hdr(conn, "Mcp-Session-Id");
     if (!sid) {
         mcp_msg_free(&m);
-        set_err(h, rs, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
+        mcph_set_err(h, rs, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
         return;
     }
     sess_entry *s = sess_get(h, sid, rs);
     if (!s) {
         mcp_msg_free(&m);
-        set_err(h, rs, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
+        mcph_set_err(h, rs, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
         return;
     }
     pthread_mutex_lock(&s->mu);
@@ -598,12 +455,12 @@ static void handle_delete(mcp_http *h, struct MHD_Connection *conn, req_state *r
 {
     const char *sid = hdr(conn, "Mcp-Session-Id");
     if (!sid) {
-        set_err(h, rs, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
+        mcph_set_err(h, rs, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
         return;
     }
     sess_entry *s = sess_get(h, sid, rs);
     if (!s) {
-        set_err(h, rs, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
+        mcph_set_err(h, rs, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
         return;
     }
     pthread_mutex_lock(&h->mu);
@@ -624,155 +481,6 @@ static void client_addr(struct MHD_Connection *conn, char *out, size_t n)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
 }
 
-static conn_track *track_of(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
-static void track_busy(mcp_http *h, struct MHD_Connection *conn, int busy)
-{
-    conn_track *t = track_of(conn);
-    if (!t) return;
-    pthread_mutex_lock(&h->ct_mu);
-    t->busy = busy;
-    t->since_ms = cb_now_ms();
-    pthread_mutex_unlock(&h->ct_mu);
-}
-
-/* ---------- worker pool and sweeper ---------- */
-
-static void *worker_main(void *arg)
-{
-    mcp_http *h = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_mutex_lock(&h->q_mu);
-    for (;;) {
-        while (!h->q_head && !h->stopping) pthread_cond_wait(&h->q_cv, &h->q_mu);
-        req_state *rs = h->q_head;
-        if (!rs) break;
-        h->q_head = rs->next;
-        if (!h->q_head) h->q_tail = NULL;
-        pthread_mutex_unlock(&h->q_mu);
-        struct MHD_Connection *conn = rs->conn;
-        handle_post(h, conn, rs);
-        if (!rs->resp) set_err(h, rs, 500, MCP_INTERNAL_ERROR, "Internal error", NULL);
-        MHD_resume_connection(conn); /* rs belongs to the MHD thread again from here */
-        pthread_mutex_lock(&h->q_mu);
-    }
-    pthread_mutex_unlock(&h->q_mu);
-    return NULL;
-}
-
-/* Closes connections whose request has not arrived whole within the deadline, and
- * releases delayed answers that are due. */
-static void *sweeper_main(void *arg)
-{
-    mcp_http *h = arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    int64_t deadline = (int64_t)h->o.request_deadline_s * 1000;
-    for (;;) {
-        struct timespec ts = {0, SWEEP_MS * 1000000L};
-        nanosleep(&ts, NULL);
-        int64_t now = cb_now_ms();
-        pthread_mutex_lock(&h->ct_mu);
-        int stop = h->stopping;
-        int killed = 0;
-        for (conn_track *t = h->conns; t; t = t->next)
-            if (!t->busy && !t->killed && now - t->since_ms > deadline) {
-                /* MHD sees the end of the stream and closes the connection itself; the
-                 * descriptor stays valid: NOTIFY_CLOSED (which unlinks t) takes ct_mu */
-                shutdown(t->fd, SHUT_RDWR);
-                t->killed = 1;
-                killed++;
-            }
-        req_state **pp = &h->delayed;
-        while (*pp) {
-            req_state *rs = *pp;
-            if (stop || rs->due_ms <= now) {
-                *pp = rs->next;
-                MHD_resume_connection(rs->conn);
-            } else {
-                pp = &rs->next;
-            }
-        }
-        pthread_mutex_unlock(&h->ct_mu);
-        if (killed) LOG_WARN("mcp http: closed %d connection(s) whose request did not arrive within %d s", killed,
-                             h->o.request_deadline_s);
-        if (stop) break;
-    }
-    return NULL;
-}
-
-static void notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
-                        enum MHD_ConnectionNotificationCode toe)
-{
-    mcp_http *h = cls;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        conn_track *t = cb_calloc(1, sizeof *t);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        t->fd = ci ? ci->connect_fd : -1;
-        t->since_ms = cb_now_ms();
-        if (t->fd < 0) t->busy = 1; /* cannot be swept */
-        pthread_mutex_lock(&h->ct_mu);
-        t->next = h->conns;
-        if (h->conns) h->conns->prev = t;
-        h->conns = t;
-        pthread_mutex_unlock(&h->ct_mu);
-        *socket_context = t;
-    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        conn_track *t = *socket_context;
-        if (!t) return;
-        pthread_mutex_lock(&h->ct_mu);
-        if (t->prev) t->prev->next = t->next;
-        else h->conns = t->next;
-        if (t->next) t->next->prev = t->prev;
-        pthread_mutex_unlock(&h->ct_mu);
-        free(t);
-        *socket_context = NULL;
-    }
-}
-
-/* Hands a complete request to a worker (the connection is suspended meanwhile). */
-static enum MHD_Result submit(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
-{
-    pthread_mutex_lock(&h->q_mu);
-    if (h->stopping) {
-        pthread_mutex_unlock(&h->q_mu);
-        set_err(h, rs, 503, MCP_SERVER_ERROR, "Service Unavailable: shutting down", NULL);
-        return queue(conn, rs);
-    }
-    rs->conn = conn;
-    rs->next = NULL;
-    MHD_suspend_connection(conn);
-    if (h->q_tail) h->q_tail->next = rs;
-    else h->q_head = rs;
-    h->q_tail = rs;
-    pthread_cond_signal(&h->q_cv);
-    pthread_mutex_unlock(&h->q_mu);
-    return MHD_YES;
-}
-
-static enum MHD_Result delay_answer(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
-{
-    if (rs->due_ms <= cb_now_ms()) return queue(conn, rs);
-    pthread_mutex_lock(&h->ct_mu);
-    if (h->stopping) {
-        pthread_mutex_unlock(&h->ct_mu);
-        return queue(conn, rs);
-    }
-    rs->conn = conn;
-    MHD_suspend_connection(conn);
-    rs->next = h->delayed;
-    h->delayed = rs;
-    pthread_mutex_unlock(&h->ct_mu);
-    return MHD_YES;
-}
-
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -786,13 +494,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *con_cls = rs;
         client_addr(conn, rs->addr, sizeof rs->addr);
         if (!host_allowed(h, hdr(conn, "Host"))) {
-            set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Host not allowed", NULL);
-            return queue(conn, rs);
+            mcph_set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Host not allowed", NULL);
+            return mcph_queue(conn, rs);
         }
         const char *origin = hdr(conn, "Origin");
         if (origin && !origin_allowed(h, origin)) {
-            set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Origin not allowed", NULL);
-            return queue(conn, rs);
+            mcph_set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Origin not allowed", NULL);
+            return mcph_queue(conn, rs);
         }
         if (!strcmp(url, "/healthz")) {
             if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
@@ -801,40 +509,40 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             } else {
                 set_body(rs, 200, "application/json", "{\"status\":\"ok\"}", NULL);
             }
-            return queue(conn, rs);
+            return mcph_queue(conn, rs);
         }
         if (strcmp(url, "/mcp") != 0) {
-            set_err(h, rs, 404, MCP_SERVER_ERROR, "Not Found", NULL);
-            return queue(conn, rs);
+            mcph_set_err(h, rs, 404, MCP_SERVER_ERROR, "Not Found", NULL);
+            return mcph_queue(conn, rs);
         }
         int a = authenticate(h, conn, rs);
-        if (a == 1) return queue(conn, rs);
+        if (a == 1) return mcph_queue(conn, rs);
         if (a == 2) {
             rs->auth_failed = 1; /* read (and drop) the body, then answer late */
             return MHD_YES;
         }
         if (!strcmp(method, "DELETE")) {
             handle_delete(h, conn, rs);
-            return queue(conn, rs);
+            return mcph_queue(conn, rs);
         }
         if (strcmp(method, "POST") != 0) {
             const char *const hd[] = {"Allow", "POST, DELETE", NULL};
-            set_err(h, rs, 405, MCP_SERVER_ERROR, "Method Not Allowed", hd);
-            return queue(conn, rs);
+            mcph_set_err(h, rs, 405, MCP_SERVER_ERROR, "Method Not Allowed", hd);
+            return mcph_queue(conn, rs);
         }
         if (!accepts_both(hdr(conn, "Accept"))) {
-            set_err(h, rs, 406, MCP_SERVER_ERROR,
+            mcph_set_err(h, rs, 406, MCP_SERVER_ERROR,
                     "Not Acceptable: Client must accept both application/json and text/event-stream", NULL);
-            return queue(conn, rs);
+            return mcph_queue(conn, rs);
         }
         if (!is_json_ctype(hdr(conn, "Content-Type"))) {
-            set_err(h, rs, 415, MCP_SERVER_ERROR, "Unsupported Media Type: Content-Type must be application/json", NULL);
-            return queue(conn, rs);
+            mcph_set_err(h, rs, 415, MCP_SERVER_ERROR, "Unsupported Media Type: Content-Type must be application/json", NULL);
+            return mcph_queue(conn, rs);
         }
         const char *cl = hdr(conn, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
-            set_err(h, rs, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
-            return queue(conn, rs);
+            mcph_set_err(h, rs, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
+            return mcph_queue(conn, rs);
         }
         return MHD_YES;
     }
@@ -848,10 +556,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    if (rs->resp) return queue(conn, rs); /* back from a worker or a delay */
-    track_busy(h, conn, 1);
-    if (rs->auth_failed) return delay_answer(h, conn, rs);
-    return submit(h, conn, rs);
+    if (rs->resp) return mcph_queue(conn, rs); /* back from a worker or a delay */
+    mcph_track_busy(h, conn, 1);
+    if (rs->auth_failed) return mcph_delay_answer(h, conn, rs);
+    return mcph_submit(h, conn, rs);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -859,33 +567,13 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     (void)toe;
     mcp_http *h = cls;
     req_state *rs = *con_cls;
-    track_busy(h, conn, 0); /* the next request on this connection has its own deadline */
+    mcph_track_busy(h, conn, 0); /* the next request on this connection has its own deadline */
     if (!rs) return;
     if (rs->resp) MHD_destroy_response(rs->resp);
     cb_buf_free(&rs->body);
     free(rs->principal);
     free(rs);
     *con_cls = NULL;
-}
-
-/* Room for the connection cap in RLIMIT_NOFILE (raised up to the hard limit). */
-static int fit_nofile(int want)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want;
-    rlim_t need = (rlim_t)want + 256;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        rlim_t to = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
-        struct rlimit nr = {to, rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &nr) == 0) rl.rlim_cur = to;
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        int fit = rl.rlim_cur > 512 ? (int)(rl.rlim_cur - 256) : (int)(rl.rlim_cur / 2);
-        LOG_WARN("mcp http: RLIMIT_NOFILE is %llu: serving at most %d connections instead of %d",
-                 (unsigned long long)rl.rlim_cur, fit, want);
-        return fit;
-    }
-    return want;
 }
 
 mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
@@ -919,7 +607,8 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
     if (h->o.request_deadline_s <= 0) h->o.request_deadline_s = 10;
     if (!h->o.max_response) h->o.max_response = 16u << 20;
     if (h->o.workers <= 0) h->o.workers = 32;
-    h->o.max_connections = fit_nofile(h->o.max_connections);
+    if (h->o.max_inflight_per_key <= 0) h->o.max_inflight_per_key = h->o.workers / 4 > 4 ? h->o.workers / 4 : 4;
+    h->o.max_connections = mcph_fit_nofile(h->o.max_connections);
     h->origins = dup_list(h->o.allowed_origins);
     h->hosts = dup_list(h->o.allowed_hosts);
     h->o.allowed_origins = h->o.allowed_hosts = NULL;
@@ -934,10 +623,10 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
 
     h->workers = cb_calloc((size_t)h->o.workers, sizeof *h->workers);
     for (int i = 0; i < h->o.workers; i++) {
-        if (pthread_create(&h->workers[i], NULL, worker_main, h) != 0) break;
+        if (pthread_create(&h->workers[i], NULL, mcph_worker_main, h) != 0) break;
         h->nworkers++;
     }
-    h->sweeper_started = pthread_create(&h->sweeper, NULL, sweeper_main, h) == 0;
+    h->sweeper_started = pthread_create(&h->sweeper, NULL, mcph_sweeper_main, h) == 0;
     if (!h->nworkers || !h->sweeper_started) {
         cb_fail(e, CB_ERR, CB_K_INTERNAL, "mcp http: cannot start threads");
         mcp_http_stop(h);
@@ -973,13 +662,13 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
         h->cert = cb_strdup(h->o.tls_cert_pem);
         h->key = cb_strdup(h->o.tls_key_pem);
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, sa,
-                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, mcph_notify_conn, h,
                                 MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT, climit,
                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
                                 MHD_OPTION_HTTPS_MEM_CERT, h->cert, MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, sa,
-                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, h,
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, mcph_notify_conn, h,
                                 MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT, climit,
                                 MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
                                 MHD_OPTION_END);
@@ -1012,7 +701,7 @@ void mcp_http_stop(mcp_http *h)
         if (ls != MHD_INVALID_SOCKET) close(ls);
     }
     /* every suspended connection must be resumed before MHD stops: workers finish their
-     * queue, the sweeper releases every delayed answer */
+     * mcph_queue, the sweeper releases every delayed answer */
     pthread_mutex_lock(&h->q_mu);
     pthread_mutex_lock(&h->ct_mu);
     h->stopping = 1;
@@ -1023,6 +712,10 @@ void mcp_http_stop(mcp_http *h)
     if (h->sweeper_started) pthread_join(h->sweeper, NULL);
     if (h->d) MHD_stop_daemon(h->d);
     free(h->workers);
+    for (inflight *f = h->inflight, *fn; f; f = fn) {
+        fn = f->next;
+        free(f);
+    }
     sess_entry *s = h->sessions, *n;
     for (; s; s = n) {
         n = s->next;

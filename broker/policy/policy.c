@@ -495,6 +495,7 @@ static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
     if ((v = json_object_get(o, "admin"))) {
         SUBPATH("admin");
         get_bool(c, v, member_or(pos, "admin"), sub, &cl->admin);
+        cl->admin_set = 1;
     }
     if ((v = json_object_get(o, "rate_limit_per_min"))) {
         SUBPATH("rate_limit_per_min");
@@ -816,7 +817,7 @@ json_t *policy_to_json(const cb_policy *p)
         json_object_set_new(o, "reveal", json_boolean(c->reveal));
         json_object_set_new(o, "sensitive_params", json_boolean(c->sensitive_params));
         if (c->rate_limit_per_min) json_object_set_new(o, "rate_limit_per_min", json_integer(c->rate_limit_per_min));
-        if (c->admin) json_object_set_new(o, "admin", json_true());
+        json_object_set_new(o, "admin", json_boolean(c->admin));
         json_object_set_new(clients, c->name, o);
     }
     json_object_set_new(root, "requirements", req);

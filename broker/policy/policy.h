@@ -85,6 +85,7 @@ typedef struct policy_client {
     int rate_limit_per_min;  /* 0 = none; else 1..100000 */
     policy_origin origin;
     int admin;               /* "admin": true grants every admin-class tool; default 0 */
+    int admin_set;           /* "admin" present (true or false): the file knows tool classes */
 } policy_client;
 
 /* Tool classes. Every tool is read-only unless listed as write or admin (tool_class.c).
@@ -102,7 +103,8 @@ extern const char *const policy_admin_tools[];
 extern const char *const policy_write_tools[];
 /* The write/admin tools that c's "*" used to grant (before tool classes) and no longer
  * does; *out is a NULL-terminated array of static names (free the array, not the names).
- * Returns how many; 0 when c has no "*". For `policy check`'s migration warning. */
+ * Returns how many; 0 when c has no "*" or says "admin" (true or false: the file was
+ * written for tool classes). For `policy check`'s migration warning. */
 size_t policy_client_lost_tools(const policy_client *c, const char ***out);
 
 /* The sslmode ladder, weakest first (libpq names). */

@@ -33,7 +33,7 @@ const char *policy_tool_class_name(policy_tool_class k)
 size_t policy_client_lost_tools(const policy_client *c, const char ***out)
 {
     *out = NULL;
-    if (!c || !c->all_tools) return 0;
+    if (!c || !c->all_tools || c->admin_set) return 0;
     size_t n = 0;
     const char **v = cb_calloc(16, sizeof *v);
     for (size_t i = 0; policy_admin_tools[i] && n < 15; i++)

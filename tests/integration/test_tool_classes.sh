@@ -53,7 +53,9 @@ like "$OUT" "warning: .*client 'ops': \"\\*\" grants read-only tools only .*no l
 unlike "$OUT" 'no longer granted:.*query_execute' "query_execute stays granted to a read-write \"*\" client"
 is "$("$CB" --json policy check --policies "$TMP/old" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["warnings"]))')" 1 "--json lists the warning"
 OUT=$("$CB" policy check --policies "$CB_ROOT/policies" 2>&1)
-like "$OUT" "client 'local'.*no longer granted: security_rotate_key" "the shipped local is explained too"
+unlike "$OUT" "warning" "the shipped file (\"admin\": false) was written for tool classes: no warning"
+echo '{"clients":{"ops":{"tools":["*"],"admin":false}}}' >"$TMP/old/20-clients.json"
+unlike "$("$CB" policy check --policies "$TMP/old" 2>&1)" "warning" "saying \"admin\" (true or false) opts in: no warning"
 
 # ---- key references that cannot brick the store ----
 mkdir -p "$TMP/adm"
