@@ -21,7 +21,7 @@ int store_open_sibling(cb_store *s, int sync_normal, cb_store **out, cb_error *e
         return rc;
     }
     sqlite3_busy_timeout(n->db, 5000);
-    const char *pragmas = sync_normal ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+    const char *pragmas = sync_normal ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=20000; "
                                         "PRAGMA secure_delete=ON;"
                                       : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
                                         "PRAGMA secure_delete=ON;";
