@@ -273,7 +273,8 @@ static int sess_insert(mcp_http *h, sess_entry *s)
     for (sess_entry *x = h->sessions; x; x = x->next)
         if (!memcmp(x->owner, s->owner, 32)) {
             mine++;
-            if (!x->refs && (!lru || x->last_ms < lru->last_ms)) lru = x;
+            /* the list is newest first: on a tie the later (older) entry wins */
+            if (!x->refs && (!lru || x->last_ms <= lru->last_ms)) lru = x;
         }
     if (mine >= h->o.max_sessions_per_key && lru) {
         sess_unlink_locked(h, lru);

@@ -32,6 +32,7 @@ struct mcp_auth {
     uint8_t key[32];            /* the HMAC key (secret) */
     int have_key;
     int64_t gen, data_version;
+    sqlite3_stmt *dv_st;        /* PRAGMA data_version, prepared once (every request runs it) */
     cache_ent cache[CACHE_N];
 };
 
@@ -44,12 +45,11 @@ static void cache_clear(struct mcp_auth *m)
     memset(m->cache, 0, sizeof m->cache);
 }
 
-static int64_t data_version(sqlite3 *db)
+static int64_t data_version(struct mcp_auth *m)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "PRAGMA data_version", -1, &st, NULL) != SQLITE_OK) return -1;
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    if (!m->dv_st && sqlite3_prepare_v2(m->db, "PRAGMA data_version", -1, &m->dv_st, NULL) != SQLITE_OK) return -1;
+    int64_t v = sqlite3_step(m->dv_st) == SQLITE_ROW ? sqlite3_column_int64(m->dv_st, 0) : -1;
+    sqlite3_reset(m->dv_st);
     return v;
 }
 
@@ -114,7 +114,7 @@ int mcp_auth_open(mcp_app *a, cb_error *e)
     sqlite3_busy_timeout(m->db, 2000);
     pthread_mutex_init(&m->mu, NULL);
     m->gen = apikey_generation(m->db);
-    m->data_version = data_version(m->db);
+    m->data_version = data_version(m);
     load_key(a, m);
     a->auth = m;
     return bootstrap_from_env(a, e);
@@ -126,6 +126,7 @@ void mcp_auth_close(mcp_app *a)
     if (!m) return;
     cache_clear(m);
     cb_wipe(m->key, sizeof m->key);
+    sqlite3_finalize(m->dv_st);
     sqlite3_close_v2(m->db);
     pthread_mutex_destroy(&m->mu);
     free(m);
@@ -136,7 +137,7 @@ void mcp_auth_close(mcp_app *a)
 static int verify_locked(mcp_app *a, struct mcp_auth *m, const char *token, char **name, char **policy)
 {
     *name = *policy = NULL;
-    int64_t dv = data_version(m->db);
+    int64_t dv = data_version(m);
     if (dv != m->data_version) { /* another connection committed: has a key changed? */
         m->data_version = dv;
         int64_t g = apikey_generation(m->db);
