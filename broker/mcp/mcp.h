@@ -189,6 +189,7 @@ typedef struct mcp_http_opts {
     size_t max_response;         /* bytes of one response; default 16 MiB */
     int workers;                 /* threads running requests (tool calls); default 32 */
     int max_inflight_per_key;    /* requests of one token being run at once (more: 429); default workers/4, >= 4 */
+    int max_connections_per_ip;  /* 0 = no per-address cap (default: on loopback every client shares one) */
 } mcp_http_opts;
 
 typedef struct mcp_http mcp_http;

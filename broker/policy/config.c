@@ -349,13 +349,15 @@ static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
             {"max_connections", 16, 1000000}, {"max_sessions", 1, 1000000}, {"max_sessions_per_key", 1, 100000},
             {"session_idle_s", 10, 86400}, {"request_deadline_s", 1, 600}, {"max_batch", 1, 10000},
             {"workers", 1, 1024}, {"auth_fail_limit", 1, 64}, {"max_inflight_per_key", 1, 1024},
+            {"max_connections_per_ip", 1, 1000000},
             {"max_response_bytes", 65536, 1073741824LL}};
         int *dst[] = {&cfg->http.max_connections, &cfg->http.max_sessions, &cfg->http.max_sessions_per_key,
                       &cfg->http.session_idle_s, &cfg->http.request_deadline_s, &cfg->http.max_batch,
-                      &cfg->http.workers, &cfg->http.auth_fail_limit, &cfg->http.max_inflight_per_key, NULL};
+                      &cfg->http.workers, &cfg->http.auth_fail_limit, &cfg->http.max_inflight_per_key,
+                      &cfg->http.max_connections_per_ip, NULL};
         static const char *const hkeys[] = {"max_connections", "max_sessions", "max_sessions_per_key", "session_idle_s",
                                             "request_deadline_s", "max_batch", "workers", "auth_fail_limit",
-                                            "max_inflight_per_key", "max_response_bytes", NULL};
+                                            "max_inflight_per_key", "max_connections_per_ip", "max_response_bytes", NULL};
         const jdoc_pos *hp = member_or(pos, "http");
         if (!json_is_object(v)) jdoc_err(c, hp, "http: must be an object");
         else {

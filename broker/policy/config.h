@@ -52,7 +52,7 @@ typedef struct cb_config {
     char *master_key_ref;              /* NULL = CREDBROKER_MASTER_KEY(_REF) from env */
     struct {                           /* "http": serve's limits; 0 = default (readme-hardening.md) */
         int max_connections, max_sessions, max_sessions_per_key, session_idle_s, request_deadline_s, max_batch,
-            workers, auth_fail_limit, max_inflight_per_key;
+            workers, auth_fail_limit, max_inflight_per_key, max_connections_per_ip;
         long long max_response_bytes;
     } http;
 } cb_config;

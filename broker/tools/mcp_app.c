@@ -488,6 +488,7 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         o.workers = a->cfg->http.workers;
         o.auth_fail_limit = a->cfg->http.auth_fail_limit;
         o.max_inflight_per_key = a->cfg->http.max_inflight_per_key;
+        o.max_connections_per_ip = a->cfg->http.max_connections_per_ip;
         o.max_response = (size_t)a->cfg->http.max_response_bytes;
     }
     if (!host_is_loopback(listen))

@@ -74,7 +74,7 @@ is "$?" 0 "serve exits 0 on SIGTERM"
 # ---- the limits come from credbroker.json "http" ----
 echo '{"http":{"max_sessions_per_key":3,"request_deadline_s":2,"max_batch":5,"bogus":1}}' >"$CREDBROKER_CONFIG"
 OUT=$("$CB" policy check 2>&1); like "$OUT" 'http: unknown key "bogus"' "an unknown http setting is an error"
-echo '{"http":{"max_sessions_per_key":3,"request_deadline_s":2,"max_batch":5}}' >"$CREDBROKER_CONFIG"
+echo '{"http":{"max_sessions_per_key":3,"request_deadline_s":2,"max_batch":5,"max_connections_per_ip":6}}' >"$CREDBROKER_CONFIG"
 PORT=$(free_port)
 "$CB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>"$TMP/serve2.err" &
 SPID=$!
@@ -102,7 +102,17 @@ try:
     closed = s.recv(1) == b''
 except OSError:
     closed = True
-print('oldest', first, 'newest', last, 'batch6', batch[0], 'deadline_s', round(time.monotonic() - t0, 1), 'closed', int(closed))
+dl = round(time.monotonic() - t0, 1)
+time.sleep(0.3)
+held = [socket.create_connection(('127.0.0.1', port)) for _ in range(7)]
+held[-1].settimeout(3)
+try:
+    refused = held[-1].recv(1) == b''
+except TimeoutError:
+    refused = False  # still open after 3 s: not refused
+except OSError:
+    refused = True
+print('oldest', first, 'newest', last, 'batch6', batch[0], 'deadline_s', dl, 'closed', int(closed), 'seventh_refused', int(refused))
 PY
 ); diag "$R"
 is "$(val "$R" oldest)" 404 "max_sessions_per_key 3: a 4th session ends the key's oldest"
@@ -110,5 +120,6 @@ is "$(val "$R" newest)" 200 "the newest session works"
 is "$(val "$R" batch6)" 400 "max_batch 5: a batch of 6 is refused"
 is "$(val "$R" closed)" 1 "request_deadline_s 2: a trickling request is closed"
 ok "$(awk -v d="$(val "$R" deadline_s)" 'BEGIN{print (d >= 1.5 && d <= 4) ? 0 : 1}')" "after about 2 s ($(val "$R" deadline_s) s)"
+is "$(val "$R" seventh_refused)" 1 "max_connections_per_ip 6: a 7th connection from one address is closed"
 kill "$SPID"; wait "$SPID" 2>/dev/null
 done_testing
