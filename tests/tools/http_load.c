@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     double *all = malloc(((size_t)calls + 1) * sizeof *all);
     long k = 0;
     for (int i = 0; i < n; i++) {
-        memcpy(all + k, r[i].lat, (size_t)r[i].n * sizeof *all);
+        if (r[i].n) memcpy(all + k, r[i].lat, (size_t)r[i].n * sizeof *all);
         k += r[i].n;
         free(r[i].lat);
     }
