@@ -3,7 +3,7 @@
 PREFIX  ?= /usr/local
 SAN     ?= 0
 CC      ?= cc
-PKGS    := libcurl openssl sqlite3 libpq jansson libmicrohttpd
+PKGS    := libcurl openssl sqlite3 libpq jansson libmicrohttpd libmariadb
 
 ifeq ($(SAN),1)
 BUILD   ?= build/san
@@ -40,7 +40,7 @@ FAKE_BIN := $(FAKE_SRC:tests/fakes/%.c=$(BUILD)/fakes/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .SECONDARY:
-.PHONY: all deps deps-check test check bench demo install fuzz fuzz-run lint clean
+.PHONY: all deps deps-check test check bench demo install deb fuzz fuzz-run lint clean
 all: $(BIN)
 
 $(BUILD)/obj/%.o: %.c
@@ -88,11 +88,44 @@ demo: deps-check
 	$(MAKE) $(BIN)
 	BUILD=$(BUILD) scripts/demo.sh
 
+# install: the binary, systemd units, man page, completions, the example config and
+# policies, and the operator scripts (not demo.sh, deps.sh, check-layers.sh). /etc files
+# are only created when absent: an operator's config is never overwritten.
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+OPERATOR_SCRIPTS := lib.sh install-cron.sh emergency-rotate.sh rotate-encryption-key.sh verify-encryption-status.sh \
+                    migrate-to-encrypted.sh assess-connection-security.sh start-encrypted.sh
+PKG := scripts/packaging
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/credbroker/policies $(DESTDIR)$(PREFIX)/share/credbroker/scripts
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/credbroker/policies/examples \
+	  $(DESTDIR)$(PREFIX)/share/credbroker/scripts $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/credbroker
-	install -m 0644 policies/*.json $(DESTDIR)$(PREFIX)/share/credbroker/policies/ 2>/dev/null || true
-	install -m 0755 scripts/*.sh $(DESTDIR)$(PREFIX)/share/credbroker/scripts/
+	install -m 0644 policies/*.json $(DESTDIR)$(PREFIX)/share/credbroker/policies/
+	install -m 0644 policies/examples/*.json $(DESTDIR)$(PREFIX)/share/credbroker/policies/examples/
+	install -m 0644 $(PKG)/credbroker.json.example $(DESTDIR)$(PREFIX)/share/credbroker/credbroker.json.example
+	install -m 0755 $(addprefix scripts/,$(OPERATOR_SCRIPTS)) $(DESTDIR)$(PREFIX)/share/credbroker/scripts/
+	for u in credbroker.service credbroker-rotate.service; do \
+	  sed 's|@BINDIR@|$(PREFIX)/bin|g' $(PKG)/$$u.in >$(DESTDIR)$(UNITDIR)/$$u && chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -m 0644 $(PKG)/credbroker-rotate.timer $(DESTDIR)$(UNITDIR)/
+	install -m 0644 $(PKG)/credbroker.1 $(DESTDIR)$(PREFIX)/share/man/man1/credbroker.1
+	install -m 0644 $(PKG)/credbroker.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/credbroker
+	install -m 0644 $(PKG)/_credbroker $(DESTDIR)$(ZSHCOMPDIR)/_credbroker
+	install -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/credbroker/policies
+	[ -e $(DESTDIR)$(SYSCONFDIR)/credbroker/credbroker.json ] || \
+	  install -m 0644 $(PKG)/credbroker.json.example $(DESTDIR)$(SYSCONFDIR)/credbroker/credbroker.json
+	for f in policies/*.json; do [ -e $(DESTDIR)$(SYSCONFDIR)/credbroker/$$f ] || \
+	  install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/credbroker/$$f; done
+
+# A Debian package (debian/, debhelper): build/credbroker_VERSION_ARCH.deb (nothing is
+# written outside the tree: dh_builddeb --destdir, the .buildinfo/.changes go to build/ too).
+deb:
+	@mkdir -p build
+	DEB_BUILD_OPTIONS=noddebs dpkg-buildpackage -b -us -uc \
+	  --buildinfo-option=-ubuild --buildinfo-option=-Obuild/credbroker.buildinfo \
+	  --changes-option=-ubuild --changes-option=-Obuild/credbroker.changes
+	@ls build/credbroker_*.deb
 
 # libFuzzer targets: the library is rebuilt with clang and coverage.
 FUZZ_BUILD := build/fuzz

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
+#ifdef __linux__
+#include <sys/prctl.h> /* PR_SET_DUMPABLE; macOS has no prctl (RLIMIT_CORE covers core files) */
+#endif
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,16 +49,61 @@ void cb_error_prefix(cb_error *e, const char *fmt, ...)
     snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
 }
 
+int cb_log_json = 0;
+
+/* RFC 3339 UTC with milliseconds: 2026-12-02T08:00:00.123Z (wall clock, not CREDBROKER_NOW). */
+static void log_time(char out[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+static void vlog(const char *lv, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 void cb_log(int level, const char *fmt, ...)
 {
     if (level > cb_log_level) return;
     static const char *names[] = {"error", "warning", "info", "debug"};
-    char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vlog(names[level < 0 ? 0 : level > 3 ? 3 : level], fmt, ap);
     va_end(ap);
-    fprintf(stderr, "credbroker: %s: %s\n", names[level < 0 ? 0 : level > 3 ? 3 : level], line);
+}
+
+void cb_log_notice(const char *fmt, ...)
+{
+    if (cb_log_level < 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vlog("notice", fmt, ap);
+    va_end(ap);
+}
+
+static void vlog(const char *lv, const char *fmt, va_list ap)
+{
+    char line[2048], ts[32];
+    vsnprintf(line, sizeof line, fmt, ap);
+    log_time(ts);
+    if (cb_log_json) {
+        /* one JSON object per line; the message is escaped, never interpreted */
+        cb_buf b;
+        cb_buf_init(&b, 0);
+        cb_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, lv);
+        for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+            if (*p == '"' || *p == '\\') cb_buf_printf(&b, "\\%c", *p);
+            else if (*p < 0x20 || *p == 0x7f) cb_buf_printf(&b, "\\u%04x", *p);
+            else cb_buf_append(&b, p, 1);
+        }
+        cb_buf_puts(&b, "\"}\n");
+        fputs(b.data, stderr);
+        cb_buf_free(&b);
+        return;
+    }
+    fprintf(stderr, "credbroker: %s %s: %s\n", ts, lv, line);
 }
 
 void cb_wipe(void *p, size_t n)
@@ -82,7 +129,11 @@ void cb_harden_process(void)
 {
     struct rlimit rl = {0, 0};
     setrlimit(RLIMIT_CORE, &rl);
+#ifdef __linux__
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#elif defined(__APPLE__)
+    /* no ptrace-attach guard without entitlements; core files are off above */
+#endif
 }
 
 static void oom(void)
@@ -362,6 +413,11 @@ int cb_parse_iso8601(const char *s, int64_t *t)
     }
     if (*p) return -1;
     if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
+    /* an impossible date (2026-02-31) is an error, not March 3 (timegm would normalize it) */
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (Y < 0 || h < 0 || m < 0 || sec < 0 || D > mdays[M - 1] + (M == 2 && leap)) return -1;
+    if (off && (off > 14 * 3600L || off < -14 * 3600L)) return -1;
     struct tm tm = {0};
     tm.tm_year = Y - 1900; tm.tm_mon = M - 1; tm.tm_mday = D;
     tm.tm_hour = h; tm.tm_min = m; tm.tm_sec = sec;
@@ -415,3 +471,32 @@ int cb_uuid4(char out[37])
              r[14], r[15]);
     return 0;
 }
+
+#ifndef __linux__
+int cb_compat_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout)
+{
+    /* the caller has blocked the signals in set: poll what is pending, 100 ms at a time */
+    if (info) memset(info, 0, sizeof *info);
+    long left_ms = timeout ? (long)timeout->tv_sec * 1000L + timeout->tv_nsec / 1000000L : -1;
+    for (;;) {
+        sigset_t pend;
+        if (sigpending(&pend) == 0)
+            for (int s = 1; s < 65; s++)
+                if (sigismember(set, s) == 1 && sigismember(&pend, s) == 1) {
+                    sigset_t one;
+                    int got = 0;
+                    sigemptyset(&one);
+                    sigaddset(&one, s);
+                    if (sigwait(&one, &got) == 0) return got;
+                }
+        if (left_ms == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        long step = left_ms < 0 || left_ms > 100 ? 100 : left_ms;
+        struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        if (left_ms > 0) left_ms -= step;
+    }
+}
+#endif

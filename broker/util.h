@@ -44,11 +44,17 @@ void cb_error_prefix(cb_error *e, const char *fmt, ...) __attribute__((format(pr
 
 /* Logging: to stderr only. level: 0 error, 1 warn, 2 info, 3 debug. */
 extern int cb_log_level; /* default 1; -q sets 0, -v sets 2, -vv sets 3 */
+/* 0: "credbroker: <RFC 3339 time> <level>: message"; 1 (--log-format json): one object
+ * {"ts","level","msg"} per line. */
+extern int cb_log_json;
 void cb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define LOG_ERROR(...) cb_log(0, __VA_ARGS__)
 #define LOG_WARN(...) cb_log(1, __VA_ARGS__)
 #define LOG_INFO(...) cb_log(2, __VA_ARGS__)
 #define LOG_DEBUG(...) cb_log(3, __VA_ARGS__)
+/* Operational events worth a line by default (scheduled rotation done, reload): shown
+ * unless -q, labelled "notice". */
+void cb_log_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Secret hygiene. */
 void cb_wipe(void *p, size_t n);            /* OPENSSL_cleanse */
@@ -99,5 +105,15 @@ char *cb_read_stream_secret(int fd, size_t max, cb_error *e);
 
 /* Random UUIDv4 into out[37]. */
 int cb_uuid4(char out[37]);
+
+/* macOS (Claude Desktop's platform) has no sigtimedwait: util.c supplies one that polls
+ * the pending set of the blocked signals. Linux uses the real call. */
+#ifndef __linux__
+#include <signal.h>
+#include <time.h>
+int cb_compat_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *timeout);
+#undef sigtimedwait
+#define sigtimedwait cb_compat_sigtimedwait
+#endif
 
 #endif

@@ -10,8 +10,9 @@ cd "$ROOT"
 # folder -> folders it may include from (util.h is allowed everywhere)
 allowed() {
   case "$1" in
-    broker/cli)           echo "cli store rotation mcp tools policy conn secrets databases";;
-    broker/tools)         echo "tools mcp rotation store policy conn secrets databases";;
+    broker/cli)           echo "cli store rotation mcp tools policy conn secrets databases monitor";;
+    broker/tools)         echo "tools mcp rotation store policy conn secrets databases monitor";;
+    broker/monitor)       echo "monitor rotation store policy secrets";;
     broker/rotation)      echo "rotation store policy conn secrets databases";;
     broker/conn)          echo "conn store policy secrets";;
     broker/policy)        echo "policy secrets";;

@@ -55,8 +55,12 @@ write_tab() {
   fi
 }
 
+# grep -v exits 1 when it prints nothing (an empty crontab, or one holding only our line):
+# under pipefail that is not an error.
+without_ours() { grep -vF "$MARK" || [ $? -eq 1 ]; }
+
 if [ "$remove" -eq 1 ]; then
-  read_tab | grep -vF "$MARK" | write_tab
+  read_tab | without_ours | write_tab
   echo "removed the credbroker rotate --due line"
   exit 0
 fi
@@ -82,6 +86,7 @@ if [ -z "$bin" ]; then
   here=$(cd "$(dirname "$0")" && pwd)
   if command -v credbroker >/dev/null 2>&1; then bin=$(command -v credbroker)
   elif [ -x "$here/../build/credbroker" ]; then bin=$(cd "$here/../build" && pwd)/credbroker
+  elif [ -x "$here/../../../bin/credbroker" ]; then bin=$(cd "$here/../../../bin" && pwd)/credbroker
   else die "credbroker binary not found (use --binary PATH)"; fi
 fi
 bin=$(abs "$bin"); safe "$bin" "--binary"
@@ -101,5 +106,5 @@ cmd="$cmd -q rotate --due"
 line="$schedule $cmd $MARK"
 
 if [ "$print" -eq 1 ]; then printf '%s\n' "$line"; exit 0; fi
-{ read_tab | grep -vF "$MARK"; printf '%s\n' "$line"; } | write_tab
+{ read_tab | without_ours; printf '%s\n' "$line"; } | write_tab
 echo "installed: $line"

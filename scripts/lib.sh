@@ -5,6 +5,7 @@ CREDBROKER=${CREDBROKER:-}
 if [ -z "$CREDBROKER" ]; then
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
   if [ -x "$here/../build/credbroker" ]; then CREDBROKER="$here/../build/credbroker"
+  elif [ -x "$here/../../../bin/credbroker" ]; then CREDBROKER=$(cd "$here/../../../bin" && pwd)/credbroker # installed: PREFIX/share/credbroker/scripts
   elif command -v credbroker >/dev/null 2>&1; then CREDBROKER=$(command -v credbroker)
   else echo "credbroker binary not found (run make, or set CREDBROKER=/path/to/credbroker)" >&2; exit 1
   fi

@@ -11,7 +11,14 @@ if [ -z "${CREDBROKER_MASTER_KEY:-}" ] && [ -z "${CREDBROKER_MASTER_KEY_REF:-}" 
   export CREDBROKER_MASTER_KEY=$key
   unset key
 fi
-db=${CREDBROKER_DB:-credbroker.db}
+# the store credbroker itself would use (its default paths: -v prints them)
+db=${CREDBROKER_DB:-}
+if [ -z "$db" ]; then
+  line=$("$CREDBROKER" -v cron validate '* * * * *' 2>&1 >/dev/null | grep '^credbroker: store ' || true)
+  line=${line#credbroker: store }
+  db=${line%% (*}
+fi
+[ -n "$db" ] || { echo "start-encrypted.sh: cannot tell where the store is; set CREDBROKER_DB" >&2; exit 2; }
 if [ ! -e "$db" ]; then
   "$CREDBROKER" --db "$db" init
 fi

@@ -8,7 +8,8 @@ int cli_report_error(cli_ctx *ctx, const cb_error *e)
         json_t *o = json_pack("{s:b,s:s,s:i}", "ok", 0, "error", e->msg[0] ? e->msg : "failed", "exit_code", code);
         cli_print_json(o);
     }
-    fprintf(stderr, "credbroker: %s\n", e->msg[0] ? e->msg : "failed");
+    if (cb_log_json) cb_log(0, "%s", e->msg[0] ? e->msg : "failed"); /* --log-format json: every stderr line is JSON */
+    else fprintf(stderr, "credbroker: %s\n", e->msg[0] ? e->msg : "failed");
     return code;
 }
 
@@ -180,6 +181,13 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
     ctx->paths.db_path = getenv("CREDBROKER_DB");
     ctx->paths.config_path = getenv("CREDBROKER_CONFIG");
     ctx->paths.policies_dir = getenv("CREDBROKER_POLICIES");
+    /* an empty variable is unset */
+    if (ctx->paths.db_path && !*ctx->paths.db_path) ctx->paths.db_path = NULL;
+    if (ctx->paths.config_path && !*ctx->paths.config_path) ctx->paths.config_path = NULL;
+    if (ctx->paths.policies_dir && !*ctx->paths.policies_dir) ctx->paths.policies_dir = NULL;
+    ctx->config_explicit = ctx->paths.config_path != NULL;
+    const char *lf = getenv("CREDBROKER_LOG_FORMAT");
+    cb_log_json = lf && !strcmp(lf, "json");
     int rc = 0, n = 1;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
@@ -187,27 +195,41 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
             while (i < *argc) argv[n++] = argv[i++];
             break;
         }
-        if (strcmp(a, "--db") == 0 && i + 1 < *argc) ctx->paths.db_path = argv[++i];
-        else if (strncmp(a, "--db=", 5) == 0) ctx->paths.db_path = a + 5;
+        if (strcmp(a, "--db") == 0 && i + 1 < *argc) { ctx->paths.db_path = argv[++i]; ctx->db_from = "--db"; }
+        else if (strncmp(a, "--db=", 5) == 0) { ctx->paths.db_path = a + 5; ctx->db_from = "--db"; }
         /* --config/--policies before the command only: `policy check --policies D` is the command's */
-        else if (strcmp(a, "--config") == 0 && i + 1 < *argc && n == 1) ctx->paths.config_path = argv[++i];
-        else if (strcmp(a, "--policies") == 0 && i + 1 < *argc && n == 1) ctx->paths.policies_dir = argv[++i];
+        else if (strcmp(a, "--config") == 0 && i + 1 < *argc && n == 1) {
+            ctx->paths.config_path = argv[++i]; ctx->config_from = "--config"; ctx->config_explicit = 1;
+        }
+        else if (strcmp(a, "--policies") == 0 && i + 1 < *argc && n == 1) { ctx->paths.policies_dir = argv[++i]; ctx->policies_from = "--policies"; }
+        else if ((strcmp(a, "--log-format") == 0 && i + 1 < *argc) || strncmp(a, "--log-format=", 13) == 0) {
+            const char *f = a[12] == '=' ? a + 13 : argv[++i];
+            if (!strcmp(f, "json") || !strcmp(f, "text")) cb_log_json = !strcmp(f, "json");
+            else if (!rc) { rc = 2; if (bad) *bad = "--log-format (want text or json)"; }
+        }
         else if (strcmp(a, "--json") == 0) ctx->json = 1;
         else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) ctx->quiet = 1;
         else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) ctx->verbose++;
         else if (strcmp(a, "-vv") == 0) ctx->verbose += 2;
         else if (n == 1 && (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)) rc = rc ? rc : 1;
+        else if (n == 1 && strcmp(a, "--version") == 0) rc = rc ? rc : 3;
         else if (n == 1 && a[0] == '-') {
             if (!rc) { rc = 2; if (bad) *bad = a; }
         } else argv[n++] = argv[i];
     }
     *argc = n;
     argv[n] = NULL;
-    if (!ctx->paths.db_path) ctx->paths.db_path = "credbroker.db";
-    if (!ctx->paths.config_path) ctx->paths.config_path = "credbroker.json";
-    if (!ctx->paths.policies_dir) ctx->paths.policies_dir = "policies";
+    cli_default_paths(ctx);
+    cli_config_master_key_ref(ctx);
+    if (ctx->verbose && !ctx->quiet && !rc) cli_say_paths(ctx);
     ctx->paths.actor = audit_cli_actor();
     cb_log_level = ctx->quiet ? 0 : 1 + ctx->verbose;
     policy_schedule_validator = schedule_check;
+    /* the audit anchor (credbroker.json audit.anchor) is written after every audited
+     * commit by any command; a config that does not load is reported by the commands */
+    cb_config *cfg = NULL;
+    cb_error ce = {0};
+    if (config_load(ctx->paths.config_path, 0, &cfg, NULL, &ce) == 0 && cfg) audit_set_anchor(cfg->audit_anchor);
+    config_free(cfg);
     return rc;
 }

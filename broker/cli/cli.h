@@ -12,7 +12,14 @@ typedef struct cli_ctx {
     int json;                  /* --json */
     int quiet;                 /* -q */
     int verbose;               /* -v (repeatable) */
+    /* where each path came from, for -v ("--db", "CREDBROKER_DB", "XDG_DATA_HOME", ...) */
+    const char *db_from, *config_from, *policies_from;
+    int config_explicit;       /* --config or CREDBROKER_CONFIG: the file must exist */
 } cli_ctx;
+
+/* System-wide defaults (root, or run by credbroker.service); see cli_paths.c. */
+#define CLI_SYSTEM_STATE_DIR "/var/lib/credbroker"
+#define CLI_SYSTEM_CONFIG_DIR "/etc/credbroker"
 
 /* A command handler: argv[0] is the command name. Returns the exit code. */
 typedef int (*cli_cmd_fn)(cli_ctx *ctx, int argc, char **argv);
@@ -26,8 +33,19 @@ typedef struct cli_command {
 /* Fills ctx from the environment and the global options (--db, --config, --policies,
  * --json, -q, -v), which are accepted anywhere before "--" and removed from argv; sets
  * the log level, the audit actor and the policy schedule validator. Returns 0, 1 when
- * -h/--help came before the command, 2 for an unknown option before it (*bad). */
+ * -h/--help came before the command, 2 for an unknown option before it (*bad), 3 for
+ * --version before it. */
 int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad);
+
+/* Fills the paths flags and environment left unset (cli_paths.c: systemd directories,
+ * system defaults as root, XDG for a user), recording where each came from. */
+void cli_default_paths(cli_ctx *ctx);
+/* -v: which store, policy directory and config this command uses, on stderr. */
+void cli_say_paths(const cli_ctx *ctx);
+/* Makes credbroker.json's "master_key_ref" a master-key source (after the paths are set). */
+void cli_config_master_key_ref(const cli_ctx *ctx);
+/* mkdir -p (0700) of a file's directory, for `init` at a default path. */
+int cli_make_parent_dir(const char *path, cb_error *e);
 
 /* Prints an error (one line) in text or JSON form and returns e->code. */
 int cli_report_error(cli_ctx *ctx, const cb_error *e);

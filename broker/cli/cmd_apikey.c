@@ -4,17 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include "store/apikeys.h"
+#include "store/apikey_attrs.h"
 #include "store/audit.h"
 #include "cmd_mcp.h"
 #include "policy/policy.h"
 
 static int usage(void)
 {
-    printf("usage: credbroker apikey create NAME --policy CLIENT\n"
+    printf("usage: credbroker apikey create NAME --policy CLIENT [--attr NAME=VALUE]...\n"
            "       credbroker apikey list\n"
            "       credbroker apikey revoke NAME\n\n"
            "create  makes a random API key for the MCP HTTP server, bound to the policy client CLIENT\n"
            "        (clients in the policy files). The key is printed ONCE; only a keyed hash is stored.\n"
+           "        --attr stores attributes with the key for the client's session_settings\n"
+           "        (${apikey.attr.NAME}, e.g. --attr user_id=42 for row-level security).\n"
            "list    names, policies, prefixes and dates (never a key).\n"
            "revoke  the key stops working at once.\n");
     return 0;
@@ -23,35 +26,51 @@ static int usage(void)
 static int create(cli_ctx *ctx, int argc, char **argv)
 {
     const char *pol = cli_take_opt(&argc, argv, "--policy");
-    if (cli_no_unknown_opts(argc, argv)) return CB_EUSAGE;
+    json_t *attrs = json_object(); /* --attr NAME=VALUE, repeatable (session_settings) */
+    cb_error ae = {0};
+    for (const char *at; (at = cli_take_opt(&argc, argv, "--attr"));)
+        if (apikey_attr_parse(at, attrs, &ae)) {
+            json_decref(attrs);
+            return cli_report_error(ctx, &ae);
+        }
+    if (cli_no_unknown_opts(argc, argv)) { json_decref(attrs); return CB_EUSAGE; }
     if (argc != 2 || !pol) {
-        fprintf(stderr, "credbroker: apikey create NAME --policy CLIENT\n");
+        json_decref(attrs);
+        fprintf(stderr, "credbroker: apikey create NAME --policy CLIENT [--attr NAME=VALUE]...\n");
         return CB_EUSAGE;
     }
     const char *name = argv[1];
     cb_error e = {0};
     if (!cli_valid_name(name) || !policy_valid_name(pol)) {
+        json_decref(attrs);
         cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "invalid name (letters, digits, _ . -; at most 64)");
         return cli_report_error(ctx, &e);
     }
     /* fail closed: a key for a client the policy does not define would be useless, and a
      * typo here must not go unnoticed */
     cb_policy *p = NULL;
-    if (policy_load(ctx->paths.policies_dir, &p, NULL, &e)) return cli_report_error(ctx, &e);
+    if (policy_load(ctx->paths.policies_dir, &p, NULL, &e)) { json_decref(attrs); return cli_report_error(ctx, &e); }
     int known = policy_client(p, pol) != NULL;
     policy_free(p);
     if (!known) {
+        json_decref(attrs);
         cb_fail(&e, CB_EUSAGE, CB_K_NOTFOUND, "no client '%s' in the policy files (%s)", pol, ctx->paths.policies_dir);
         return cli_report_error(ctx, &e);
     }
     cb_store *s;
     int rc = cli_open_store(ctx, &s);
-    if (rc) return rc;
+    if (rc) { json_decref(attrs); return rc; }
     char *tok = NULL;
     rc = apikey_create(s, name, pol, &tok, &e);
+    if (!rc && json_object_size(attrs) && (rc = apikey_set_attrs(s, name, attrs, &e))) {
+        cb_error ig = {0};
+        apikey_revoke(s, name, &ig); /* a key without its attributes must not work */
+        cb_free_secret(tok);
+        tok = NULL;
+    }
     char pre[9] = "";
     if (tok) apikey_token_prefix(tok, pre);
-    json_t *d = json_pack("{s:s,s:s?}", "policy", pol, "prefix", pre[0] ? pre : NULL);
+    json_t *d = json_pack("{s:s,s:s?,s:o}", "policy", pol, "prefix", pre[0] ? pre : NULL, "attrs", attrs);
     audit_append(s, ctx->paths.actor, "apikey.create", name, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     store_close(s);
@@ -96,7 +115,8 @@ static int list(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-static int revoke(cli_ctx *ctx, int argc, char **argv)
+/* not "revoke": BSD and macOS libcs declare revoke(2) in <unistd.h> */
+static int cmd_revoke(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_no_unknown_opts(argc, argv) || argc != 2) {
         fprintf(stderr, "credbroker: apikey revoke NAME\n");
@@ -122,7 +142,7 @@ int cmd_apikey(cli_ctx *ctx, int argc, char **argv)
     const char *sub = argv[1];
     if (!strcmp(sub, "create")) return create(ctx, argc - 1, argv + 1);
     if (!strcmp(sub, "list")) return list(ctx, argc - 1, argv + 1);
-    if (!strcmp(sub, "revoke")) return revoke(ctx, argc - 1, argv + 1);
+    if (!strcmp(sub, "revoke")) return cmd_revoke(ctx, argc - 1, argv + 1);
     fprintf(stderr, "credbroker: unknown apikey subcommand '%s'\n", sub);
     return CB_EUSAGE;
 }

@@ -12,13 +12,15 @@
 #include "store/crypto.h"
 #include "conn/connstr.h"
 #include "store/store.h"
+#include "tools/mcp_leases.h"
 
 static int usage(void)
 {
     printf("usage: credbroker assess [--json]\n\n"
            "Checks each connection (encryption at rest, sslmode/Encrypt, TrustServerCertificate,\n"
            "connect timeout, weak or reused passwords, default port on a public host) and the store\n"
-           "(KDF strength, file and directory mode, master key source). Exit 3 when anything of\n"
+           "(KDF strength, file and directory mode, master key source), and what the login of each\n"
+           "connection MCP clients query read-only can do (without a query_identity). Exit 3 when anything of\n"
            "severity low or above is found; --json prints an array with one object per finding.\n");
     return 0;
 }
@@ -70,6 +72,11 @@ static void store_findings(cb_store *s, json_t *out)
         }
         secret_ref_free(&kr);
     }
+    if (!audit_has_anchor())
+        assess_add(out, "store", "rollback", "info",
+                   "no audit anchor: a store replaced by an older copy of itself cannot be detected",
+                   "set \"audit\": {\"anchor\": \"file:///other/disk/credbroker.anchor\"} (or a secret manager "
+                   "reference) in credbroker.json; audit verify then compares");
 }
 
 int cmd_assess(cli_ctx *ctx, int argc, char **argv)
@@ -119,6 +126,13 @@ int cmd_assess(cli_ctx *ctx, int argc, char **argv)
     for (size_t i = 0; i < n; i++) store_conn_free(&list[i]);
     free(list);
     store_findings(s, out);
+    {   /* what the login of each connection MCP clients query read-only can do */
+        mcp_app *app = NULL;
+        cb_error ae = {0};
+        if (mcp_app_open(&ctx->paths, &app, &ae) == 0) mcp_lp_assess(app, NULL, NULL, out);
+        else assess_add(out, "policy", "mcp_least_privilege", "low", ae.msg, "fix the policy files, then assess again");
+        mcp_app_close(app);
+    }
     size_t counted = 0, i;
     json_t *o;
     json_array_foreach(out, i, o)

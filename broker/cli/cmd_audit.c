@@ -76,12 +76,23 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv)
     if (strcmp(sub, "verify") == 0) {
         if (cli_no_unknown_opts(argc, argv) || argc > 1) return CB_EUSAGE;
         cb_store *s;
-        int rc = cli_open_store(ctx, &s);
+        /* the anchor comes from credbroker.json: a config that does not load is an error here */
+        struct cb_config *cfg = NULL;
+        int rc = cli_load_config(ctx, &cfg);
+        if (rc) return rc;
+        audit_set_anchor(cfg->audit_anchor);
+        config_free(cfg);
+        rc = cli_open_store(ctx, &s);
         if (rc) return rc;
         json_t *problems = json_array();
         long checked = 0;
         cb_error e = {0};
         rc = audit_verify(s, problems, &checked, &e);
+        /* the store against its anchor (credbroker.json audit.anchor): a rolled-back copy */
+        cb_error ae = {0};
+        int ar = rc && rc != CB_EFINDINGS ? 0 : audit_anchor_check(s, problems, &ae);
+        if (ar && ar != CB_EFINDINGS) { rc = ar; e = ae; }
+        else if (ar && !rc) rc = ar;
         store_close(s);
         if (rc && rc != CB_EFINDINGS) {
             json_decref(problems);
@@ -95,7 +106,8 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv)
             json_array_foreach(problems, i, p)
                 printf("entry %lld: %s\n", (long long)json_integer_value(json_object_get(p, "id")),
                        json_string_value(json_object_get(p, "problem")));
-            if (!ctx->quiet) printf("%ld audit entries checked: %s\n", checked, rc ? "TAMPERED" : "chain intact");
+            if (!ctx->quiet) printf("%ld audit entries checked: %s%s\n", checked, rc ? "TAMPERED" : "chain intact",
+                                    audit_has_anchor() ? (rc ? "" : ", matches its anchor") : " (no anchor: a rollback of the whole store cannot be detected)");
             json_decref(problems);
         }
         return rc;

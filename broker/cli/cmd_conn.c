@@ -6,9 +6,12 @@
 #include "store/audit.h"
 #include "commands.h"
 #include "conn/connstr.h"
+#include "conn/conn_redacted.h"
 #include "secrets/secret_provider.h"
 #include "conn/sources.h"
 #include "store/store.h"
+#include "policy/policy.h"
+#include "rotation/rotation.h"
 
 static int usage(void)
 {
@@ -48,10 +51,11 @@ static json_t *conn_json(const store_conn *c, const char *redacted)
 }
 
 /* Reads and validates a URL (stdin or ref). *url: cb_free_secret. */
-static int read_url(cli_ctx *ctx, const char *ref, const char *engine, char **url, conn_url *parsed)
+static int read_url(cli_ctx *ctx, const char *ref, const char *engine, char **url, conn_url *parsed, char **version)
 {
     cb_error e = {0};
     *url = NULL;
+    *version = NULL;
     if (ref) {
         secret_ref r;
         if (secret_ref_parse(ref, &r, &e)) return cli_report_error(ctx, &e);
@@ -59,6 +63,7 @@ static int read_url(cli_ctx *ctx, const char *ref, const char *engine, char **ur
         secret_value v;
         if (secret_fetch(ref, &v, &e)) return cli_report_error(ctx, &e);
         *url = cb_strdup(v.value);
+        *version = v.version ? cb_strdup(v.version) : NULL;
         secret_value_free(&v);
     } else {
         *url = cli_read_secret_stdin(ctx, "connection string");
@@ -67,11 +72,36 @@ static int read_url(cli_ctx *ctx, const char *ref, const char *engine, char **ur
     if (conn_url_parse(*url, engine, parsed, &e)) {
         cb_free_secret(*url);
         *url = NULL;
+        free(*version);
+        *version = NULL;
         cb_error_prefix(&e, "invalid connection string%s", ref ? " from reference" : "");
         e.code = CB_ERR;
         return cli_report_error(ctx, &e);
     }
     return 0;
+}
+
+/* A connection below requirements.min_sslmode is stored (the operator may be fixing the
+ * policy next), but said so: rotation and MCP queries will refuse it. sslmode=disable or
+ * allow without a requirement is still worth a word. */
+static void sslmode_warning(cli_ctx *ctx, const char *name, const conn_url *u)
+{
+    if (ctx->quiet) return;
+    cb_policy *p = NULL;
+    cb_error e = {0};
+    if (policy_load(ctx->paths.policies_dir, &p, NULL, &e) == 0 && p) {
+        const policy_requirements *r = &p->requirements;
+        if (rotation_check_sslmode(u, r->min_sslmode, name, &e))
+            fprintf(stderr, "credbroker: warning: %s (%s:%d:%d): rotation and MCP queries will refuse this connection\n",
+                    e.msg + (strncmp(e.msg, "policy: ", 8) == 0 ? 8 : 0), r->min_sslmode_origin.file ? r->min_sslmode_origin.file : "?",
+                    r->min_sslmode_origin.line, r->min_sslmode_origin.column);
+        policy_free(p);
+        if (e.msg[0]) return;
+    }
+    const char *m = u->engine && !strcmp(u->engine, "postgres") ? conn_url_param(u, "sslmode") : NULL;
+    if (m && (!strcmp(m, "disable") || !strcmp(m, "allow")))
+        fprintf(stderr, "credbroker: warning: connection %s has sslmode=%s: its password and data cross the network "
+                        "unencrypted (set requirements.min_sslmode in the policy to refuse this)\n", name, m);
 }
 
 static int conn_put(cli_ctx *ctx, int argc, char **argv, int update)
@@ -101,9 +131,9 @@ static int conn_put(cli_ctx *ctx, int argc, char **argv, int update)
         }
         if (!engine) engine = old.engine;
     }
-    char *url = NULL;
+    char *url = NULL, *version = NULL;
     conn_url u = {0};
-    rc = read_url(ctx, ref, engine, &url, &u);
+    rc = read_url(ctx, ref, engine, &url, &u, &version);
     if (rc) {
         json_t *d = json_pack("{s:s}", "error", "invalid connection string");
         audit_append(s, ctx->paths.actor, update ? "conn.update" : "conn.add", name, "error", d, cli_elapsed_ms(), NULL);
@@ -117,6 +147,10 @@ static int conn_put(cli_ctx *ctx, int argc, char **argv, int update)
     json_t *d = json_pack("{s:s,s:s?}", "engine", u.engine, "source", ref);
     audit_append(s, ctx->paths.actor, update ? "conn.update" : "conn.add", name, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
+    /* a --from-ref connection is a cached source: cache list shows it, sync refreshes it */
+    if (!rc && ref) source_state_record(s, name, ref, version);
+    free(version);
+    if (!rc) sslmode_warning(ctx, name, &u);
     if (!rc) {
         if (ctx->json) cli_print_json(json_pack("{s:b,s:s,s:s,s:s}", "ok", 1, "name", name, "engine", u.engine, "url", red));
         else cli_say(ctx, "%s connection %s (%s): %s", update ? "updated" : "added", name, u.engine, red);
@@ -153,6 +187,7 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
         }
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
+            conn_fill_redacted(s, &list[i]);
             if (ctx->json) json_array_append_new(arr, conn_json(&list[i], NULL));
             else printf("%-20s %-10s %-12s %s\n", list[i].name, list[i].engine, list[i].encrypted ? "encrypted" : "PLAINTEXT",
                         list[i].redacted ? list[i].redacted : "(run key migrate)");
@@ -174,6 +209,7 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
     if ((rc = cli_open_store(ctx, &s))) return rc;
     if (rm) {
         rc = store_conn_remove(s, name, &e);
+        if (!rc) source_state_forget(s, name);
         audit_append(s, ctx->paths.actor, "conn.remove", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
         store_close(s);
         if (rc) return cli_report_error(ctx, &e);
@@ -191,9 +227,17 @@ int cmd_conn(cli_ctx *ctx, int argc, char **argv)
     /* provider-backed connections are refreshed per their TTL and fail closed past max staleness */
     rc = conn_resolve(s, cfg, name, &c, &stale, &e);
     config_free(cfg);
-    if (url) audit_append(s, ctx->paths.actor, "conn.url", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), NULL);
+    cb_error ae = {0};
+    int arc = url ? audit_append(s, ctx->paths.actor, "conn.url", name, rc ? "error" : "ok", NULL, cli_elapsed_ms(), &ae) : 0;
     if (rc) {
         store_close(s);
+        return cli_report_error(ctx, &e);
+    }
+    /* no unaudited secret read: the URL is printed only once its audit row is committed */
+    if (arc) {
+        store_conn_free(&c);
+        store_close(s);
+        cb_fail(&e, CB_ERR, ae.kind, "the audit row could not be written (%s): the URL is not printed", ae.msg);
         return cli_report_error(ctx, &e);
     }
     if (url) {

@@ -130,34 +130,7 @@ static int key_migrate(cli_ctx *ctx, int argc, char **argv)
     cb_error e = {0};
     int n = 0;
     rc = store_migrate_plaintext(s, &n, &e);
-    if (!rc) {
-        /* refresh redacted display copies of connections that had none */
-        store_conn *list;
-        size_t cnt;
-        if (store_conn_list(s, &list, &cnt, NULL) == 0) {
-            for (size_t i = 0; i < cnt; i++) {
-                if (!list[i].redacted) {
-                    store_conn c;
-                    conn_url u;
-                    if (store_conn_get(s, list[i].name, 1, &c, NULL) == 0 && c.url && conn_url_parse(c.url, c.engine, &u, NULL) == 0) {
-                        char *red = conn_url_redacted(&u);
-                        sqlite3_stmt *st;
-                        if (sqlite3_prepare_v2(store_db(s), "UPDATE connections SET redacted = ? WHERE name = ?", -1, &st, NULL) == SQLITE_OK) {
-                            sqlite3_bind_text(st, 1, red, -1, SQLITE_STATIC);
-                            sqlite3_bind_text(st, 2, c.name, -1, SQLITE_STATIC);
-                            sqlite3_step(st);
-                            sqlite3_finalize(st);
-                        }
-                        free(red);
-                        conn_url_free(&u);
-                    }
-                    store_conn_free(&c);
-                }
-                store_conn_free(&list[i]);
-            }
-            free(list);
-        }
-    }
+    /* no redacted copies to refresh: the redacted form is derived from the sealed URL on read */
     json_t *d = json_pack("{s:i}", "migrated", n);
     audit_append(s, ctx->paths.actor, "key.migrate", ctx->paths.db_path, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);

@@ -37,6 +37,8 @@ static void say_report(cli_ctx *ctx, json_t *r)
                (long long)json_integer_value(json_object_get(r, "duration_ms")));
     else if (out && strcmp(out, "nothing") == 0)
         printf("%s: no interrupted rotation\n", cred);
+    else if (out && strcmp(out, "rotated-elsewhere") == 0 && !json_object_get(r, "error"))
+        printf("%s: rotated by another broker just now (done)\n", cred); /* --due: what was due is done */
 }
 
 static int rotate_names(cli_ctx *ctx, env *v, char **names, int n, int resume_only)
@@ -80,10 +82,14 @@ static int usage_rotate(void)
     printf("usage: credbroker rotate NAME...            rotate now (finishes an interrupted rotation first)\n"
            "       credbroker rotate --resume [NAME...] finish interrupted rotations only\n"
            "       credbroker rotate --due              finish interrupted ones, then rotate what is due\n"
-           "       credbroker rotate --journal          list rotations in progress (the journal)\n\n"
+           "       credbroker rotate --journal          list rotations in progress (the journal)\n"
+           "       credbroker rotate --journal --discard NAME\n"
+           "                                            drop the journal row of a credential no longer in\n"
+           "                                            the policy (audited; the stored URL is unchanged)\n\n"
            "Credentials, schedules and strategies come from the policy files (--policies).\n"
            "Exit: 0 ok, 1 failed (the stored credential still logs in), 2 refused by policy or usage,\n"
-           "4 master key, 5 a rotation of the credential is already in progress elsewhere.\n");
+           "4 master key, 5 a rotation of the credential is already in progress elsewhere (or another\n"
+           "broker rotated it just now; for --due that counts as done).\n");
     return 0;
 }
 
@@ -93,7 +99,12 @@ int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
     int resume = cli_take_flag(&argc, argv, "--resume");
     int due = cli_take_flag(&argc, argv, "--due");
     int journal = cli_take_flag(&argc, argv, "--journal");
+    const char *discard = cli_take_opt(&argc, argv, "--discard");
     if (cli_no_unknown_opts(argc, argv)) return CB_EUSAGE;
+    if (discard && (!journal || argc > 1)) {
+        usage_rotate();
+        return CB_EUSAGE;
+    }
     if (resume + due + journal > 1 || ((due || journal) && argc > 1) || (!resume && !due && !journal && argc < 2)) {
         usage_rotate();
         return CB_EUSAGE;
@@ -102,6 +113,14 @@ int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
     int rc = env_open(ctx, &v);
     if (rc) return rc;
     cb_error e = {0};
+    if (discard) {
+        rc = rotation_journal_discard(v.s, v.p, discard, ctx->paths.actor, &e);
+        rotation_env_close(&v);
+        if (rc) return cli_report_error(ctx, &e);
+        if (ctx->json) cli_print_json(json_pack("{s:b,s:s}", "ok", 1, "discarded", discard));
+        else cli_say(ctx, "discarded the journal row of %s (audited)", discard);
+        return 0;
+    }
     if (journal) {
         json_t *rows = NULL;
         rc = rotation_journal_list(v.s, &rows, &e);
@@ -116,8 +135,8 @@ int cmd_rotate(cli_ctx *ctx, int argc, char **argv)
                            json_string_value(json_object_get(r, "step")), json_string_value(json_object_get(r, "user")),
                            json_string_value(json_object_get(r, "started_at")),
                            (long long)json_integer_value(json_object_get(r, "owner_pid")),
-                           json_object_get(r, "error") ? "  last error: " : "",
-                           json_object_get(r, "error") ? json_string_value(json_object_get(r, "error")) : "");
+                           json_is_string(json_object_get(r, "error")) ? "  last error: " : "",
+                           json_is_string(json_object_get(r, "error")) ? json_string_value(json_object_get(r, "error")) : "");
                 json_decref(rows);
             }
         }

@@ -40,10 +40,17 @@ int cmd_get(cli_ctx *ctx, int argc, char **argv)
     secret_value v;
     rc = secret_fetch(argv[1], &v, &e);
     json_t *d = rc ? json_pack("{s:s}", "error", e.msg) : json_pack("{s:s?}", "version", v.version);
-    audit_append(s, ctx->paths.actor, "secret.get", argv[1], rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
+    cb_error ae = {0};
+    int arc = audit_append(s, ctx->paths.actor, "secret.get", argv[1], rc ? "error" : "ok", d, cli_elapsed_ms(), &ae);
     json_decref(d);
     store_close(s);
     if (rc) return cli_report_error(ctx, &e);
+    /* no unaudited secret read: the value is printed only once its audit row is committed */
+    if (arc) {
+        secret_value_free(&v);
+        cb_fail(&e, CB_ERR, ae.kind, "the audit row could not be written (%s): the secret is not printed", ae.msg);
+        return cli_report_error(ctx, &e);
+    }
     if (ctx->json) cli_print_json(json_pack("{s:s,s:s?,s:s}", "ref", argv[1], "version", v.version, "value", v.value));
     else printf("%s\n", v.value);
     secret_value_free(&v);

@@ -8,7 +8,7 @@
 int cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
     if (cli_wants_help(argc, argv)) {
-        printf("usage: credbroker init\n\nCreates an encrypted store at --db (default ./credbroker.db), mode 0600.\n"
+        printf("usage: credbroker init\n\nCreates an encrypted store at --db (default: see credbroker --help; -v prints it), mode 0600.\n"
                "The master key comes from CREDBROKER_MASTER_KEY or CREDBROKER_MASTER_KEY_REF.\n"
                "A 32-byte key (64 hex chars or base64, see 'credbroker key generate') is used through HKDF-SHA256;\n"
                "anything else is a passphrase, stretched with Argon2id (m=64 MiB, t=3, p=1).\n");
@@ -19,6 +19,8 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
     char *key = NULL;
     const char *src = NULL;
     if (store_master_key_from_env(&key, &src, &e)) return cli_report_error(ctx, &e);
+    /* a default location (XDG, /var/lib/credbroker) may not exist yet */
+    if (cli_make_parent_dir(ctx->paths.db_path, &e)) { cb_free_secret(key); return cli_report_error(ctx, &e); }
     int rc = store_create(ctx->paths.db_path, key, &e);
     cb_free_secret(key);
     if (rc) return cli_report_error(ctx, &e);

@@ -13,6 +13,7 @@ int cmd_audit(cli_ctx *ctx, int argc, char **argv);
 int cmd_get(cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(cli_ctx *ctx, int argc, char **argv);
 int cmd_cache(cli_ctx *ctx, int argc, char **argv);
+int cmd_monitor(cli_ctx *ctx, int argc, char **argv);
 
 struct cb_config;
 /* Loads credbroker.json for a command (absent is fine unless given explicitly). */

@@ -9,6 +9,7 @@
 #include "cmd_cron.h"
 #include "cmd_mcp.h"
 #include "cmd_rotate.h"
+#include "cmd_lease.h"
 #include "rotation/rotation_env.h"
 #include "tools/mcp_app.h"
 #include "rotation/cron.h"
@@ -41,19 +42,26 @@ static const cli_command commands[] = {
     {"mcp", cmd_mcp, "serve MCP tools on stdin/stdout (client 'local')"},
     {"serve", cmd_serve, "serve MCP over Streamable HTTP with API keys, and run the scheduler"},
     {"apikey", cmd_apikey, "create, list or revoke API keys for the MCP HTTP server"},
+    {"lease", cmd_lease, "list or revoke the leased per-client query logins (never a password)"},
     {"cron", cmd_cron, "next fire times of a cron expression; validate one"},
     {"policy", cmd_policy, "check or show the policy files (file:line:column errors)"},
+    {"monitor", cmd_monitor, "security findings from the audit log and schedules (exit 3 on findings)"},
     {"version", cmd_version, "print the version"},
     {NULL, NULL, NULL}
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: credbroker [--db PATH] [--config FILE] [--policies DIR] [--json] [-q] [-v] COMMAND [ARGS]\n\ncommands:\n");
+    fprintf(f, "usage: credbroker [--db PATH] [--config FILE] [--policies DIR] [--json] [-q] [-v] [--log-format text|json]\n"
+               "                  COMMAND [ARGS]\n"
+               "       credbroker --version\n\ncommands:\n");
     for (const cli_command *c = commands; c->name; c++) fprintf(f, "  %-18s %s\n", c->name, c->summary);
     fprintf(f, "\nRun 'credbroker COMMAND --help' for a command's options.\n"
                "Exit codes: 0 ok, 1 error, 2 usage, 3 findings, 4 master key missing or wrong,\n"
-               "5 rotation already in progress (another broker holds it).\n");
+               "5 rotation already in progress (another broker holds it).\n"
+               "Default paths: as root or under credbroker.service /var/lib/credbroker/credbroker.db and\n"
+               "/etc/credbroker/{credbroker.json,policies/}; for a user $XDG_DATA_HOME/credbroker/credbroker.db\n"
+               "and $XDG_CONFIG_HOME/credbroker/{credbroker.json,policies/}. -v prints the ones in use.\n");
 }
 
 int main(int argc, char **argv)
@@ -63,6 +71,7 @@ int main(int argc, char **argv)
     const char *bad = NULL;
     int g = cli_init(&ctx, &argc, argv, &bad);
     if (g == 1) { usage(stdout); return 0; }
+    if (g == 3) return cmd_version(&ctx, 1, argv);
     if (g == 2) { fprintf(stderr, "credbroker: unknown option %s\n", bad); usage(stderr); return CB_EUSAGE; }
     int i = 1;
     /* MCP credentials_* tools call the rotation engine through this hook */

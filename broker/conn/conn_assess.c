@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
@@ -143,6 +145,7 @@ static int assess_mysql(const conn_url *u, json_t *f)
 {
     int n = 0;
     static const char *const sk[] = {"ssl-mode", "sslmode", "ssl_mode", "tls", NULL};
+    static const char *const cak[] = {"ssl-ca", "ssl_ca", NULL};
     const char *m = first_param(u, sk);
     if (!m)
         n += add(f, "tls_mode", "medium", "ssl-mode is not set: the client may fall back to plaintext",
@@ -152,9 +155,48 @@ static int assess_mysql(const conn_url *u, json_t *f)
     else if (!strcasecmp(m, "preferred") || !strcasecmp(m, "prefer"))
         n += add(f, "tls_mode", "medium", "ssl-mode=PREFERRED allows a plaintext connection",
                  "use ssl-mode=VERIFY_IDENTITY");
+    else if (!strcasecmp(m, "required") || !strcasecmp(m, "require") || !strcasecmp(m, "true"))
+        n += add(f, "tls_verify", "medium", "ssl-mode=REQUIRED encrypts but accepts any server certificate (man-in-the-middle possible)",
+                 "use ssl-mode=VERIFY_IDENTITY with ssl-ca=<CA file>");
+    else if (!strcasecmp(m, "verify_ca") || !strcasecmp(m, "verify-ca"))
+        n += add(f, "tls_verify", "low", "ssl-mode=VERIFY_CA does not verify the server host name",
+                 "use ssl-mode=VERIFY_IDENTITY");
+    if (m && (!strncasecmp(m, "verify_", 7) || !strncasecmp(m, "verify-", 7)) && !first_param(u, cak))
+        n += add(f, "tls_rootcert", "medium", "certificate verification without ssl-ca: the connection is refused",
+                 "set ssl-ca=<CA file>");
     static const char *const tk[] = {"connect_timeout", "connect-timeout", "connectTimeout", "timeout", NULL};
     if (!first_param(u, tk))
         n += add(f, "connect_timeout", "low", "no connect timeout set", "add connect-timeout=10");
+    return n;
+}
+
+/* SQLite has no login: what protects the data is the file's owner and mode. A file that
+ * does not exist (yet) has nothing to report. */
+static int assess_sqlite(const conn_url *u, json_t *f)
+{
+    const char *path = u->dbname;
+    if (!path || !*path) return 0;
+    if (!strncmp(path, "file:", 5)) path += 5;
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    int n = 0;
+    if (st.st_mode & S_IWOTH)
+        n += add(f, "file_mode", "high", "the database file is writable by every local user", "chmod 600 (or 640) the file");
+    else if (st.st_mode & S_IROTH)
+        n += add(f, "file_mode", "medium", "the database file is readable by every local user", "chmod 600 (or 640) the file");
+    if (st.st_mode & S_IWGRP)
+        n += add(f, "file_mode_group", "low", "the database file is writable by its group", "chmod g-w the file");
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        n += add(f, "file_owner", "medium", "the database file belongs to another user, who can change or replace it",
+                 "chown the file to the account that runs the broker (or root)");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) { if (slash == dir) slash[1] = 0; else *slash = 0; } else snprintf(dir, sizeof dir, ".");
+    struct stat ds;
+    if (stat(dir, &ds) == 0 && (ds.st_mode & S_IWOTH) && !(ds.st_mode & S_ISVTX))
+        n += add(f, "dir_mode", "high", "the directory of the database file is writable by every local user (the file can be replaced)",
+                 "chmod o-w the directory");
     return n;
 }
 
@@ -162,7 +204,7 @@ int conn_assess(const conn_url *u, json_t *f)
 {
     if (!u || !u->engine || !json_is_array(f)) return 0;
     int n = 0;
-    if (!strcmp(u->engine, "sqlite")) return 0;
+    if (!strcmp(u->engine, "sqlite")) return assess_sqlite(u, f);
     if (!strcmp(u->engine, "postgres")) n += assess_postgres(u, f);
     else if (!strcmp(u->engine, "sqlserver")) n += assess_sqlserver(u, f);
     else if (!strcmp(u->engine, "mysql")) n += assess_mysql(u, f);

@@ -531,6 +531,27 @@ static int looks_like_path(const char *s)
     return 0;
 }
 
+/* MySQL/MariaDB options the client would otherwise reject only at connect time. */
+static int check_mysql_opts(const conn_url *u, cb_error *e)
+{
+    static const char *const modes[] = {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY", NULL};
+    const char *m = conn_url_param(u, "ssl-mode");
+    if (!m) m = conn_url_param(u, "ssl_mode");
+    if (m) {
+        int ok = 0;
+        for (size_t i = 0; modes[i] && !ok; i++) ok = !strcasecmp(m, modes[i]);
+        if (!ok) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "ssl-mode must be DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY");
+    }
+    const char *t = conn_url_param(u, "connect-timeout");
+    if (!t) t = conn_url_param(u, "connect_timeout");
+    if (t) {
+        char *end;
+        long v = strtol(t, &end, 10);
+        if (!*t || *end || v < 1 || v > 3600) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "connect-timeout must be 1..3600 seconds");
+    }
+    return 0;
+}
+
 int conn_url_parse(const char *s, const char *engine_hint, conn_url *out, cb_error *e)
 {
     memset(out, 0, sizeof *out);
@@ -540,6 +561,12 @@ int conn_url_parse(const char *s, const char *engine_hint, conn_url *out, cb_err
     while (n && isspace((unsigned char)s[n - 1])) n--;
     if (n == 0) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "empty connection string");
     if (n > 65536) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "connection string too long");
+    /* a newline or other control character inside is never part of a valid string: it
+     * would be stored and end up in logs, crontabs or a driver's conninfo. TAB stays: it
+     * separates libpq key=value pairs and may sit in a quoted password. */
+    for (size_t k = 0; k < n; k++)
+        if (((unsigned char)s[k] < 0x20 && s[k] != '\t') || s[k] == 0x7f)
+            return bad(e, "control character in the connection string (percent-encode it if it belongs to a value)", k);
     char *str = cb_strndup(s, n);
     const char *hint = norm_engine(engine_hint);
     int rc = 0;
@@ -612,6 +639,7 @@ int conn_url_parse(const char *s, const char *engine_hint, conn_url *out, cb_err
     cb_free_secret_n(str, n + 1);
     if (!rc && hint && strcmp(hint, out->engine) != 0)
         rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "connection string is for %s, expected %s", out->engine, hint);
+    if (!rc && !strcmp(out->engine, "mysql")) rc = check_mysql_opts(out, e);
     if (rc) conn_url_free(out);
     return rc;
 }

@@ -94,6 +94,20 @@ int source_fetch(cb_store *s, const char *name, const char *ref, const char *eng
     return rc;
 }
 
+void source_state_record(cb_store *s, const char *name, const char *ref, const char *version)
+{
+    state_put(s, name, ref, version, 1, NULL);
+}
+
+void source_state_forget(cb_store *s, const char *name)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(store_db(s), "DELETE FROM source_state WHERE name = ?", -1, &q, NULL) != SQLITE_OK) return;
+    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+    sqlite3_step(q);
+    sqlite3_finalize(q);
+}
+
 static void limits_for(const cb_config *cfg, const char *name, int *ttl, int *stale, const char **engine)
 {
     const config_source *src = cfg ? config_source_get(cfg, name) : NULL;
@@ -180,6 +194,38 @@ int sources_sync(cb_store *s, const cb_config *cfg, int force, json_t *report, c
         }
         state_free(&st);
         json_array_append_new(report, d);
+    }
+    /* connections added with `conn add --from-ref` are sources too (default TTL/staleness) */
+    store_conn *list = NULL;
+    size_t n = 0;
+    if (store_conn_list(s, &list, &n, NULL) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            store_conn *c = &list[i];
+            if (c->source_ref && !config_source_get(cfg, c->name)) {
+                json_t *d = json_object();
+                src_state st;
+                state_get(s, c->name, &st);
+                int64_t age = st.found && st.fetched_at ? cb_now() - st.fetched_at : -1;
+                if (!force && age >= 0 && age < DEFAULT_TTL && st.ref && strcmp(st.ref, c->source_ref) == 0) {
+                    json_object_set_new(d, "name", json_string(c->name));
+                    json_object_set_new(d, "ref", json_string(c->source_ref));
+                    json_object_set_new(d, "outcome", json_string("fresh"));
+                    json_object_set_new(d, "age_s", json_integer(age));
+                } else {
+                    cb_error fe = {0};
+                    if (source_fetch(s, c->name, c->source_ref, c->engine, d, &fe)) {
+                        int servable = age >= 0 && age <= DEFAULT_STALENESS && fe.kind != CB_K_INVALID;
+                        json_object_set_new(d, "outcome", json_string(servable ? "stale" : "error"));
+                        json_object_set_new(d, "age_s", age >= 0 ? json_integer(age) : json_null());
+                        if (!servable) failures++;
+                    }
+                }
+                state_free(&st);
+                json_array_append_new(report, d);
+            }
+            store_conn_free(c);
+        }
+        free(list);
     }
     if (failures)
         return cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "%d source%s could not be fetched and have no usable cached value",

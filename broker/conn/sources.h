@@ -20,7 +20,15 @@ int source_fetch(cb_store *s, const char *name, const char *ref, const char *eng
 int conn_resolve(cb_store *s, const cb_config *cfg, const char *name, store_conn *out,
                  int *stale, cb_error *e);
 
-/* Pulls every configured source (force = ignore TTL). report gets one object per source. */
+/* Records a value just fetched and stored by the caller (conn add --from-ref), so that
+ * cache list shows it and its TTL counts from now. */
+void source_state_record(cb_store *s, const char *name, const char *ref, const char *version);
+/* Drops that record (conn remove): cache list no longer shows the connection. */
+void source_state_forget(cb_store *s, const char *name);
+
+/* Pulls every configured source and every `conn add --from-ref` connection (default TTL
+ * and staleness unless credbroker.json names it) (force = ignore TTL). report gets one
+ * object per source. */
 int sources_sync(cb_store *s, const cb_config *cfg, int force, json_t *report, cb_error *e);
 
 /* Metadata of what is cached: [{name, ref, version, fetched_at, age_s, ttl_s,

@@ -183,6 +183,13 @@ typedef struct mcp_http_opts {
     int session_idle_s;          /* default 900 */
     int auth_fail_limit;         /* failures of one address or key id per window before 429; default 10 */
     int auth_fail_window_s;      /* default 60 */
+    /* GET /metrics (metrics.h exposition): NULL token = open, else "Authorization: Bearer
+     * <token>" compared in constant time; never the MCP API keys. */
+    const char *metrics_token;
+    /* GET /healthz: when set, returns 0 (200) or non-zero (503) and a JSON body (malloc'd);
+     * NULL answers {"status":"ok"}. */
+    int (*health)(void *arg, char **json);
+    void *health_arg;
     int max_connections;         /* open connections; default 4096 (RLIMIT_NOFILE is raised to fit) */
     int max_sessions_per_key;    /* per bearer token; the key's own idle sessions make room; default 64 */
     int request_deadline_s;      /* a request must arrive whole within this; default 10 */
@@ -191,6 +198,10 @@ typedef struct mcp_http_opts {
     int max_inflight_per_key;    /* requests of one token being run at once (more: 429); default workers/4, >= 4 */
     int max_connections_per_ip;  /* 0 = no per-address cap (default: on loopback every client shares one) */
 } mcp_http_opts;
+
+/* The peer address of the HTTP request being handled on this thread ("127.0.0.1"), or
+ * NULL outside one (stdio): for the audit and authentication hooks. */
+const char *mcp_request_peer(void);
 
 typedef struct mcp_http mcp_http;
 

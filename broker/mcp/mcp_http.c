@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "mcp_http_internal.h"
+#include "metrics.h"
 
 /* ---------- helpers ---------- */
 
@@ -471,6 +472,40 @@ static void handle_delete(mcp_http *h, struct MHD_Connection *conn, req_state *r
     set_body(rs, 204, NULL, NULL, NULL);
 }
 
+static _Thread_local const char *tl_peer;
+const char *mcp_request_peer(void) { return tl_peer; }
+/* A request runs on a worker thread: the peer of the request it runs. */
+void mcph_set_peer(const char *addr) { tl_peer = addr; }
+
+/* GET /metrics and /healthz: outside the MCP authentication (own optional token). Leaves
+ * the answer in rs. */
+static void serve_ops(mcp_http *h, struct MHD_Connection *conn, const char *url, const char *method, req_state *rs)
+{
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        const char *const hd[] = {"Allow", "GET, HEAD", NULL};
+        set_body(rs, 405, NULL, NULL, hd);
+        return;
+    }
+    if (!strcmp(url, "/healthz")) {
+        char *body = NULL;
+        int bad = h->o.health ? h->o.health(h->o.health_arg, &body) : 0;
+        set_body(rs, bad ? 503 : 200, "application/json", body ? body : "{\"status\":\"ok\"}", NULL);
+        free(body);
+        return;
+    }
+    if (h->o.metrics_token) {
+        const char *a = hdr(conn, "Authorization");
+        size_t tl = strlen(h->o.metrics_token);
+        if (!a || strncasecmp(a, "Bearer ", 7) || strlen(a + 7) != tl || !cb_ct_equal(a + 7, h->o.metrics_token, tl)) {
+            mcph_set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: /metrics needs its bearer token", NULL);
+            return;
+        }
+    }
+    char *text = mx_render();
+    set_body(rs, 200, MX_CONTENT_TYPE, text, NULL);
+    free(text);
+}
+
 static void client_addr(struct MHD_Connection *conn, char *out, size_t n)
 {
     snprintf(out, n, "unknown");
@@ -488,12 +523,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     (void)version;
     mcp_http *h = cls;
     req_state *rs = *con_cls;
+    tl_peer = rs ? rs->addr : NULL;
     if (!rs) {
         /* First call: headers only. Reject early so a refused body is never buffered. */
         rs = cb_calloc(1, sizeof *rs);
         cb_buf_init(&rs->body, 0);
         *con_cls = rs;
         client_addr(conn, rs->addr, sizeof rs->addr);
+        tl_peer = rs->addr;
         if (!host_allowed(h, hdr(conn, "Host"))) {
             mcph_set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Host not allowed", NULL);
             return mcph_queue(conn, rs);
@@ -503,13 +540,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             mcph_set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Origin not allowed", NULL);
             return mcph_queue(conn, rs);
         }
-        if (!strcmp(url, "/healthz")) {
-            if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-                const char *const hd[] = {"Allow", "GET, HEAD", NULL};
-                set_body(rs, 405, NULL, NULL, hd);
-            } else {
-                set_body(rs, 200, "application/json", "{\"status\":\"ok\"}", NULL);
-            }
+        if (!strcmp(url, "/healthz") || !strcmp(url, "/metrics")) {
+            serve_ops(h, conn, url, method, rs);
             return mcph_queue(conn, rs);
         }
         if (strcmp(url, "/mcp") != 0) {

@@ -119,7 +119,9 @@ void *mcph_worker_main(void *arg)
         if (!h->q_head) h->q_tail = NULL;
         pthread_mutex_unlock(&h->q_mu);
         struct MHD_Connection *conn = rs->conn;
+        mcph_set_peer(rs->addr); /* the audit and the monitor see the request's peer */
         mcph_handle_post(h, conn, rs);
+        mcph_set_peer(NULL);
         mcph_inflight_add(h, rs, -1);
         if (!rs->resp) mcph_set_err(h, rs, 500, MCP_INTERNAL_ERROR, "Internal error", NULL);
         MHD_resume_connection(conn); /* rs belongs to the MHD thread again from here */

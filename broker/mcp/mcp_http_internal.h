@@ -91,6 +91,7 @@ struct req_state {
 void mcph_handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs);
 void mcph_set_err(mcp_http *h, req_state *rs, int status, int code, const char *msg, const char *const *hdrs);
 enum MHD_Result mcph_queue(struct MHD_Connection *conn, req_state *rs);
+void mcph_set_peer(const char *addr); /* mcp_request_peer() on this thread */
 
 /* mcp_http_guard.c */
 int mcph_record_failure(mcp_http *h, const char *addr, const char *keyid, int *retry);

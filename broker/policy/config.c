@@ -31,6 +31,8 @@ void config_free(cb_config *c)
     strv_free(c->allowed_hosts, c->nhosts);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->metrics_token_ref);
+    free(c->audit_anchor);
     free(c->master_key_ref);
     free(c);
 }
@@ -44,11 +46,13 @@ cb_config *config_defaults(void)
     return c;
 }
 
+const char *config_default_path = CONFIG_DEFAULT_PATH;
+
 int config_path_explicit(const char *cli_value)
 {
     const char *env = getenv("CREDBROKER_CONFIG");
     if (env && *env) return 1;
-    return cli_value && strcmp(cli_value, CONFIG_DEFAULT_PATH) != 0;
+    return cli_value && strcmp(cli_value, config_default_path) != 0;
 }
 
 const config_source *config_source_get(const cb_config *c, const char *name)
@@ -264,7 +268,7 @@ static void parse_str_list(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const cha
 static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
 {
     static const char *const keys[] = {"$schema", "sources", "listen", "allowed_origins", "allowed_hosts", "tls",
-                                       "api_key_rate_limit", "master_key_ref", "http", NULL};
+                                       "api_key_rate_limit", "master_key_ref", "metrics", "audit", "http", NULL};
     json_t *root = doc->root, *v;
     const jdoc_pos *pos = doc->pos;
     jdoc_check_keys(c, root, pos, "", keys);
@@ -375,6 +379,20 @@ static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
             }
         }
     }
+    /* one-key objects holding a secret reference: "metrics": {"token_ref"}, "audit": {"anchor"} */
+    static const char *const okeys[][3] = {{"metrics", "token_ref", "metrics.token_ref"}, {"audit", "anchor", "audit.anchor"}};
+    for (int i = 0; i < 2; i++) {
+        if (!(v = json_object_get(root, okeys[i][0]))) continue;
+        const jdoc_pos *op = member_or(pos, okeys[i][0]);
+        const char *const allowed[] = {okeys[i][1], NULL};
+        if (!json_is_object(v)) { jdoc_err(c, op, "%s: must be an object", okeys[i][0]); continue; }
+        jdoc_check_keys(c, v, op, okeys[i][0], allowed);
+        json_t *x = json_object_get(v, okeys[i][1]);
+        if (!x) { jdoc_err(c, op, "%s: missing required key \"%s\"", okeys[i][0], okeys[i][1]); continue; }
+        char *r = get_ref(c, x, member_or(op, okeys[i][1]), okeys[i][2]);
+        if (i == 0) cfg->metrics_token_ref = r;
+        else cfg->audit_anchor = r;
+    }
 }
 
 int config_load_buffer(const char *name, const char *text, size_t len, cb_config **out,
@@ -409,7 +427,7 @@ int config_load_buffer(const char *name, const char *text, size_t len, cb_config
 int config_load(const char *path, int required, cb_config **out, cb_diags *diags, cb_error *e)
 {
     *out = NULL;
-    if (!path || !*path) path = CONFIG_DEFAULT_PATH;
+    if (!path || !*path) path = config_default_path;
     struct stat st;
     if (stat(path, &st) != 0 && errno == ENOENT) {
         if (!required) { *out = config_defaults(); return 0; }
@@ -455,5 +473,7 @@ json_t *config_to_json(const cb_config *c)
     if (c->tls_cert) json_object_set_new(o, "tls", json_pack("{s:s,s:s}", "cert", c->tls_cert, "key", c->tls_key ? c->tls_key : ""));
     if (c->rate_per_min) json_object_set_new(o, "api_key_rate_limit", json_pack("{s:i,s:i}", "per_min", c->rate_per_min, "burst", c->rate_burst));
     if (c->master_key_ref) json_object_set_new(o, "master_key_ref", json_string(c->master_key_ref));
+    if (c->metrics_token_ref) json_object_set_new(o, "metrics", json_pack("{s:s}", "token_ref", c->metrics_token_ref));
+    if (c->audit_anchor) json_object_set_new(o, "audit", json_pack("{s:s}", "anchor", c->audit_anchor));
     return o;
 }

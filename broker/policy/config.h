@@ -8,7 +8,9 @@
  *     "listen": "127.0.0.1:8787", "allowed_origins": ["http://localhost:6274"],
  *     "allowed_hosts": ["localhost:8787"], "tls": { "cert": "path", "key": "path" },
  *     "api_key_rate_limit": { "per_min": 600, "burst": 60 },
- *     "master_key_ref": "vault://secret/broker#master_key" }                        */
+ *     "master_key_ref": "vault://secret/broker#master_key",
+ *     "metrics": { "token_ref": "file:///etc/credbroker/metrics-token" },
+ *     "audit": { "anchor": "file:///mnt/other-disk/credbroker.anchor" } }          */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
 #include <stddef.h>
@@ -50,6 +52,8 @@ typedef struct cb_config {
     int rate_per_min;                  /* api_key_rate_limit.per_min, 0 = none */
     int rate_burst;                    /* api_key_rate_limit.burst, default = per_min */
     char *master_key_ref;              /* NULL = CREDBROKER_MASTER_KEY(_REF) from env */
+    char *metrics_token_ref;           /* "metrics": {"token_ref": REF}: bearer for GET /metrics; NULL = open */
+    char *audit_anchor;                /* "audit": {"anchor": REF}: where the audit head is anchored; NULL = none */
     struct {                           /* "http": serve's limits; 0 = default (readme-hardening.md) */
         int max_connections, max_sessions, max_sessions_per_key, session_idle_s, request_deadline_s, max_batch,
             workers, auth_fail_limit, max_inflight_per_key, max_connections_per_ip;
@@ -70,6 +74,9 @@ cb_config *config_defaults(void);
 /* Whether the path was chosen by the user (CLI value differs from the default or
  * CREDBROKER_CONFIG is set): then a missing file is an error. */
 int config_path_explicit(const char *cli_value);
+/* The default the CLI chose (XDG, /etc/credbroker, $CONFIGURATION_DIRECTORY), compared by
+ * config_path_explicit; CONFIG_DEFAULT_PATH until set. */
+extern const char *config_default_path;
 
 const config_source *config_source_get(const cb_config *c, const char *name);
 /* Parses "host:port", "[v6]:port"; port 1..65535. *host malloc'd. */

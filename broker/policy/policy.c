@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "secrets/secret_provider.h"
+#include "policy_connections.h"
 
 int (*policy_schedule_validator)(const char *expr, const char *tz, cb_error *e) = NULL;
 
@@ -64,6 +65,8 @@ static void client_free(policy_client *c)
     free(c->name);
     strv_free(c->tools, c->ntools);
     strv_free(c->connections, c->nconnections);
+    strv_free(c->setting_names, c->nsettings);
+    strv_free(c->setting_values, c->nsettings);
     origin_free(&c->origin);
     memset(c, 0, sizeof *c);
 }
@@ -73,12 +76,17 @@ void policy_free(cb_policy *p)
     if (!p) return;
     for (size_t i = 0; i < p->ncredentials; i++) credential_free(&p->credentials[i]);
     for (size_t i = 0; i < p->nclients; i++) client_free(&p->clients[i]);
+    for (size_t i = 0; i < p->nconnections; i++) policy_connection_free(&p->connections[i]);
     free(p->credentials);
     free(p->clients);
+    free(p->connections);
+    origin_free(&p->requirements.mcp_least_privilege_origin);
     strv_free(p->files, p->nfiles);
     origin_free(&p->requirements.min_sslmode_origin);
     origin_free(&p->requirements.max_connect_timeout_origin);
     origin_free(&p->requirements.require_encryption_origin);
+    origin_free(&p->monitoring.origin);
+    free(p->monitoring.webhook);
     free(p);
 }
 
@@ -86,6 +94,8 @@ cb_policy *policy_new(void)
 {
     cb_policy *p = cb_calloc(1, sizeof *p);
     p->requirements.require_encryption = -1;
+    policy_monitoring_defaults(&p->monitoring);
+    p->requirements.mcp_least_privilege = -1;
     return p;
 }
 
@@ -441,7 +451,8 @@ static void parse_name_list(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const ch
 static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_pos *pos, policy_client *cl)
 {
     static const char *const keys[] = {"tools", "connections", "mode", "max_rows", "statement_timeout_ms",
-                                       "max_bytes", "reveal", "sensitive_params", "rate_limit_per_min", "admin", NULL};
+                                       "max_bytes", "reveal", "sensitive_params", "rate_limit_per_min",
+                                       "session_settings", "admin", NULL};
     char q[80];
     jdoc_quote(name, q);
     char *path = cb_sprintf("clients.%s", q);
@@ -501,6 +512,10 @@ static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
         SUBPATH("rate_limit_per_min");
         if (get_int(c, v, member_or(pos, "rate_limit_per_min"), sub, 1, 100000, &x) == 0) cl->rate_limit_per_min = (int)x;
     }
+    if ((v = json_object_get(o, "session_settings"))) {
+        SUBPATH("session_settings");
+        policy_parse_session_settings(c, v, member_or(pos, "session_settings"), sub, cl);
+    }
 #undef SUBPATH
     free(sub);
     free(path);
@@ -508,7 +523,8 @@ static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
 
 static void parse_requirements(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, policy_requirements *r)
 {
-    static const char *const keys[] = {"min_sslmode", "max_connect_timeout_s", "require_encryption", NULL};
+    static const char *const keys[] = {"min_sslmode", "max_connect_timeout_s", "require_encryption",
+                                       "mcp_least_privilege", NULL};
     if (!json_is_object(o)) { jdoc_err(c, pos, "requirements: must be an object"); return; }
     jdoc_check_keys(c, o, pos, "requirements", keys);
     json_t *v;
@@ -531,19 +547,27 @@ static void parse_requirements(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, poli
         if (get_bool(c, v, at, "requirements.require_encryption", &r->require_encryption) == 0)
             set_origin(&r->require_encryption_origin, c->file, at);
     }
+    if ((v = json_object_get(o, "mcp_least_privilege"))) {
+        const jdoc_pos *at = member_or(pos, "mcp_least_privilege");
+        if (get_bool(c, v, at, "requirements.mcp_least_privilege", &r->mcp_least_privilege) == 0)
+            set_origin(&r->mcp_least_privilege_origin, c->file, at);
+    }
 }
 
 /* ---------------- one file, merge ---------------- */
 
 static void parse_doc(jdoc_ctx *c, const jdoc *doc, cb_policy *f)
 {
-    static const char *const keys[] = {"$schema", "requirements", "credentials", "clients", NULL};
+    static const char *const keys[] = {"$schema", "requirements", "credentials", "clients", "monitoring", "connections",
+                                       NULL};
     jdoc_check_keys(c, doc->root, doc->pos, "", keys);
     json_t *v;
     if ((v = json_object_get(doc->root, "$schema")) && !json_is_string(v))
         jdoc_err(c, member_or(doc->pos, "$schema"), "$schema: must be a string");
     if ((v = json_object_get(doc->root, "requirements")))
         parse_requirements(c, v, member_or(doc->pos, "requirements"), &f->requirements);
+    if ((v = json_object_get(doc->root, "monitoring")))
+        policy_monitoring_parse(c, v, member_or(doc->pos, "monitoring"), &f->monitoring);
     for (int sec = 0; sec < 2; sec++) {
         const char *sname = sec == 0 ? "credentials" : "clients";
         json_t *o = json_object_get(doc->root, sname);
@@ -559,6 +583,19 @@ static void parse_doc(jdoc_ctx *c, const jdoc *doc, cb_policy *f)
             const jdoc_pos *ip = member_or(sp, k);
             if (sec == 0) parse_credential(c, k, it, ip, &f->credentials[f->ncredentials++]);
             else parse_client(c, k, it, ip, &f->clients[f->nclients++]);
+        }
+    }
+    json_t *co = json_object_get(doc->root, "connections");
+    if (co) {
+        const jdoc_pos *cp = member_or(doc->pos, "connections");
+        if (!json_is_object(co)) {
+            jdoc_err(c, cp, "connections: must be an object");
+        } else {
+            size_t n = json_object_size(co);
+            f->connections = cb_calloc(n ? n : 1, sizeof *f->connections);
+            const char *k;
+            json_t *it;
+            json_object_foreach(co, k, it) policy_parse_connection(c, k, it, member_or(cp, k), &f->connections[f->nconnections++]);
         }
     }
 }
@@ -593,13 +630,20 @@ int policy_add_buffer(cb_policy *p, const char *name, const char *text, size_t l
         const policy_client *old = policy_client_get(p, f->clients[i].name);
         if (old) dup_err(&c, "client", old->name, &old->origin, &f->clients[i].origin);
     }
+    for (size_t i = 0; i < f->nconnections; i++) {
+        const policy_connection *old = policy_connection_get(p, f->connections[i].name);
+        if (old) dup_err(&c, "connection", old->name, &old->origin, &f->connections[i].origin);
+    }
     policy_requirements *R = &p->requirements, *F = &f->requirements;
+    if (R->mcp_least_privilege >= 0 && F->mcp_least_privilege >= 0)
+        dup_err(&c, "requirement", "mcp_least_privilege", &R->mcp_least_privilege_origin, &F->mcp_least_privilege_origin);
     if (R->min_sslmode && F->min_sslmode)
         dup_err(&c, "requirement", "min_sslmode", &R->min_sslmode_origin, &F->min_sslmode_origin);
     if (R->max_connect_timeout_s && F->max_connect_timeout_s)
         dup_err(&c, "requirement", "max_connect_timeout_s", &R->max_connect_timeout_origin, &F->max_connect_timeout_origin);
     if (R->require_encryption >= 0 && F->require_encryption >= 0)
         dup_err(&c, "requirement", "require_encryption", &R->require_encryption_origin, &F->require_encryption_origin);
+    if (p->monitoring.set && f->monitoring.set) dup_err(&c, "section", "monitoring", &p->monitoring.origin, &f->monitoring.origin);
     if (c.errors) {
         policy_free(f);
         return c.errors;
@@ -618,6 +662,17 @@ int policy_add_buffer(cb_policy *p, const char *name, const char *text, size_t l
         p->nclients += f->nclients;
         f->nclients = 0;
     }
+    if (f->nconnections) {
+        p->connections = cb_realloc(p->connections, (p->nconnections + f->nconnections) * sizeof *p->connections);
+        memcpy(p->connections + p->nconnections, f->connections, f->nconnections * sizeof *f->connections);
+        p->nconnections += f->nconnections;
+        f->nconnections = 0;
+    }
+    if (F->mcp_least_privilege >= 0) {
+        R->mcp_least_privilege = F->mcp_least_privilege;
+        R->mcp_least_privilege_origin = F->mcp_least_privilege_origin;
+        F->mcp_least_privilege_origin.file = NULL;
+    }
     if (F->min_sslmode) {
         R->min_sslmode = F->min_sslmode;
         R->min_sslmode_origin = F->min_sslmode_origin;
@@ -632,6 +687,11 @@ int policy_add_buffer(cb_policy *p, const char *name, const char *text, size_t l
         R->require_encryption = F->require_encryption;
         R->require_encryption_origin = F->require_encryption_origin;
         F->require_encryption_origin.file = NULL;
+    }
+    if (f->monitoring.set) { /* take f's monitoring whole */
+        policy_monitoring t = p->monitoring;
+        p->monitoring = f->monitoring;
+        f->monitoring = t;
     }
     policy_free(f);
     p->files = cb_realloc(p->files, (p->nfiles + 1) * sizeof *p->files);
@@ -786,6 +846,7 @@ json_t *policy_to_json(const cb_policy *p)
     if (r->min_sslmode) json_object_set_new(req, "min_sslmode", json_string(policy_sslmode_name(r->min_sslmode)));
     if (r->max_connect_timeout_s) json_object_set_new(req, "max_connect_timeout_s", json_integer(r->max_connect_timeout_s));
     if (r->require_encryption >= 0) json_object_set_new(req, "require_encryption", json_boolean(r->require_encryption));
+    if (r->mcp_least_privilege >= 0) json_object_set_new(req, "mcp_least_privilege", json_boolean(r->mcp_least_privilege));
     for (size_t i = 0; i < p->ncredentials; i++) {
         const policy_credential *c = &p->credentials[i];
         json_t *o = json_object(), *pw = json_object(), *cls = json_array();
@@ -817,11 +878,15 @@ json_t *policy_to_json(const cb_policy *p)
         json_object_set_new(o, "reveal", json_boolean(c->reveal));
         json_object_set_new(o, "sensitive_params", json_boolean(c->sensitive_params));
         if (c->rate_limit_per_min) json_object_set_new(o, "rate_limit_per_min", json_integer(c->rate_limit_per_min));
+        if (c->nsettings) json_object_set_new(o, "session_settings", policy_session_settings_json(c));
         json_object_set_new(o, "admin", json_boolean(c->admin));
         json_object_set_new(clients, c->name, o);
     }
+    if (p->nconnections) json_object_set_new(root, "connections", policy_connections_json(p));
+
     json_object_set_new(root, "requirements", req);
     json_object_set_new(root, "credentials", creds);
     json_object_set_new(root, "clients", clients);
+    json_object_set_new(root, "monitoring", policy_monitoring_json(&p->monitoring));
     return root;
 }

@@ -83,11 +83,29 @@ typedef struct policy_client {
     int reveal;              /* security_generate_secure_key may return the key; default 0 */
     int sensitive_params;    /* audit must not record query parameter values; default 0 */
     int rate_limit_per_min;  /* 0 = none; else 1..100000 */
+    /* session_settings: database settings applied (set_config(name, value, true)) before
+     * the model's statement. Names are custom settings ("app.user_id"); values may hold
+     * ${client} and ${apikey.attr.NAME} (the calling API key's attributes). */
+    char **setting_names, **setting_values; size_t nsettings;
     policy_origin origin;
     int admin;               /* "admin": true grants every admin-class tool; default 0 */
     int admin_set;           /* "admin" present (true or false): the file knows tool classes */
 } policy_client;
 
+/* connections.NAME.query_identity: the broker leases a login of its own for each
+ * (client, connection) pair, made through admin_connection (see docs/readme-least-privilege.md). */
+typedef struct policy_query_identity {
+    char *admin_connection;  /* required: the stored connection that may CREATE ROLE */
+    char **member_of; size_t nmember_of; /* required, 1..16 role names granted to the login */
+    int ttl_s;               /* 60..604800, default 3600 */
+    int connection_limit;    /* 1..1000, default 4 */
+} policy_query_identity;
+
+typedef struct policy_connection {
+    char *name;
+    policy_query_identity *query_identity;   /* NULL: queries run as the stored login */
+    policy_origin origin;
+} policy_connection;
 /* Tool classes. Every tool is read-only unless listed as write or admin (tool_class.c).
  * "*" grants read-only tools (and write tools to a read-write client), never admin ones:
  * those must be named one by one, or granted all at once with "admin": true. */
@@ -118,13 +136,37 @@ typedef struct policy_requirements {
     policy_sslmode min_sslmode;     /* UNSET = no requirement */
     int max_connect_timeout_s;      /* 0 = unset; else 1..600 */
     int require_encryption;         /* -1 unset, 0/1 */
+    int mcp_least_privilege;        /* -1 unset, 0/1: query_readonly refuses a connection assess flags */
     policy_origin min_sslmode_origin, max_connect_timeout_origin, require_encryption_origin;
+    policy_origin mcp_least_privilege_origin;
 } policy_requirements;
+
+/* "monitoring": thresholds of the security monitor (monitor/monitor.h). One file may
+ * set it; defaults (policy_monitoring_defaults) otherwise. */
+typedef struct policy_monitoring {
+    int auth_failures;          /* failed authentications per address in the window; default 10 */
+    int rate_factor;            /* last hour's calls vs the client's hourly baseline; default 10 */
+    int rate_min_calls;         /* ... and at least this many calls in that hour; default 100 */
+    long long export_rows;      /* rows read by one client in the window; default 100000 */
+    long long export_bytes;     /* bytes of results to one client in the window; default 100 MiB */
+    int statement_timeouts;     /* per client in the window; default 5 */
+    int denied_statements;      /* refused calls / read-only guard hits per client; default 1 */
+    int rotation_grace_s;       /* a scheduled rotation is overdue this long after its slot; default 3600 */
+    char *webhook;              /* https:// URL serve posts new findings to; NULL = none */
+    int set;                    /* defined by a file (two files: error) */
+    policy_origin origin;
+} policy_monitoring;
+void policy_monitoring_defaults(policy_monitoring *m);
+/* Parses the "monitoring" object of one file into m (errors through c). */
+void policy_monitoring_parse(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, policy_monitoring *m);
+json_t *policy_monitoring_json(const policy_monitoring *m);
 
 typedef struct cb_policy {
     policy_requirements requirements;
+    policy_monitoring monitoring;
     policy_credential *credentials; size_t ncredentials;
     policy_client *clients; size_t nclients;
+    policy_connection *connections; size_t nconnections;
     char **files; size_t nfiles;     /* files loaded, in load order */
 } cb_policy;
 
@@ -156,6 +198,10 @@ const policy_credential *policy_credential_get(const cb_policy *p, const char *n
 const policy_client *policy_client_get(const cb_policy *p, const char *name);
 #define policy_credential(p, n) policy_credential_get((p), (n))
 #define policy_client(p, n) policy_client_get((p), (n))
+/* A connection's section (NULL when the policy says nothing about it). */
+const policy_connection *policy_connection_get(const cb_policy *p, const char *name);
+/* Its query identity, or NULL. */
+const policy_query_identity *policy_query_identity_get(const cb_policy *p, const char *connection);
 
 /* Access checks; deny (0) for NULL client or name. Tool names are compared exactly:
  * callers resolve aliases (security.rotateKey -> security_rotate_key) first. */

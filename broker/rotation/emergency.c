@@ -1,8 +1,10 @@
 /* Incident response: the core behind `credbroker emergency-rotate` and the MCP tool
  * credentials_emergency_rotate. It lives beside the engine so that neither caller
  * reaches the other's layer. */
+#include <stdlib.h>
 #include <string.h>
 #include "emergency.h"
+#include "lease_reaper.h"
 #include "rotation.h"
 #include "store/apikeys.h"
 #include "store/audit.h"
@@ -15,12 +17,24 @@ int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const c
     int64_t t0 = cb_now_ms();
 
     json_t *rotated = json_array(), *failures = json_array(), *sessions = json_object(), *reports = json_array();
-    long sessions_total = 0;
+    long sessions_total = 0, leases_revoked = 0;
     size_t i;
     json_t *nj;
     json_array_foreach(names, i, nj) {
         const char *name = json_string_value(nj);
         const policy_credential *c = policy_credential(vp->p, name);
+        /* leased query logins on the rotated connection go first: their sessions end, and
+         * with them any lock a model took to block this rotation */
+        if (c) {
+            lease_filter lf = {.connection = c->connection};
+            int nl = 0;
+            cb_error le = {0};
+            char *why = cb_sprintf("emergency rotation (incident %s)", incident ? incident : "?");
+            if (lease_revoke_where(vp->s, vp->cfg, &lf, actor, why, NULL, &nl, &le))
+                json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "revoke_leases", "error", le.msg));
+            free(why);
+            leases_revoked += nl;
+        }
         /* alternating-users: rotate twice so neither old password survives */
         int rounds = c && c->strategy == POLICY_ALTERNATING_USERS ? 2 : 1, ok = 1;
         for (int r = 0; r < rounds && ok; r++) {
@@ -53,6 +67,7 @@ int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const c
                             "rotated", rotated, "sessions_ended", sessions, "sessions_ended_total", (json_int_t)sessions_total,
                             "api_keys_revoked_requested", revoke, "failures", failures);
     if (revoke) json_object_set_new(rec, "api_keys_revoked", json_integer(keys));
+    json_object_set_new(rec, "leases_revoked", json_integer(leases_revoked));
     cb_error ae = {0};
     int arc = audit_append(vp->s, actor, "incident", incident, okall ? "ok" : "partial", rec, (long)(cb_now_ms() - t0), &ae);
     if (arc) {

@@ -1,10 +1,12 @@
 /* Rotation engine: create -> set -> test -> finish with a journal (see rotation.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include "rotation.h"
 #include "store/audit.h"
@@ -68,6 +70,21 @@ int rotation_check_sslmode(const conn_url *u, int min, const char *conn_name, cb
                            conn_name, m ? m : "prefer (default)", policy_sslmode_name((policy_sslmode)min));
         return 0;
     }
+    if (u->engine && strcmp(u->engine, "mysql") == 0) {
+        /* ssl-mode on libpq's ladder: DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY */
+        static const char *const my[] = {"", "DISABLED", "", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"};
+        const char *m = conn_url_param(u, "ssl-mode");
+        int have = POLICY_SSL_PREFER; /* the client's default */
+        if (m) {
+            have = -1;
+            for (int i = 1; i <= POLICY_SSL_VERIFY_FULL; i++)
+                if (*my[i] && strcasecmp(m, my[i]) == 0) have = i;
+        }
+        if (have < min)
+            return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: connection %s has ssl-mode=%s, below requirements.min_sslmode=%s",
+                           conn_name, m ? m : "PREFERRED (default)", policy_sslmode_name((policy_sslmode)min));
+        return 0;
+    }
     if (u->engine && strcmp(u->engine, "sqlserver") == 0 && min >= POLICY_SSL_REQUIRE) {
         const char *enc = conn_url_param(u, "Encrypt");
         if (!truthy(enc))
@@ -109,7 +126,11 @@ typedef struct rot {
     const rotation_opts *o;
     const db_target *dbt;
     conn_url cur, alt, admin;     /* parsed stored URLs (secrets) */
+    char *cur_raw, *alt_raw, *admin_raw; /* the stored URL texts cur/alt/admin were parsed from (secrets) */
     int have_alt, have_admin;
+    int fresh;                    /* this run inserted the journal row (id) */
+    int claimed;                  /* this run owns the journal row (id) */
+    int registered;               /* the credential is in this process's active set */
     char *target;                 /* login whose password changes */
     db_conn *ctl;                 /* control connection: lock + set */
     int ctl_pending;              /* ctl logged in with the pending password */
@@ -131,25 +152,37 @@ static void rot_free(rot *r)
     conn_url_free(&r->cur);
     conn_url_free(&r->alt);
     conn_url_free(&r->admin);
+    cb_free_secret(r->cur_raw);
+    cb_free_secret(r->alt_raw);
+    cb_free_secret(r->admin_raw);
     free(r->target);
     cb_free_secret(r->pending);
     cb_free_secret(r->ctl_password);
     free(r->pending_version);
 }
 
-/* Test-only: stop at a named point so a test can kill -9 the process there. */
+/* Test-only: stop at a named point so a test can kill -9 the process there, or (with
+ * CREDBROKER_TEST_PAUSE_UNTIL=FILE) hold it there until the test creates FILE, so a race
+ * is staged in a fixed order whatever the machine's load (still at most PAUSE_S). */
 static void pause_at(const char *point)
 {
     const char *want = getenv("CREDBROKER_TEST_PAUSE_AT");
     if (!want || strcmp(want, point) != 0) return;
     const char *s = getenv("CREDBROKER_TEST_PAUSE_S");
+    const char *until = getenv("CREDBROKER_TEST_PAUSE_UNTIL");
     int secs = s ? atoi(s) : 30;
     fprintf(stderr, "credbroker: test pause at %s pid=%d\n", point, (int)getpid());
     fflush(stderr);
+    if (until && *until) {
+        struct timespec step = {0, 50 * 1000 * 1000};
+        for (long i = 0; i < (long)secs * 20 && access(until, F_OK) != 0; i++) nanosleep(&step, NULL);
+        return;
+    }
     if (secs > 0) sleep((unsigned)secs);
 }
 
-static int load_url(rot *r, const char *name, conn_url *out, const char *role, cb_error *e)
+/* raw (may be NULL): gets the stored URL text, to tell later whether it changed. */
+static int load_url(rot *r, const char *name, conn_url *out, char **raw, const char *role, cb_error *e)
 {
     store_conn sc;
     int stale = 0;
@@ -165,6 +198,10 @@ static int load_url(rot *r, const char *name, conn_url *out, const char *role, c
     else if (conn_url_parse(sc.url, sc.engine, out, e)) {
         cb_error_prefix(e, "connection %s", name);
         rc = CB_ERR;
+    }
+    if (!rc && raw) {
+        cb_free_secret(*raw);
+        *raw = cb_strdup(sc.url);
     }
     store_conn_free(&sc);
     if (!rc) rc = rotation_check_sslmode(out, r->p->requirements.min_sslmode, name, e);
@@ -199,6 +236,7 @@ typedef struct jrow {
     int found;
     char *id, *step, *strategy, *target, *connection, *pending_version, *owner_host;
     long owner_pid;
+    int64_t updated_at;
 } jrow;
 
 static void jrow_free(jrow *j)
@@ -225,8 +263,8 @@ static int journal_get(cb_store *s, const char *cred, jrow *j, cb_error *e)
     memset(j, 0, sizeof *j);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(store_db(s),
-                           "SELECT id, step, strategy, target_user, connection, pending_version, owner_pid, owner_host"
-                           " FROM rotation_journal WHERE credential = ?", -1, &st, NULL) != SQLITE_OK)
+                           "SELECT id, step, strategy, target_user, connection, pending_version, owner_pid, owner_host,"
+                           " updated_at FROM rotation_journal WHERE credential = ?", -1, &st, NULL) != SQLITE_OK)
         return sql_fail(s, e, "journal");
     sqlite3_bind_text(st, 1, cred, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
@@ -235,6 +273,7 @@ static int journal_get(cb_store *s, const char *cred, jrow *j, cb_error *e)
         j->id = coltext(st, 0); j->step = coltext(st, 1); j->strategy = coltext(st, 2); j->target = coltext(st, 3);
         j->connection = coltext(st, 4); j->pending_version = coltext(st, 5);
         j->owner_pid = (long)sqlite3_column_int64(st, 6); j->owner_host = coltext(st, 7);
+        j->updated_at = sqlite3_column_int64(st, 8);
     }
     sqlite3_finalize(st);
     if (r != SQLITE_ROW && r != SQLITE_DONE) return sql_fail(s, e, "journal");
@@ -263,13 +302,16 @@ static int journal_set_step(rot *r, int step, const char *version, cb_error *e)
     return rc;
 }
 
+/* The run that owned the row stops: record why, and give the row up (owner_pid 0), so
+ * a long-lived process (serve) does not keep others from resuming what it left. */
 static void journal_error(rot *r, const char *msg)
 {
     char now[24];
     snprintf(now, sizeof now, "%lld", (long long)cb_now());
-    const char *v[] = {msg, now, r->c->name};
+    const char *v[] = {msg, now, r->c->name, r->id};
     cb_error ig = {0};
-    exec_bind(r->s, "UPDATE rotation_journal SET error = ?1, updated_at = ?2 WHERE credential = ?3", v, 3, &ig);
+    exec_bind(r->s, "UPDATE rotation_journal SET error = ?1, updated_at = ?2, owner_pid = 0 WHERE credential = ?3 AND id = ?4",
+              v, 4, &ig);
 }
 
 static int pid_alive(long pid)
@@ -292,6 +334,162 @@ static void hostname(char out[256])
 {
     if (gethostname(out, 255) != 0) snprintf(out, 256, "unknown");
     out[255] = 0;
+}
+
+/* A journal row owned by another host counts as live while its heartbeat (updated_at,
+ * written at every step) is younger than this: its pid cannot be checked from here. */
+#define OWNER_STALE_S 300
+
+/* 1 when the row's owner is another live process: same host and its pid alive (our own
+ * pid: a leftover of this process, since the active set below already excludes a
+ * concurrent run in another thread), or another host with a fresh heartbeat. */
+static int owner_live(long pid, const char *host, int64_t updated_at)
+{
+    char me[256];
+    hostname(me);
+    if (!host || !*host || pid <= 0) return 0;
+    if (strcmp(host, me) == 0) return pid != (long)getpid() && pid_alive(pid);
+    int64_t age = cb_now() - updated_at;
+    return age >= 0 && age < OWNER_STALE_S;
+}
+
+/* Credentials being rotated by this process (serve: the scheduler tick and MCP calls run
+ * in threads of one pid, which the journal's owner_pid cannot tell apart). */
+#define ACTIVE_MAX 64
+static pthread_mutex_t active_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *active[ACTIVE_MAX];
+
+static int active_add(const char *cred)
+{
+    int rc = 1, freeslot = -1;
+    pthread_mutex_lock(&active_mu);
+    for (int i = 0; i < ACTIVE_MAX; i++) {
+        if (active[i] && strcmp(active[i], cred) == 0) { freeslot = -2; break; }
+        if (!active[i] && freeslot == -1) freeslot = i;
+    }
+    if (freeslot >= 0) {
+        active[freeslot] = cb_strdup(cred);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&active_mu);
+    return rc; /* 1: already active here (or the set is full: fail closed, as in progress) */
+}
+
+static void active_del(const char *cred)
+{
+    pthread_mutex_lock(&active_mu);
+    for (int i = 0; i < ACTIVE_MAX; i++)
+        if (active[i] && strcmp(active[i], cred) == 0) {
+            free(active[i]);
+            active[i] = NULL;
+        }
+    pthread_mutex_unlock(&active_mu);
+}
+
+/* The stored URL text of connection name now (no provider fetch); NULL when absent. */
+static char *stored_raw(rot *r, const char *name)
+{
+    store_conn sc;
+    cb_error ig = {0};
+    if (store_conn_get(r->s, name, 1, &sc, &ig)) return NULL;
+    char *u = sc.url ? cb_strdup(sc.url) : NULL;
+    store_conn_free(&sc);
+    return u;
+}
+
+static int same_text(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+
+/* 1 when the stored credential(s) of this rotation differ from the ones it read. */
+static int stored_changed(rot *r)
+{
+    char *u = stored_raw(r, r->c->connection);
+    int changed = !same_text(u, r->cur_raw);
+    cb_free_secret(u);
+    if (!changed && r->have_alt) {
+        u = stored_raw(r, r->c->alternate_connection);
+        changed = !same_text(u, r->alt_raw);
+        cb_free_secret(u);
+    }
+    return changed;
+}
+
+/* Re-reads (under the store transaction) the stored URLs this rotation works from;
+ * *changed = 1 when they differ from the first read (then r->cur/alt hold the new ones). */
+static int reread_stored(rot *r, int *changed, cb_error *e)
+{
+    *changed = stored_changed(r);
+    if (!*changed) return 0;
+    char *u = stored_raw(r, r->c->connection);
+    if (!u) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "connection '%s' is no longer stored", r->c->connection);
+    conn_url nu;
+    int rc = conn_url_parse(u, r->cur.engine, &nu, e);
+    if (rc) { cb_free_secret(u); return rc; }
+    conn_url_free(&r->cur);
+    r->cur = nu;
+    cb_free_secret(r->cur_raw);
+    r->cur_raw = u;
+    if (r->have_alt) {
+        u = stored_raw(r, r->c->alternate_connection);
+        if (!u) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "connection '%s' is no longer stored", r->c->alternate_connection);
+        if ((rc = conn_url_parse(u, r->alt.engine, &nu, e))) { cb_free_secret(u); return rc; }
+        conn_url_free(&r->alt);
+        r->alt = nu;
+        cb_free_secret(r->alt_raw);
+        r->alt_raw = u;
+    }
+    return 0;
+}
+
+/* 0 when the stored admin URL changed since it was read and now holds the new one
+ * (r->admin); -1 when it is unchanged or unusable. */
+static int reload_admin(rot *r)
+{
+    char *u = stored_raw(r, r->c->admin_connection);
+    if (!u || same_text(u, r->admin_raw)) {
+        cb_free_secret(u);
+        return -1;
+    }
+    conn_url nu;
+    cb_error ig = {0};
+    int bad = conn_url_parse(u, r->admin.engine, &nu, &ig); /* frees nu itself on failure */
+    if (!bad && rotation_check_sslmode(&nu, r->p->requirements.min_sslmode, r->c->admin_connection, &ig)) {
+        conn_url_free(&nu);
+        bad = 1;
+    }
+    if (bad) {
+        cb_free_secret(u);
+        return -1;
+    }
+    conn_url_free(&r->admin);
+    r->admin = nu;
+    cb_free_secret(r->admin_raw);
+    r->admin_raw = u;
+    return 0;
+}
+
+/* Undoes a claim made by this run before anything left the process (nothing published,
+ * the database untouched): the journal row and its pending password go, as if the
+ * rotation had never started. A resumed row stays, given up for the next run. */
+static void release_claim(rot *r)
+{
+    if (!r->claimed) return;
+    cb_error ig = {0};
+    const char *v[] = {r->c->name, r->id};
+    if (r->fresh && r->step == STEP_CREATE) {
+        int rc = store_begin(r->s, &ig);
+        if (!rc) rc = exec_bind(r->s, "DELETE FROM secrets WHERE ns = '" PENDING_NS "' AND name = ?1 AND version = ?2", v, 2, &ig);
+        if (!rc) rc = exec_bind(r->s, "DELETE FROM rotation_journal WHERE credential = ?1 AND id = ?2", v, 2, &ig);
+        if (!rc) rc = store_commit(r->s, &ig);
+        else store_rollback(r->s);
+        if (rc) LOG_WARN("releasing the journal row of %s: %s", r->c->name, ig.msg);
+        else {
+            r->id[0] = 0;
+            r->step = STEP_NONE;
+        }
+    } else {
+        exec_bind(r->s, "UPDATE rotation_journal SET owner_pid = 0 WHERE credential = ?1 AND id = ?2", v, 2, &ig);
+    }
+    r->claimed = 0;
 }
 
 /* ---- steps ---- */
@@ -448,7 +646,7 @@ static int resolve_target(rot *r, cb_error *e)
     const policy_credential *c = r->c;
     if (c->strategy == POLICY_ALTERNATING_USERS) {
         if (c->alternate_connection) {
-            if (load_url(r, c->alternate_connection, &r->alt, "alternate", e)) return e->code;
+            if (load_url(r, c->alternate_connection, &r->alt, &r->alt_raw, "alternate", e)) return e->code;
             r->have_alt = 1;
             if (!r->alt.user || !r->cur.user || strcmp(r->alt.user, r->cur.user) == 0)
                 return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: connection and alternate_connection must hold two different logins", c->name);
@@ -472,7 +670,7 @@ static int resolve_target(rot *r, cb_error *e)
 
 /* The control connection runs the lock and ALTER: the admin login, else the target login
  * itself (on resume first with the pending password: if it logs in, set is done). */
-static int connect_control(rot *r, const jrow *j, cb_error *e)
+static int connect_control(rot *r, cb_error *e)
 {
     if (r->have_admin) {
         if (r->dbt->connect(&r->admin, &r->ctl, e)) {
@@ -483,7 +681,7 @@ static int connect_control(rot *r, const jrow *j, cb_error *e)
     }
     conn_url u;
     cb_error pe = {0};
-    if (j->found && r->pending) {
+    if (r->resumed && r->pending) {
         if (target_url(r, r->pending, &u) && r->dbt->connect(&u, &r->ctl, &pe) == 0) {
             conn_url_free(&u);
             r->ctl_pending = 1;
@@ -535,16 +733,136 @@ static void audit_rot(rot *r, const char *cred, const char *outcome, const cb_er
     json_decref(d);
 }
 
+/* Another broker rotated the credential between our first read and now. */
+static int rotated_elsewhere(rot *r, const char *credential, cb_error *e, const char **outcome)
+{
+    *outcome = "rotated-elsewhere";
+    if (r->o->scheduled) return 0; /* what was due is done */
+    return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT,
+                   "rotation of %s: rotated by another broker just now (the stored credential changed)", credential);
+}
+
+/* The store-side guard, in ONE transaction (BEGIN IMMEDIATE: writers of this store
+ * serialize): look at the journal row, read the stored credential again, then either
+ * take over an interrupted rotation or journal a new one with its pending password.
+ * Returns with *outcome "in-progress"/"rotated-elsewhere"/"nothing" when there is
+ * nothing for this run to do. */
+static int claim(rot *r, const char *credential, const pw_policy *pw, cb_error *e, const char **outcome)
+{
+    const policy_credential *c = r->c;
+    char host[256], pid[24], now[24];
+    hostname(host);
+    snprintf(pid, sizeof pid, "%ld", (long)getpid());
+    snprintf(now, sizeof now, "%lld", (long long)cb_now());
+    if (store_begin(r->s, e)) return e->code;
+    jrow j;
+    int changed = 0;
+    if (journal_get(r->s, credential, &j, e) || reread_stored(r, &changed, e)) {
+        store_rollback(r->s);
+        jrow_free(&j);
+        return e->code;
+    }
+    if (j.found) {
+        if (owner_live(j.owner_pid, j.owner_host, j.updated_at)) {
+            store_rollback(r->s);
+            *outcome = "in-progress";
+            cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress (pid %ld on %s)",
+                    credential, j.owner_pid, j.owner_host);
+            jrow_free(&j);
+            return e->code;
+        }
+        /* an interrupted rotation: its target and pending password, read in this transaction */
+        free(r->target);
+        r->target = cb_strdup(j.target);
+        store_secret ps;
+        if (store_secret_get(r->s, PENDING_NS, credential, &ps, e) == 0) {
+            if (ps.version && strcmp(ps.version, j.id) == 0) r->pending = cb_strdup(ps.value);
+            store_secret_free(&ps);
+        }
+        const char *v[] = {pid, host, now, credential, j.id};
+        int rc = !r->pending ? cb_fail(e, CB_ERR, CB_K_TAMPERED, "journal of %s has no matching pending password", credential)
+                             : exec_bind(r->s, "UPDATE rotation_journal SET owner_pid = ?1, owner_host = ?2, updated_at = ?3"
+                                               " WHERE credential = ?4 AND id = ?5", v, 5, e);
+        if (!rc) {
+            snprintf(r->id, sizeof r->id, "%s", j.id);
+            r->resumed = 1;
+            r->from_step = r->step = rotation_step_from_name(j.step);
+            r->pending_version = cb_strdup(j.pending_version);
+            if (!r->step) rc = cb_fail(e, CB_ERR, CB_K_TAMPERED, "journal of %s has an unknown step", credential);
+        }
+        jrow_free(&j);
+        if (rc) {
+            r->id[0] = 0;
+            store_rollback(r->s);
+            return rc;
+        }
+    } else {
+        if (r->o->resume_only) {
+            store_rollback(r->s);
+            *outcome = "nothing";
+            return 0;
+        }
+        if (changed) {
+            store_rollback(r->s);
+            return rotated_elsewhere(r, credential, e, outcome);
+        }
+        if (r->o->scheduled) {
+            /* due when the tick looked; a success recorded since means another broker did it */
+            sqlite3_stmt *st;
+            int64_t last = 0;
+            if (sqlite3_prepare_v2(store_db(r->s), "SELECT last_success FROM schedule_state WHERE credential = ?", -1, &st, NULL) == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, credential, -1, SQLITE_STATIC);
+                if (sqlite3_step(st) == SQLITE_ROW) last = sqlite3_column_int64(st, 0);
+                sqlite3_finalize(st);
+            }
+            if (last > r->o->due_base) {
+                store_rollback(r->s);
+                return rotated_elsewhere(r, credential, e, outcome);
+            }
+        }
+        pause_at("before-create");
+        if (cb_uuid4(r->id)) { store_rollback(r->s); return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot generate an id"); }
+        int rc = password_generate(pw, &r->pending, e);
+        json_t *meta = json_pack("{s:s,s:s}", "rotation", r->id, "user", r->target);
+        char *ms = json_dumps(meta, JSON_COMPACT);
+        json_decref(meta);
+        if (!rc) rc = store_secret_put(r->s, PENDING_NS, credential, r->pending, strlen(r->pending), r->id, ms, e);
+        free(ms);
+        const char *v[] = {credential, r->id, policy_strategy_name(c->strategy), r->target, c->connection, c->publish_to, now, pid, host};
+        if (!rc) rc = exec_bind(r->s, "INSERT INTO rotation_journal(credential, id, step, strategy, target_user, connection, publish_to,"
+                                      " started_at, updated_at, owner_pid, owner_host) VALUES(?1,?2,'create',?3,?4,?5,?6,?7,?7,?8,?9)",
+                                v, 9, e);
+        if (rc) {
+            r->id[0] = 0;
+            store_rollback(r->s);
+            return rc;
+        }
+        r->step = STEP_CREATE;
+        r->fresh = 1;
+    }
+    if (store_commit(r->s, e)) {
+        r->id[0] = 0;
+        r->step = STEP_NONE;
+        r->fresh = 0;
+        return e->code;
+    }
+    r->claimed = 1;
+    return 0;
+}
+
 static int run(rot *r, const char *credential, json_t *report, cb_error *e, const char **outcome)
 {
     *outcome = "error";
     const policy_credential *c = r->c;
-    if (load_url(r, c->connection, &r->cur, "", e)) return e->code;
+    if (load_url(r, c->connection, &r->cur, &r->cur_raw, "", e)) return e->code;
     r->dbt = db_target_for(r->cur.engine);
+    if (!strcmp(r->cur.engine, "sqlite"))
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: connection %s is SQLite, which has no logins or passwords: rotation does not apply (protect the file's owner and mode instead)",
+                       credential, c->connection);
     if (!r->dbt || !r->dbt->set_password)
         return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: engine %s cannot be rotated", credential, r->cur.engine);
     if (c->admin_connection) {
-        if (load_url(r, c->admin_connection, &r->admin, "admin", e)) return e->code;
+        if (load_url(r, c->admin_connection, &r->admin, &r->admin_raw, "admin", e)) return e->code;
         r->have_admin = 1;
     }
     pw_policy pw;
@@ -557,103 +875,55 @@ static int run(rot *r, const char *credential, json_t *report, cb_error *e, cons
         if (bad) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: publish_to must not pin a version or stage", credential);
     }
     if (resolve_target(r, e)) return e->code;
+    /* a name the server cannot hold is the policy's mistake, found before anything changes */
+    if (!strcmp(r->cur.engine, "mysql") && strlen(r->target) > 128)
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "policy: credential %s: user name %.40s... is %zu characters, longer than MariaDB's limit of 128",
+                       credential, r->target, strlen(r->target));
 
-    jrow j;
-    if (journal_get(r->s, credential, &j, e)) return e->code;
-    if (j.found) {
-        free(r->target);
-        r->target = cb_strdup(j.target);
-        store_secret ps;
-        if (store_secret_get(r->s, PENDING_NS, credential, &ps, e) == 0) {
-            if (ps.version && strcmp(ps.version, j.id) == 0) r->pending = cb_strdup(ps.value);
-            store_secret_free(&ps);
-        }
-        if (!r->pending) {
-            jrow_free(&j);
-            return cb_fail(e, CB_ERR, CB_K_TAMPERED, "journal of %s has no matching pending password", credential);
-        }
-    } else if (r->o->resume_only) {
-        *outcome = "nothing";
-        return 0;
+    pause_at("after-read-credential");
+
+    /* same process (serve's threads): one run per credential at a time */
+    if (active_add(credential)) {
+        *outcome = "in-progress";
+        return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress (in this process)", credential);
     }
-    int rc = connect_control(r, &j, e);
+    r->registered = 1;
+    /* the journal row first, then the credential it reads is the one used below */
+    int rc = claim(r, credential, &pw, e, outcome);
+    if (rc || !r->claimed) return rc;
+
+    rc = connect_control(r, e);
+    if (rc && e->kind == CB_K_DENIED && r->have_admin && reload_admin(r) == 0) {
+        /* the admin login was rotated meanwhile (another credential, another broker): its new stored URL */
+        *e = (cb_error){0};
+        rc = connect_control(r, e);
+    }
     if (rc) {
-        jrow_free(&j);
+        /* a login refused with a credential that is no longer the stored one: someone else rotated */
+        int moved = e->kind == CB_K_DENIED && stored_changed(r);
+        release_claim(r);
+        if (moved) return rotated_elsewhere(r, credential, e, outcome);
         return rc;
     }
     snprintf(r->lock_name, sizeof r->lock_name, "credbroker:rotate:%s", credential);
     int got = 0;
     if (r->dbt->lock(r->ctl, r->lock_name, &got, e)) {
-        jrow_free(&j);
+        release_claim(r);
         cb_error_prefix(e, "database lock");
         return e->code;
     }
     if (!got) {
-        jrow_free(&j);
+        release_claim(r);
         *outcome = "in-progress";
         return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT,
                        "rotation of %s is already in progress (another broker holds the database lock)", credential);
     }
     r->locked = 1;
-    jrow_free(&j);
-
-    /* the journal row guard, under BEGIN IMMEDIATE (same store, other process) */
-    char host[256], pid[24], now[24];
-    hostname(host);
-    snprintf(pid, sizeof pid, "%ld", (long)getpid());
-    snprintf(now, sizeof now, "%lld", (long long)cb_now());
-    if (store_begin(r->s, e)) return e->code;
-    if (journal_get(r->s, credential, &j, e)) { store_rollback(r->s); return e->code; }
-    if (j.found) {
-        if (j.owner_pid != (long)getpid() && j.owner_host && strcmp(j.owner_host, host) == 0 && pid_alive(j.owner_pid)) {
-            store_rollback(r->s);
-            long op = j.owner_pid;
-            jrow_free(&j);
-            *outcome = "in-progress";
-            return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress (pid %ld on %s)",
-                           credential, op, host);
-        }
-        if (!r->pending || strcmp(r->target, j.target) != 0) {
-            /* the row appeared between our first look and the lock: start over next time */
-            store_rollback(r->s);
-            jrow_free(&j);
-            *outcome = "in-progress";
-            return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress", credential);
-        }
-        const char *v[] = {pid, host, now, credential};
-        if (exec_bind(r->s, "UPDATE rotation_journal SET owner_pid = ?1, owner_host = ?2, updated_at = ?3 WHERE credential = ?4", v, 4, e)) {
-            store_rollback(r->s);
-            jrow_free(&j);
-            return e->code;
-        }
-        snprintf(r->id, sizeof r->id, "%s", j.id);
-        r->resumed = 1;
-        r->from_step = r->step = rotation_step_from_name(j.step);
-        r->pending_version = cb_strdup(j.pending_version);
-        jrow_free(&j);
-        if (!r->step) { store_rollback(r->s); return cb_fail(e, CB_ERR, CB_K_TAMPERED, "journal of %s has an unknown step", credential); }
-    } else {
-        if (r->o->resume_only || r->pending) {
-            store_rollback(r->s);
-            *outcome = "nothing";
-            return 0;   /* finished by someone else meanwhile */
-        }
-        pause_at("before-create");
-        if (cb_uuid4(r->id)) { store_rollback(r->s); return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot generate an id"); }
-        if (password_generate(&pw, &r->pending, e)) { store_rollback(r->s); return e->code; }
-        json_t *meta = json_pack("{s:s,s:s}", "rotation", r->id, "user", r->target);
-        char *ms = json_dumps(meta, JSON_COMPACT);
-        json_decref(meta);
-        rc = store_secret_put(r->s, PENDING_NS, credential, r->pending, strlen(r->pending), r->id, ms, e);
-        free(ms);
-        const char *v[] = {credential, r->id, policy_strategy_name(c->strategy), r->target, c->connection, c->publish_to, now, pid, host};
-        if (!rc) rc = exec_bind(r->s, "INSERT INTO rotation_journal(credential, id, step, strategy, target_user, connection, publish_to,"
-                                      " started_at, updated_at, owner_pid, owner_host) VALUES(?1,?2,'create',?3,?4,?5,?6,?7,?7,?8,?9)",
-                                v, 9, e);
-        if (rc) { store_rollback(r->s); return rc; }
-        r->step = STEP_CREATE;
+    /* both guards held: the credential must still be the one read under the journal row */
+    if (stored_changed(r)) {
+        release_claim(r);
+        return rotated_elsewhere(r, credential, e, outcome);
     }
-    if (store_commit(r->s, e)) return e->code;
 
     /* Resume decides by testing: if the pending password logs in, set has happened. */
     if (r->resumed && r->step != STEP_CREATE && !r->ctl_pending) {
@@ -693,13 +963,16 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
     int rc;
     const char *outcome = "error";
     if (!r.c) {
-        rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files", credential);
+        rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files%s", credential,
+                     o->resume_only ? " (an interrupted rotation of it stays in the journal: drop it with "
+                                      "'credbroker rotate --journal --discard NAME')" : "");
         outcome = "denied";
     } else {
         rc = run(&r, credential, report, e, &outcome);
         if (rc && strncmp(e->msg, "policy:", 7) == 0) outcome = "denied";
     }
-    if (rc && r.id[0] && strcmp(outcome, "in-progress") != 0) {
+    int conflict = strcmp(outcome, "in-progress") == 0 || strcmp(outcome, "rotated-elsewhere") == 0;
+    if (rc && r.id[0] && !conflict) {
         journal_error(&r, e->msg);
         char msg[sizeof e->msg];
         snprintf(msg, sizeof msg, "%s", e->msg);
@@ -707,10 +980,13 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
     }
     if (report) fill_report(&r, report, outcome, rc ? e : NULL, t0);
     if (strcmp(outcome, "nothing") != 0) audit_rot(&r, credential, outcome, rc ? e : NULL, t0);
-    if (r.c && (!rc || strcmp(outcome, "in-progress") != 0) && strcmp(outcome, "nothing") != 0) {
+    /* another broker's run records its own result */
+    if (r.c && !conflict && strcmp(outcome, "nothing") != 0) {
         cb_error ig = {0};
         if (schedule_state_record(s, r.c, rc == 0, cb_now(), rc ? e->msg : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
     }
+    if (r.claimed && conflict) release_claim(&r); /* a conflict met after taking over a row */
+    if (r.registered) active_del(credential);
     rot_free(&r);
     return rc;
 }
@@ -727,13 +1003,11 @@ static int resume_rows(cb_store *s, const cb_policy *p, const cb_config *cfg, co
         const char *cred = json_string_value(json_object_get(row, "credential"));
         if (idle_s >= 0) {
             /* the scheduler leaves live owners alone and retries a failed row only after idle_s */
-            char host[256];
-            hostname(host);
             const char *oh = json_string_value(json_object_get(row, "owner_host"));
             long op = (long)json_integer_value(json_object_get(row, "owner_pid"));
             int64_t upd = 0;
             cb_parse_iso8601(json_string_value(json_object_get(row, "updated_at")), &upd);
-            if (oh && strcmp(oh, host) == 0 && op != (long)getpid() && pid_alive(op)) continue;
+            if (owner_live(op, oh, upd)) continue;
             if (cb_now() - upd < idle_s) continue;
         }
         rotation_opts o = {.actor = actor, .resume_only = 1};
@@ -797,14 +1071,16 @@ int rotation_terminate_sessions(cb_store *s, const cb_policy *p, const cb_config
     r.s = s; r.p = p; r.cfg = cfg; r.o = &o;
     r.c = policy_credential(p, credential);
     if (!r.c) return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: credential '%s' is not in the policy files", credential);
-    int rc = load_url(&r, r.c->connection, &r.cur, "", e);
+    int rc = load_url(&r, r.c->connection, &r.cur, NULL, "", e);
     if (!rc && !(r.dbt = db_target_for(r.cur.engine))) rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "unsupported engine");
-    if (!rc && r.c->admin_connection && !(rc = load_url(&r, r.c->admin_connection, &r.admin, "admin", e))) r.have_admin = 1;
+    if (!rc && !r.dbt->terminate_sessions)
+        rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: engine %s has no login sessions to end", credential, r.cur.engine);
+    if (!rc && r.c->admin_connection && !(rc = load_url(&r, r.c->admin_connection, &r.admin, NULL, "admin", e))) r.have_admin = 1;
     if (!rc && r.dbt) rc = r.dbt->connect(r.have_admin ? &r.admin : &r.cur, &r.ctl, e);
     const char *users[3] = {r.cur.user, NULL, NULL};
     if (!rc && r.c->strategy == POLICY_ALTERNATING_USERS) {
         if (r.c->users[0]) { users[0] = r.c->users[0]; users[1] = r.c->users[1]; }
-        else if (r.c->alternate_connection && !(rc = load_url(&r, r.c->alternate_connection, &r.alt, "alternate", e)))
+        else if (r.c->alternate_connection && !(rc = load_url(&r, r.c->alternate_connection, &r.alt, NULL, "alternate", e)))
             users[1] = r.alt.user;
     }
     for (int i = 0; !rc && r.dbt && users[i]; i++) {

@@ -19,15 +19,22 @@
  * commits, the new URL after. Resume decides by testing: if the pending credential logs
  * in, set is done and the rotation rolls forward to finish; else set is run (again).
  *
- * Exclusion: the database lock (pg_try_advisory_lock / sp_getapplock on
- * "credbroker:rotate:<credential>"), held for the whole rotation on the control
- * connection; plus the journal row (BEGIN IMMEDIATE; a row owned by a live process on
- * this host means in progress); plus the provider's own check (AWS token, Vault CAS).
+ * Exclusion, in this order: the journal row, taken in ONE store transaction (BEGIN
+ * IMMEDIATE) that also re-reads the stored credential (a row whose owner is live — same
+ * host: pid alive; other host: updated_at heartbeat younger than 5 min; same process:
+ * the in-process active set — means in progress; a stored credential that changed since
+ * the first read means another broker rotated it just now); then the database lock
+ * (pg_try_advisory_lock / sp_getapplock on "credbroker:rotate:<credential>"), held for
+ * the rest of the rotation on the control connection, after which the stored credential
+ * is read once more; plus the provider's own check (AWS token, Vault CAS). A journal row
+ * this run wrote is removed again when it stops before anything left the process.
  *
- * Test-only hook: CREDBROKER_TEST_PAUSE_AT=<point> (before-create, after-create,
+ * Test-only hook: CREDBROKER_TEST_PAUSE_AT=<point> (after-read-credential: between the
+ * first read of the stored credential and the journal; before-create, after-create,
  * before-set, after-set, before-test, after-test, before-finish, after-finish) prints
  * "credbroker: test pause at <point> pid=<pid>" on stderr and sleeps
- * CREDBROKER_TEST_PAUSE_S seconds (default 30), so a test can kill -9 there. */
+ * CREDBROKER_TEST_PAUSE_S seconds (default 30), so a test can kill -9 there; with
+ * CREDBROKER_TEST_PAUSE_UNTIL=FILE it waits until FILE exists instead (at most PAUSE_S). */
 #ifndef CB_ROTATION_H
 #define CB_ROTATION_H
 #include <jansson.h>
@@ -45,6 +52,8 @@ typedef struct rotation_opts {
     int resume_only;          /* finish an interrupted rotation only; never start one */
     int emergency;            /* audit as emergency (incident id below) */
     const char *incident;     /* may be NULL */
+    int scheduled;            /* a due rotation (scheduler): done by another broker = done */
+    int64_t due_base;         /* scheduled: the last success the scheduler saw (0: none) */
 } rotation_opts;
 
 /* Rotates one credential now (or finishes its interrupted rotation first, then stops:
@@ -53,7 +62,9 @@ typedef struct rotation_opts {
  *  published_version, duration_ms, error}. resume_only and nothing to resume: 0 with
  * outcome "nothing". Errors: CB_EUSAGE policy refusals (unknown credential, missing
  * connection, min_sslmode), CB_ERR database/provider failures (journal kept; the
- * stored credential still logs in), ROTATION_EXIT_IN_PROGRESS. */
+ * stored credential still logs in), ROTATION_EXIT_IN_PROGRESS (outcome "in-progress", or
+ * "rotated-elsewhere" when another broker rotated it just now; with opts.scheduled that
+ * case returns 0: what was due is done). */
 int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *credential,
                  const rotation_opts *o, json_t *report, cb_error *e);
 
@@ -71,6 +82,10 @@ int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, 
 /* Journal rows (metadata only): [{credential,id,step,strategy,user,connection,
  * pending_version,started_at,updated_at,owner_pid,owner_host,error}]. */
 int rotation_journal_list(cb_store *s, json_t **out, cb_error *e);
+
+/* Drops the journal row and pending password of a credential no longer in the policy
+ * (rotation_discard.c); refused while it is in the policy or its owner is alive. Audited. */
+int rotation_journal_discard(cb_store *s, const cb_policy *p, const char *credential, const char *actor, cb_error *e);
 
 /* Ends every session of the credential's login(s) (both logins for alternating-users).
  * *count = sessions ended. Runs on the admin connection, else on the stored one. */

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "policy/config.h"
 #include "policy/policy.h"
+#include "lease_reaper.h"
 #include "rotation.h"
 #include "scheduler.h"
 #include "store/store.h"
@@ -54,11 +55,26 @@ int serve_scheduler_tick(void *arg)
     rotation_env v;
     cb_error e = {0};
     if (rotation_env_open(ctx, &v, &e)) {
-        if (e.kind != CB_K_NOTFOUND) LOG_WARN("scheduler: %s", e.msg);
-        return 0;
+        if (e.kind == CB_K_NOTFOUND) return 0; /* no policy: nothing to schedule */
+        LOG_WARN("scheduler: %s", e.msg);
+        return 1; /* the pass could not run (health says so) */
     }
     json_t *rep = json_array();
     if (scheduler_tick(v.s, v.p, v.cfg, ctx->actor, rep, &e)) LOG_WARN("scheduler: %s", e.msg);
+    /* one line per rotation the pass ran, with its outcome (the audit row has the rest) */
+    size_t i;
+    json_t *r;
+    json_array_foreach(rep, i, r) {
+        const char *cred = json_string_value(json_object_get(r, "credential"));
+        const char *out = json_string_value(json_object_get(r, "outcome"));
+        const char *err = json_string_value(json_object_get(r, "error"));
+        long long ms = (long long)json_integer_value(json_object_get(r, "duration_ms"));
+        const char *kind = json_is_true(json_object_get(r, "scheduled")) ? "scheduled" : "resumed";
+        if (out && !strcmp(out, "ok")) cb_log_notice("%s rotation of %s: ok (%lld ms)", kind, cred ? cred : "?", ms);
+        else LOG_ERROR("%s rotation of %s: %s after %lld ms: %s", kind, cred ? cred : "?", out ? out : "error", ms,
+                       err ? err : "failed");
+    }
+    if (lease_reap(v.s, v.p, v.cfg, ctx->actor, LEASE_REAP_GRACE_S, NULL, &e)) LOG_WARN("lease reaper: %s", e.msg);
     json_decref(rep);
     rotation_env_close(&v);
     return 0;

@@ -16,7 +16,8 @@ void rotation_env_close(rotation_env *v);
 
 /* serve: finish or roll forward interrupted rotations before serving. */
 int serve_resume_rotations(const cb_paths *paths);
-/* serve: one scheduler pass (tick callback; arg is the cb_paths). */
+/* serve: one scheduler pass (tick callback; arg is the cb_paths). Returns 1 when the
+ * pass could not run at all (policy, config or store failed to open), else 0. */
 int serve_scheduler_tick(void *arg);
 /* Seconds between ticks: CREDBROKER_SCHEDULER_INTERVAL_S (1..3600), default 30. */
 int serve_tick_interval(void);

@@ -48,8 +48,9 @@ int scheduler_tick(cb_store *s, const cb_policy *p, const cb_config *cfg, const 
             continue;
         }
         if (!st.found && schedule_state_put(s, c->name, &st, &ce) == 0) { /* keep first_seen */ }
+        int64_t base = st.last_success;
         schedule_state_free(&st);
-        rotation_opts o = {.actor = actor};
+        rotation_opts o = {.actor = actor, .scheduled = 1, .due_base = base};
         json_t *rep = json_object();
         json_object_set_new(rep, "scheduled", json_true());
         int rc = rotation_run(s, p, cfg, c->name, &o, rep, &ce);

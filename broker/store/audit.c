@@ -100,6 +100,8 @@ out:
     if (own_tx) {
         if (rc) store_rollback(s);
         else rc = store_commit(s, e);
+        cb_error ae = {0};
+        if (!rc && audit_anchor_write(s, &ae)) LOG_WARN("%s", ae.msg);
     }
     return rc;
 }

@@ -19,3 +19,17 @@ int audit_verify(cb_store *s, json_t *problems, long *checked, cb_error *e);
 const char *audit_cli_actor(void);
 
 #endif
+
+/* ---- rollback detection: the chain's head anchored outside the store ----
+ * credbroker.json "audit": {"anchor": REF} names a secret reference (file:// on another
+ * disk, or a secret manager) that receives "<id>:<hex hash>" of the newest entry after
+ * every commit (audit_append outside a transaction; serve's writer after each batch).
+ * A store replaced by an older copy of itself, or a WAL SQLite dropped, then ends before
+ * the anchored entry (or holds another entry there), which audit_anchor_check reports. */
+void audit_set_anchor(const char *ref);       /* NULL = none; copied */
+int audit_has_anchor(void);
+/* Writes the current head to the anchor (no-op without one, or when unchanged). */
+int audit_anchor_write(cb_store *s, cb_error *e);
+/* 0 when the store is at or past the anchored entry; CB_EFINDINGS with problems
+ * ({id, problem}) appended otherwise; an error when the anchor cannot be read. */
+int audit_anchor_check(cb_store *s, json_t *problems, cb_error *e);

@@ -50,6 +50,18 @@ static const char *const MIGRATIONS[] = {
     "CREATE TABLE schedule_state ("
     "  credential TEXT PRIMARY KEY, schedule TEXT, first_seen INTEGER NOT NULL, last_success INTEGER,"
     "  last_run INTEGER, last_result TEXT, next_run INTEGER);",
+    /* metadata sealed too: the plaintext redacted URL (host, port, user, database) is
+     * dropped; it is derived from the sealed URL on read (conn/conn_redacted.c), and
+     * secure_delete zeroes the freed bytes */
+    "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL;",
+    /* leased query logins (leases.c; passwords sealed in secrets ns "lease") and API-key
+     * attributes for session settings (apikeys.c) */
+    "CREATE TABLE leases ("
+    "  id TEXT PRIMARY KEY, client TEXT NOT NULL, connection TEXT NOT NULL, login TEXT NOT NULL,"
+    "  admin_connection TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL, state TEXT NOT NULL, error TEXT, owner_pid INTEGER, owner_host TEXT);"
+    "CREATE UNIQUE INDEX leases_live ON leases (client, connection) WHERE state IN ('creating', 'active');"
+    "ALTER TABLE api_keys ADD COLUMN attrs TEXT;",
     /* 4: a generation number for the API keys, bumped by every change that can make a key
      * valid or invalid (not last_used), so a server's token cache knows when to drop */
     "INSERT OR IGNORE INTO meta(k, v) VALUES('apikeys_gen', 0);"
@@ -437,6 +449,27 @@ out:
     return rc;
 }
 
+const char *store_master_key_config_ref = NULL;
+
+/* The master key from a provider reference; what names the reference in errors. */
+static int fetch_key_ref(const char *ref, const char *what, char **key, cb_error *e)
+{
+    secret_value sv;
+    cb_error fe = {0};
+    int rc = secret_fetch(ref, &sv, &fe);
+    if (rc) {
+        if (rc == CB_EUSAGE) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "%s: %s", what, fe.msg);
+        return cb_fail(e, CB_EKEY, fe.kind, "cannot read the master key from %s: %s", what, fe.msg);
+    }
+    if (!sv.value || !*sv.value) {
+        secret_value_free(&sv);
+        return cb_fail(e, CB_EKEY, CB_K_INVALID, "the master key from %s is empty", what);
+    }
+    *key = cb_strdup(sv.value);
+    secret_value_free(&sv);
+    return 0;
+}
+
 int store_master_key_from_env(char **key, const char **source, cb_error *e)
 {
     *key = NULL;
@@ -461,9 +494,30 @@ int store_master_key_from_env(char **key, const char **source, cb_error *e)
         if (source) *source = "ref";
         return 0;
     }
+    /* systemd LoadCredential=master-key:FILE: the key is in a file only this service can
+     * read, never in any process's environment */
+    const char *cd = getenv("CREDENTIALS_DIRECTORY");
+    if (cd && cd[0] == '/') {
+        char *path = cb_sprintf("%s/%s", cd, STORE_CREDENTIAL_NAME);
+        if (access(path, F_OK) == 0) {
+            char *fref = cb_sprintf("file://%s", path);
+            int rc = fetch_key_ref(fref, "the service credential " STORE_CREDENTIAL_NAME, key, e);
+            free(fref);
+            free(path);
+            if (!rc && source) *source = "credential";
+            return rc;
+        }
+        free(path);
+    }
+    if (store_master_key_config_ref) {
+        int rc = fetch_key_ref(store_master_key_config_ref, "master_key_ref (credbroker.json)", key, e);
+        if (!rc && source) *source = "config";
+        return rc;
+    }
     return cb_fail(e, CB_EKEY, CB_K_DENIED,
                    "no master key: set CREDBROKER_MASTER_KEY (create one with 'credbroker key generate') "
-                   "or CREDBROKER_MASTER_KEY_REF=<provider reference, e.g. vault://secret/broker#master_key>");
+                   "or CREDBROKER_MASTER_KEY_REF=<provider reference, e.g. vault://secret/broker#master_key or "
+                   "file:///abs/path/master.key at mode 0600>, or \"master_key_ref\" in credbroker.json");
 }
 
 int store_open_unlocked(const char *path, cb_store **out, cb_error *e)
@@ -481,7 +535,8 @@ int store_open_unlocked(const char *path, cb_store **out, cb_error *e)
         store_close(s);
     } else {
         if (strcmp(src, "ref") == 0) snprintf(s->key_source, sizeof s->key_source, "ref:%s", getenv("CREDBROKER_MASTER_KEY_REF"));
-        else snprintf(s->key_source, sizeof s->key_source, "env");
+        else if (strcmp(src, "config") == 0) snprintf(s->key_source, sizeof s->key_source, "ref:%s", store_master_key_config_ref);
+        else snprintf(s->key_source, sizeof s->key_source, "%s", src);
         *out = s;
     }
     cb_free_secret(key);

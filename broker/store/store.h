@@ -28,9 +28,14 @@ int store_create(const char *path, const char *master_key, cb_error *e);
 int store_open(const char *path, cb_store **out, cb_error *e);
 /* Derives the KEK, checks the key check value (CB_EKEY on a wrong key), unwraps the DEK. */
 int store_unlock(cb_store *s, const char *master_key, cb_error *e);
-/* Reads the master key from CREDBROKER_MASTER_KEY or CREDBROKER_MASTER_KEY_REF;
- * CB_EKEY with instructions when neither is set. *key: cb_free_secret. */
+/* Reads the master key, first found of: CREDBROKER_MASTER_KEY ("env"),
+ * CREDBROKER_MASTER_KEY_REF ("ref"), $CREDENTIALS_DIRECTORY/master-key (systemd
+ * LoadCredential=, "credential"), store_master_key_config_ref ("config");
+ * CB_EKEY with instructions when none is there. *key: cb_free_secret. */
 int store_master_key_from_env(char **key, const char **source, cb_error *e);
+#define STORE_CREDENTIAL_NAME "master-key"
+/* credbroker.json's "master_key_ref", set by the CLI after reading the config; NULL = none. */
+extern const char *store_master_key_config_ref;
 /* open + master key from the environment + unlock. */
 int store_open_unlocked(const char *path, cb_store **out, cb_error *e);
 void store_close(cb_store *s);
@@ -69,7 +74,10 @@ typedef struct store_conn {
     int64_t created_at, updated_at, last_used, last_rotated;
 } store_conn;
 void store_conn_free(store_conn *c);
-/* Adds (replace=0: fails if it exists) or replaces a connection. The URL is sealed. */
+/* Adds (replace=0: fails if it exists) or replaces a connection. The URL is sealed;
+ * `redacted` is ignored (kept for callers): only the name, engine, description, source
+ * reference and timestamps are in clear, and store_conn.redacted reads NULL (derive it
+ * with conn_fill_redacted, conn/conn_redacted.h). */
 int store_conn_put(cb_store *s, const char *name, const char *engine, const char *url,
                    const char *redacted, const char *description, const char *source_ref,
                    int replace, cb_error *e);

@@ -38,7 +38,7 @@ int store_conn_put(cb_store *s, const char *name, const char *engine, const char
     sqlite3_bind_text(st, 2, engine, -1, SQLITE_STATIC);
     if (description) sqlite3_bind_text(st, 3, description, -1, SQLITE_STATIC);
     if (blob) sqlite3_bind_blob(st, 4, blob, (int)bl, SQLITE_STATIC);
-    if (redacted) sqlite3_bind_text(st, 5, redacted, -1, SQLITE_STATIC);
+    (void)redacted; /* never stored: host, user and database stay inside the sealed URL */
     if (source_ref) sqlite3_bind_text(st, 6, source_ref, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 7, s->key_version);
     sqlite3_bind_int64(st, 8, cb_now());

@@ -11,6 +11,10 @@
 #include "store/crypto.h"
 #include "mcp_audit.h"
 #include "conn/sources.h"
+#include "rotation/rotation.h"
+#include "obs.h"
+#include "serve_ops.h"
+#include "mcp_leases.h"
 
 #define CREDBROKER_MCP_VERSION "0.1.0"
 
@@ -138,8 +142,9 @@ void mcp_app_audit_flush(mcp_app *a) { mcp_audit_flush(a->audit); }
 static void hook_audit(void *app, const mcp_audit_event *ev)
 {
     mcp_app *a = app;
-    json_t *d = json_pack("{s:s,s:s,s:s?,s:s?}", "tool", ev->tool, "transport", ev->transport, "client_name",
-                          ev->client_name, "message", ev->message);
+    json_t *d = json_pack("{s:s,s:s,s:s?,s:s?,s:s?}", "tool", ev->tool, "transport", ev->transport, "client_name",
+                          ev->client_name, "message", ev->message, "addr", mcp_request_peer());
+    obs_tool_call(ev);
     const char *target = NULL;
     if (json_is_object(ev->summary)) {
         json_object_update(d, ev->summary);
@@ -172,12 +177,14 @@ static int hook_authenticate(void *app, const char *token, char **principal, cb_
     }
     /* successes are visible in every call's audit row; record failures (and bootstrap
      * use) without making the HTTP thread wait for the disk */
+    if (rc) obs_auth_failure(rc && name ? "no_policy" : "invalid_key");
     if (rc || strcmp(how, "bootstrap_key") == 0) {
-        json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
-                              pre[0] ? pre : NULL, "reason", why);
+        json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
+                              pre[0] ? pre : NULL, "reason", why, "addr", mcp_request_peer());
         audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0, 0);
         json_decref(d);
     }
+    if (!rc) mcp_key_remember(policy, name); /* tools find the key's attributes (session_settings) */
     free(name);
     if (rc) {
         free(policy);
@@ -208,7 +215,9 @@ static int resolve(mcp_app *a, const char *name, conn_url *u, uint8_t hash[32], 
     rc = conn_url_parse(sc.url, sc.engine, u, e);
     store_conn_free(&sc);
     if (rc) return cb_fail(e, CB_ERR, CB_K_INVALID, "connection '%s' has an invalid stored URL", name);
-    return 0;
+    /* requirements.min_sslmode holds for MCP queries too, not only for rotation */
+    if (a->pol && (rc = rotation_check_sslmode(u, a->pol->requirements.min_sslmode, name, e))) conn_url_free(u);
+    return rc;
 }
 
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e) { return resolve(a, name, u, NULL, e); }
@@ -221,15 +230,17 @@ static void slot_clear(mcp_pool_entry *p)
     p->in_use = 0;
 }
 
-int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
+int mcp_db_acquire(mcp_app *a, const char *client, const char *name, mcp_db *db, cb_error *e)
 {
     memset(db, 0, sizeof *db);
+    char pkey[sizeof a->pool[0].name]; /* sessions are never shared between clients (leased logins) */
+    snprintf(pkey, sizeof pkey, "%s%s%s", name, client ? "\x1f" : "", client ? client : "");
     int64_t now = cb_now_ms();
     /* fast path: an idle session checked against the store very recently */
     pthread_mutex_lock(&a->pool_mu);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         mcp_pool_entry *p = &a->pool[i];
-        if (p->conn && !p->in_use && !strcmp(p->name, name) && now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
+        if (p->conn && !p->in_use && !strcmp(p->name, pkey) && now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
             p->in_use = 1;
             db->slot = p;
             db->conn = p->conn;
@@ -244,6 +255,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
     conn_url u;
     uint8_t h[32];
     if (resolve(a, name, &u, h, e)) return CB_ERR;
+    if (mcp_lease_apply(a, client, name, &u, h, e)) { conn_url_free(&u); return CB_ERR; }
     const db_target *t = db_target_for(u.engine);
     if (!t || !t->connect) {
         int rc = cb_fail(e, CB_ERR, CB_K_INVALID, "connection '%s': engine %s is not supported for queries", name, u.engine);
@@ -257,7 +269,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
     pthread_mutex_lock(&a->pool_mu);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         mcp_pool_entry *p = &a->pool[i];
-        if (!p->conn || p->in_use || strcmp(p->name, name)) continue;
+        if (!p->conn || p->in_use || strcmp(p->name, pkey)) continue;
         if (memcmp(p->url_hash, h, 32) != 0) { /* the URL changed (rotation): drop the old session */
             old[nold++] = p->conn;
             slot_clear(p);
@@ -294,6 +306,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
         if (!a->pool[i].conn && !a->pool[i].in_use) slot = i;
         else if (!a->pool[i].in_use && (lru < 0 || a->pool[i].resolved_ms < a->pool[lru].resolved_ms)) lru = i;
     }
+    if (slot < 0 && lru < 0) obs_pool_saturated(); /* every pooled session busy: this one is not pooled */
     if (slot < 0 && lru >= 0) { /* full: replace the least recently checked idle session */
         evicted = a->pool[lru].conn;
         evicted_t = a->pool[lru].t;
@@ -302,7 +315,7 @@ int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e)
     }
     if (slot >= 0) {
         mcp_pool_entry *p = &a->pool[slot];
-        snprintf(p->name, sizeof p->name, "%s", name);
+        snprintf(p->name, sizeof p->name, "%s", pkey);
         memcpy(p->url_hash, h, 32);
         p->t = t;
         p->conn = db->conn;
@@ -370,7 +383,9 @@ void mcp_app_close(mcp_app *a)
     if (!a) return;
     mcp_audit_stop(a->audit); /* drain the audit queue before the store closes */
     mcp_auth_close(a);
+    obs_detach(a);
     mcp_server_free(a->srv);
+    serve_ops_cleanup(a);
     for (int i = 0; i < MCP_POOL_MAX; i++) {
         if (a->pool[i].conn) a->pool[i].t->close(a->pool[i].conn);
         slot_clear(&a->pool[i]);
@@ -396,7 +411,8 @@ static int mcp_tool_class_check(const mcp_tool *t, cb_error *e)
 
 /* Every tool file's set, in tools/list order. */
 static const mcp_tool_set *const TOOL_SETS[] = {&mcp_tools_query, &mcp_tools_security, &mcp_tools_rotation,
-                                                &mcp_tools_audit};
+                                                &mcp_tools_audit,
+                                                &mcp_tools_monitor};
 
 mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
 {
@@ -477,8 +493,16 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     const char *origins[65] = {0}, *hosts[65] = {0};
     for (size_t i = 0; a->cfg && i < a->cfg->norigins && i < 64; i++) origins[i] = a->cfg->allowed_origins[i];
     for (size_t i = 0; a->cfg && i < a->cfg->nhosts && i < 64; i++) hosts[i] = a->cfg->allowed_hosts[i];
+    char *mtok = NULL;
+    if (serve_metrics_token(a, &mtok, e)) {
+        free(cert);
+        cb_free_secret(key);
+        return e->code;
+    }
+    obs_attach(a);
+    obs_set_tick_interval(tick ? tick_interval_s : 0);
     mcp_http_opts o = {.listen = listen, .tls_cert_pem = cert, .tls_key_pem = key, .allowed_origins = origins,
-                       .allowed_hosts = hosts};
+                       .allowed_hosts = hosts, .metrics_token = mtok, .health = obs_health, .health_arg = a};
     if (a->cfg) { /* credbroker.json "http" (0 = the transport's default) */
         o.max_connections = a->cfg->http.max_connections;
         o.max_sessions = a->cfg->http.max_sessions;
@@ -499,11 +523,13 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     mcp_http *h = mcp_http_start(s, &o, e);
     free(cert);
     cb_free_secret(key);
     if (!h) {
+        cb_free_secret(mtok);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return e->code;
     }
@@ -512,19 +538,29 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         int port = 0, v6 = 0;
         if (mcp_parse_listen(listen, host, sizeof host, &port, &v6)) snprintf(host, sizeof host, "?");
         /* on stderr, so that stdout stays free for whoever runs us */
-        fprintf(stderr, "credbroker: serving MCP on %s://%s%s%s:%d/mcp\n", o.tls_cert_pem ? "https" : "http", v6 ? "[" : "",
-                host, v6 ? "]" : "", mcp_http_port(h));
+        cb_log_notice("serving MCP on %s://%s%s%s:%d/mcp (metrics at /metrics%s, health at /healthz)",
+                      o.tls_cert_pem ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "", mcp_http_port(h),
+                      mtok ? ", bearer token" : "");
     }
+    if (a->on_listening) a->on_listening(a->on_listening_arg);
     int sig = 0;
     for (;;) {
         struct timespec ts = {tick && tick_interval_s > 0 ? tick_interval_s : 3600, 0};
         siginfo_t si;
         sig = sigtimedwait(&set, &si, &ts);
+        if (sig == SIGHUP) {
+            serve_reload(a);
+            continue;
+        }
         if (sig > 0) break;
-        if (sig < 0 && errno == EAGAIN && tick && tick_interval_s > 0) tick(tick_arg);
+        if (sig < 0 && errno == EAGAIN && tick && tick_interval_s > 0) {
+            obs_tick_done(tick(tick_arg));
+            serve_monitor_pass(a);
+        }
     }
     LOG_INFO("credbroker: signal %d, shutting down", sig);
     mcp_http_stop(h);
+    cb_free_secret(mtok);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }

@@ -29,7 +29,7 @@ int mcp_rotation_adapter(void *arg, const char *credential, int emergency, const
                          const char *reason, int revoke_api_keys, const char *actor, json_t **report, cb_error *e);
 
 typedef struct mcp_pool_entry {
-    char name[65];
+    char name[132];           /* connection name, 0x1f, client name */
     uint8_t url_hash[32];     /* the pooled session is only reused for the same URL */
     const db_target *t;
     db_conn *conn;
@@ -62,6 +62,9 @@ typedef struct mcp_app {
     struct mcp_auth *auth;      /* bearer tokens (mcp_auth.c), opened for HTTP serving */
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
+    /* serve: called once the HTTP port is bound, before the first tick (NULL: nothing) */
+    void (*on_listening)(void *arg);
+    void *on_listening_arg;
 } mcp_app;
 
 /* Opens the store (master key from the environment), credbroker.json and the policies
@@ -106,7 +109,9 @@ typedef struct mcp_db {
     char *password;            /* for sanitizing errors (secret) */
     int broken;                /* set by the caller when the session failed */
 } mcp_db;
-int mcp_db_acquire(mcp_app *a, const char *name, mcp_db *db, cb_error *e);
+/* client: the calling policy client; a connection with a query_identity runs as the
+ * client's leased login (mcp_leases.c), and sessions are never shared between clients. */
+int mcp_db_acquire(mcp_app *a, const char *client, const char *name, mcp_db *db, cb_error *e);
 void mcp_db_release(mcp_app *a, mcp_db *db);
 /* Resolves and parses a connection's URL (store lock taken inside). */
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e);
@@ -130,5 +135,6 @@ typedef struct mcp_tool_set {
     int needs_rotate;
 } mcp_tool_set;
 extern const mcp_tool_set mcp_tools_query, mcp_tools_security, mcp_tools_rotation, mcp_tools_audit;
+extern const mcp_tool_set mcp_tools_monitor;
 
 #endif

@@ -85,6 +85,7 @@ static int write_batch(mcp_audit *w, audit_item *batch)
             LOG_ERROR("mcp: audit commit failed: %s", e.msg);
             return -1;
         }
+        if (audit_anchor_write(w->db, &e)) LOG_WARN("%s", e.msg); /* the head outside the store (rollback check) */
         return 0;
     }
     LOG_ERROR("mcp: audit: the store's key changed under the writer");
@@ -206,6 +207,15 @@ void mcp_audit_touch_key(mcp_audit *w, const char *name)
     audit_item *it = cb_calloc(1, sizeof *it);
     it->target = cb_strdup(name);
     enqueue(w, it, 1);
+}
+
+int mcp_audit_queue_len(mcp_audit *w)
+{
+    if (!w) return 0;
+    pthread_mutex_lock(&w->mu);
+    int n = w->len;
+    pthread_mutex_unlock(&w->mu);
+    return n;
 }
 
 void mcp_audit_flush(mcp_audit *w)

@@ -21,6 +21,8 @@ int mcp_audit_write(mcp_audit *w, const char *actor, const char *action, const c
                     json_t *detail, long ms, int wait);
 /* Records that API key `name` was used now (api_keys.last_used), without waiting. */
 void mcp_audit_touch_key(mcp_audit *w, const char *name);
+/* Rows queued and not yet being written (a gauge for /metrics); 0 for NULL. */
+int mcp_audit_queue_len(mcp_audit *w);
 /* Waits until every row queued so far is committed. */
 void mcp_audit_flush(mcp_audit *w);
 

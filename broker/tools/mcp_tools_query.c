@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mcp_app.h"
+#include "mcp_leases.h"
 
 #define CONN_ARG "\"connection\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":64,\"description\":\"connection name (see connections_list)\"}"
 
@@ -34,6 +35,7 @@ static int t_connections_list(mcp_call_ctx *cx, json_t *args, json_t **structure
         store_conn_free(&sc);
         const char *tls = parsed ? conn_url_param(&u, "sslmode") : NULL;
         if (parsed && !tls) tls = conn_url_param(&u, "Encrypt");
+        if (parsed && !tls) tls = conn_url_param(&u, "ssl-mode");
         char rot[32] = "";
         if (l->last_rotated) cb_iso8601(l->last_rotated, rot);
         json_t *o = json_pack("{s:s,s:s,s:s*,s:s*,s:s*,s:s,s:s*,s:s,s:s*,s:s*}", "name", l->name, "engine", l->engine,
@@ -109,7 +111,7 @@ static int t_schema_describe(mcp_call_ctx *cx, json_t *args, json_t **structured
     const char *only = json_string_value(json_object_get(args, "schema"));
     cx->audit_summary = json_pack("{s:s}", "connection", name);
     mcp_db db;
-    if (mcp_db_acquire(a, name, &db, e)) return mcp_sanitize_error(e, NULL);
+    if (mcp_db_acquire(a, cx->principal, name, &db, e)) return mcp_sanitize_error(e, NULL);
     json_t *out = NULL;
     int rc = db.t->describe_schema ? db.t->describe_schema(db.conn, &out, e)
                                    : cb_fail(e, CB_ERR, CB_K_INVALID, "engine cannot describe its schema");
@@ -151,13 +153,24 @@ static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_err
     if (params && !c->sensitive_params) json_object_set(sum, "params", params);
     else if (params) json_object_set_new(sum, "params_count", json_integer((json_int_t)json_array_size(params)));
     cx->audit_summary = sum;
+    char **settings = NULL; /* row-level security context of the calling key */
+    if (mcp_session_settings(a, c, cx->principal, &settings, e)) return mcp_sanitize_error(e, NULL);
+    lim.session_settings = (const char *const *)settings;
+    if (mcp_least_privilege_check(a, c, name, write, e)) {
+        mcp_session_settings_free(settings);
+        return mcp_sanitize_error(e, NULL);
+    }
     mcp_db db;
-    if (mcp_db_acquire(a, name, &db, e)) return mcp_sanitize_error(e, NULL);
+    if (mcp_db_acquire(a, cx->principal, name, &db, e)) {
+        mcp_session_settings_free(settings);
+        return mcp_sanitize_error(e, NULL);
+    }
     json_t *res = NULL;
     int rc;
     if (write) rc = db.t->query_execute ? db.t->query_execute(db.conn, sql, params, &lim, &res, e)
                                         : cb_fail(e, CB_ERR, CB_K_INVALID, "engine cannot execute statements");
     else rc = db.t->query_readonly(db.conn, sql, params, &lim, &res, e);
+    mcp_session_settings_free(settings);
     if (rc) {
         db.broken = e->kind == CB_K_UNAVAILABLE;
         rc = mcp_sanitize_error(e, db.password);
@@ -166,6 +179,10 @@ static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_err
     }
     mcp_db_release(a, &db);
     json_object_set_new(sum, "rows", json_integer(json_integer_value(json_object_get(res, "row_count"))));
+    /* result size for the monitor's large-export rule (never the values themselves) */
+    char *rj = json_dumps(json_object_get(res, "rows"), JSON_COMPACT);
+    json_object_set_new(sum, "bytes", json_integer(rj ? (json_int_t)strlen(rj) : 0));
+    free(rj);
     json_object_set(sum, "truncated", json_object_get(res, "truncated"));
     json_object_del(res, "limit_rows");
     json_object_set_new(res, "connection", json_string(name));

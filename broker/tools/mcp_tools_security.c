@@ -8,6 +8,7 @@
 #include "store/crypto.h"
 #include "store/key_ref.h"
 #include "conn/assess.h"
+#include "mcp_leases.h"
 #include "mcp_app.h"
 #include "secrets/secret_provider.h"
 
@@ -83,6 +84,7 @@ static int t_assess(mcp_call_ctx *cx, json_t *args, json_t **structured, char **
         json_decref(out);
         return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no connection named '%s'", only);
     }
+    mcp_lp_assess(a, c, only, out); /* what each read-only query login can do (issue 10) */
     out = redact_password_findings(out);
     int high = 0, medium = 0, low = 0;
     size_t i;

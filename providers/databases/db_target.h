@@ -14,6 +14,10 @@ typedef struct db_limits {
     int max_rows;              /* row cap; more rows -> truncated=true */
     int statement_timeout_ms;  /* server-side timeout */
     size_t max_bytes;          /* cap on the serialized result, 0 = 1 MiB default */
+    /* Settings applied inside the transaction before the statement (PostgreSQL:
+     * set_config(name, value, true)), for row-level security: name, value, name, value,
+     * ..., NULL. NULL = none. Engines without it refuse a non-empty list. */
+    const char *const *session_settings;
 } db_limits;
 
 /* A least-privilege login the broker creates for one (client, connection) pair: a

@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 #include "db_target.h"
 #include "postgres.h"
+#include "pg_lexer.h"
 
 struct db_conn {
     PGconn *pg;
@@ -202,72 +203,13 @@ static int pg_unlock(db_conn *c, const char *name, cb_error *e)
 
 /* ---------- queries ---------- */
 
-/* Skips whitespace and comments (-- line, nested block comments). */
-static const char *skip_ws(const char *p)
-{
-    for (;;) {
-        while (isspace((unsigned char)*p)) p++;
-        if (p[0] == '-' && p[1] == '-') {
-            while (*p && *p != '\n') p++;
-        } else if (p[0] == '/' && p[1] == '*') {
-            int depth = 1;
-            p += 2;
-            while (*p && depth) {
-                if (p[0] == '/' && p[1] == '*') { depth++; p += 2; }
-                else if (p[0] == '*' && p[1] == '/') { depth--; p += 2; }
-                else p++;
-            }
-        } else {
-            return p;
-        }
-    }
-}
-
-static int ident_char(char c) { return isalnum((unsigned char)c) || c == '_' || c == '$'; }
-
-/* Functions that act outside the transaction (or outside the database), so a rollback
- * cannot undo them. Matched as whole words anywhere in the text. */
-static const char *const denied_fn[] = {
-    "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile", "pg_promote",
-    "pg_switch_wal", "pg_create_restore_point", "pg_backup_start", "pg_backup_stop", "pg_start_backup",
-    "pg_stop_backup", "pg_wal_replay_pause", "pg_wal_replay_resume", "lo_import", "lo_export", "lo_unlink",
-    "lo_create", "lo_creat", "lo_from_bytea", "lo_put", "lo_truncate", "lo_truncate64", "lowrite", "lo_open",
-    "dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "dblink_open",
-    "pg_file_write", "pg_file_rename", "pg_file_unlink", "pg_read_file", "pg_read_binary_file", "pg_ls_dir",
-    "pg_stat_file", "set_config", "pg_advisory_lock", "pg_advisory_lock_shared", "pg_try_advisory_lock",
-    "pg_try_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_all", "pg_advisory_unlock_shared",
-    "pg_logical_slot_get_changes", "pg_logical_slot_get_binary_changes", "pg_replication_slot_advance",
-    "pg_create_logical_replication_slot", "pg_create_physical_replication_slot", "pg_drop_replication_slot",
-    "pg_logical_emit_message", "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
-    "pg_stat_reset_single_function_counters", "pg_stat_reset_slru", "pg_stat_reset_replication_slot",
-    "pg_log_backend_memory_contexts", "pg_import_system_collations", NULL};
-
-/* First words a read-only request may start with. */
-static const char *const ro_first[] = {"select", "with", "values", "table", "show", "explain", NULL};
-
+/* The text layer (pg_lexer.c): one statement, allowed first keyword, no denied function
+ * under any spelling the server's lexer accepts. */
 static int prefilter(const char *sql, cb_error *e)
 {
-    const char *p = skip_ws(sql);
-    while (*p == '(') p = skip_ws(p + 1);
-    {
-        size_t n = 0;
-        while (ident_char(p[n])) n++;
-        int ok = 0;
-        for (size_t i = 0; ro_first[i] && !ok; i++)
-            if (strlen(ro_first[i]) == n && !strncasecmp(p, ro_first[i], n)) ok = 1;
-        if (!ok) return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "only SELECT, WITH, VALUES, TABLE, SHOW and EXPLAIN are allowed read-only");
-    }
-    for (const char *q = sql; *q; q++) {
-        if (q != sql && ident_char(q[-1])) continue;
-        if (!ident_char(*q)) continue;
-        size_t n = 0;
-        while (ident_char(q[n])) n++;
-        for (size_t i = 0; denied_fn[i]; i++)
-            if (strlen(denied_fn[i]) == n && !strncasecmp(q, denied_fn[i], n))
-                return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "statement calls a denied function (%s)", denied_fn[i]);
-        q += n - 1;
-    }
-    return 0;
+    char why[400];
+    if (pg_readonly_check(sql, why, sizeof why) == 0) return 0;
+    return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "%s", why);
 }
 
 static const char *type_name(Oid t)
@@ -376,6 +318,50 @@ static void ensure_clean(db_conn *c)
     if (PQstatus(c->pg) == CONNECTION_OK) PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
 }
 
+/* ---------- session settings (row-level security context) ----------
+ * Called inside the transaction, before the model's statement. SET LOCAL (not the
+ * set_config() function, so a DBA can REVOKE EXECUTE ON set_config FROM PUBLIC and the
+ * model's statement cannot forge the value): transaction-local, so the ROLLBACK ends it
+ * and nothing crosses to the next call. Names are custom settings checked by the policy
+ * and quoted here part by part; values are escaped literals. Kept apart from
+ * run_statement so the pipelined query path can send the same statement. */
+static int pg_apply_session_settings(db_conn *c, const char *const *kv, cb_error *e)
+{
+    for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
+        cb_buf b;
+        cb_buf_init(&b, 1);
+        cb_buf_append(&b, "SET LOCAL ", 10);
+        const char *p = kv[i];
+        for (;;) {
+            const char *dot = strchr(p, '.');
+            size_t n = dot ? (size_t)(dot - p) : strlen(p);
+            char *q = n ? PQescapeIdentifier(c->pg, p, n) : NULL;
+            if (!q) {
+                cb_buf_free(&b);
+                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting name");
+            }
+            cb_buf_append(&b, q, strlen(q));
+            PQfreemem(q);
+            if (!dot) break;
+            cb_buf_append(&b, ".", 1);
+            p = dot + 1;
+        }
+        char *lit = PQescapeLiteral(c->pg, kv[i + 1], strlen(kv[i + 1]));
+        if (!lit) {
+            cb_buf_free(&b);
+            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting value");
+        }
+        cb_buf_append(&b, " = ", 3);
+        cb_buf_append(&b, lit, strlen(lit));
+        PQfreemem(lit);
+        char *sql = cb_buf_steal(&b);
+        int rc = exec_cmd(c, sql, e);
+        free(sql);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int run_statement(db_conn *c, const char *sql, json_t *params, const db_limits *lim, int readonly,
                          json_t **result, cb_error *e)
 {
@@ -402,6 +388,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
              "%s; SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d%s",
              readonly ? "BEGIN READ ONLY" : "BEGIN", timeout, timeout + 5000, readonly ? "; SELECT 1" : "");
     if ((rc = exec_cmd(c, setsql, e))) goto rollback;
+    if (lim && lim->session_settings && (rc = pg_apply_session_settings(c, lim->session_settings, e))) goto rollback;
 
     /* Extended protocol: one statement only ("cannot insert multiple commands into a
      * prepared statement"). */
@@ -635,6 +622,137 @@ static int pg_describe(db_conn *c, json_t **out, cb_error *e)
     return 0;
 }
 
+/* ---------- lease family: per-client query logins ----------
+ * CREATE ROLE with a verifier hashed here (PQencryptPasswordConn), so the plaintext
+ * never reaches the server or its log; no attribute beyond LOGIN; inherited membership
+ * of the DBA's roles. Identifiers go through PQescapeIdentifier. */
+
+static char *pg_ident(db_conn *c, const char *s, cb_error *e)
+{
+    char *q = s ? PQescapeIdentifier(c->pg, s, strlen(s)) : NULL;
+    if (!q) cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot quote identifier");
+    return q;
+}
+
+static int pg_lease_create(db_conn *c, const db_lease_spec *spec, const char *password, cb_error *e)
+{
+    if (!spec || !spec->login || !*spec->login || !password)
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease: login and password required");
+    char *hash = PQencryptPasswordConn(c->pg, password, spec->login, NULL);
+    if (!hash) return pg_fail(e, CB_K_UNAVAILABLE, "password hashing failed", PQerrorMessage(c->pg), password);
+    char *lit = PQescapeLiteral(c->pg, hash, strlen(hash));
+    cb_wipe(hash, strlen(hash));
+    PQfreemem(hash);
+    char *id = pg_ident(c, spec->login, e);
+    if (!lit || !id) {
+        if (lit) { cb_wipe(lit, strlen(lit)); PQfreemem(lit); }
+        PQfreemem(id);
+        return id ? cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot escape password") : CB_ERR;
+    }
+    cb_buf b;
+    cb_buf_init(&b, 1);
+    char *head = cb_sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
+                            " CONNECTION LIMIT %d PASSWORD ", id, spec->connection_limit > 0 ? spec->connection_limit : -1);
+    cb_buf_append(&b, head, strlen(head));
+    free(head);
+    cb_buf_append(&b, lit, strlen(lit));
+    cb_wipe(lit, strlen(lit));
+    PQfreemem(lit);
+    if (spec->valid_until > 0) {
+        char vu[96], ts[32];
+        cb_iso8601(spec->valid_until, ts);
+        snprintf(vu, sizeof vu, " VALID UNTIL '%s'", ts);
+        cb_buf_append(&b, vu, strlen(vu));
+    }
+    int rc = 0;
+    if (spec->member_of && spec->member_of[0]) {
+        cb_buf_append(&b, " IN ROLE ", 9);
+        for (size_t i = 0; spec->member_of[i] && !rc; i++) {
+            char *r = pg_ident(c, spec->member_of[i], e);
+            if (!r) { rc = CB_ERR; break; }
+            if (i) cb_buf_append(&b, ", ", 2);
+            cb_buf_append(&b, r, strlen(r));
+            PQfreemem(r);
+        }
+    }
+    PQfreemem(id);
+    char *sql = cb_buf_steal(&b);
+    if (!rc) {
+        PGresult *r = PQexec(c->pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = res_fail(c, r, "CREATE ROLE failed", e);
+        else PQclear(r);
+    }
+    cb_free_secret(sql);
+    return rc;
+}
+
+static int pg_lease_renew(db_conn *c, const char *login, int64_t valid_until, cb_error *e)
+{
+    char *id = pg_ident(c, login, e);
+    if (!id) return CB_ERR;
+    char ts[32];
+    cb_iso8601(valid_until, ts);
+    char *sql = cb_sprintf("ALTER ROLE %s VALID UNTIL '%s'", id, ts);
+    PQfreemem(id);
+    int rc = exec_cmd(c, sql, e);
+    free(sql);
+    return rc;
+}
+
+static int pg_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e)
+{
+    (void)host;
+    const char *vals[1] = {login};
+    PGresult *r = PQexecParams(c->pg, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "lease drop failed", e);
+    int exists = PQntuples(r) == 1;
+    PQclear(r);
+    if (!exists) return 0; /* idempotent: crash recovery drops what may not exist */
+    char *id = pg_ident(c, login, e);
+    if (!id) return CB_ERR;
+    /* NOLOGIN first so no new session appears between the terminate and the DROP */
+    char *sql = cb_sprintf("ALTER ROLE %s NOLOGIN", id);
+    int rc = exec_cmd(c, sql, e);
+    free(sql);
+    int n = 0;
+    if (!rc) rc = pg_terminate(c, login, &n, e);
+    /* the login should own nothing; REASSIGN/DROP OWNED (per database: this one) only
+     * when it does, since they need the admin to have the login's privileges */
+    int owns = 0;
+    if (!rc) {
+        r = PQexecParams(c->pg, "SELECT count(*) FROM pg_catalog.pg_shdepend d JOIN pg_catalog.pg_roles r ON r.oid = d.refobjid"
+                                " WHERE r.rolname = $1 AND d.deptype IN ('o', 'a')", 1, NULL, vals, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) rc = res_fail(c, r, "lease drop failed", e);
+        else { owns = atoi(PQgetvalue(r, 0, 0)) > 0; PQclear(r); }
+    }
+    if (!rc && owns) {
+        sql = cb_sprintf("REASSIGN OWNED BY %s TO CURRENT_USER; DROP OWNED BY %s", id, id);
+        rc = exec_cmd(c, sql, e);
+        free(sql);
+    }
+    if (!rc) {
+        sql = cb_sprintf("DROP ROLE IF EXISTS %s", id);
+        rc = exec_cmd(c, sql, e);
+        free(sql);
+    }
+    PQfreemem(id);
+    return rc;
+}
+
+static int pg_lease_list(db_conn *c, const char *prefix, json_t **out, cb_error *e)
+{
+    *out = NULL;
+    const char *vals[1] = {prefix ? prefix : ""};
+    PGresult *r = PQexecParams(c->pg,
+        "SELECT rolname FROM pg_catalog.pg_roles WHERE starts_with(rolname, $1) ORDER BY 1", 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "lease list failed", e);
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(r); i++) json_array_append_new(a, json_string(PQgetvalue(r, i, 0)));
+    PQclear(r);
+    *out = a;
+    return 0;
+}
+
 const db_target postgres_target = {
     .engine = "postgres",
     .connect = pg_connect,
@@ -648,4 +766,9 @@ const db_target postgres_target = {
     .query_execute = pg_query_exec,
     .describe_schema = pg_describe,
     .server_version = pg_server_version,
+    .lease_create = pg_lease_create,
+    .lease_renew = pg_lease_renew,
+    .lease_drop = pg_lease_drop,
+    .lease_list = pg_lease_list,
 };
+

@@ -5,9 +5,10 @@
 
 extern const db_target postgres_target;
 
-/* 1 (default): query_readonly also applies the first-word allow-list and the
- * admin-function deny-list. Tests set 0 to prove that the READ ONLY transaction and the
- * one-statement extended protocol hold on their own. */
+/* 1 (default): query_readonly also applies the text layer (pg_lexer.c: one statement,
+ * first-keyword allow-list, writes/INTO/locking clauses, function deny-list on decoded
+ * names). Test binaries set 0 (db_tool: DB_TOOL_NO_PREFILTER, mcp_cli:
+ * MCP_CLI_NO_PREFILTER) to prove that the database refuses the same statements alone. */
 extern int pg_readonly_prefilter;
 
 /* The 64-bit advisory lock key for a lock name: first 8 bytes of

@@ -3,10 +3,14 @@
 #include "db_target.h"
 #include "postgres.h"
 #include "sqlserver.h"
+#include "mysql_target.h"
+#include "sqlite_target.h"
 
 static const db_target *const targets[] = {
     &postgres_target,
     &sqlserver_target,
+    &mysql_target,
+    &sqlite_target,
     NULL
 };
 

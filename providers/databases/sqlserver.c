@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sybfront.h>
 #include <sybdb.h>
@@ -457,6 +458,15 @@ static int no_params(json_t *params, cb_error *e)
     return CB_OK;
 }
 
+/* session_settings (row-level security context) are not implemented here: refuse rather
+ * than run the statement without the context the policy asked for (fail closed). */
+static int no_settings(const db_limits *lim, cb_error *e)
+{
+    if (lim && lim->session_settings && lim->session_settings[0])
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: session_settings are not supported on SQL Server connections");
+    return CB_OK;
+}
+
 static int sq_query_readonly(db_conn *c, const char *sql, json_t *params, const db_limits *lim, json_t **result,
                              cb_error *e)
 {
@@ -465,6 +475,7 @@ static int sq_query_readonly(db_conn *c, const char *sql, json_t *params, const 
     if (sqlserver_readonly_check(sql, why, sizeof why))
         return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: refused: %s", why);
     if (no_params(params, e)) return e ? e->code : CB_EUSAGE;
+    if (no_settings(lim, e)) return CB_EUSAGE;
     /* No READ ONLY transaction on SQL Server: the statement runs in a transaction that
      * is always rolled back, with a row cap; the login's rights are the real guard. */
     char pre[128];
@@ -493,6 +504,7 @@ static int sq_query_execute(db_conn *c, const char *sql, json_t *params, const d
     *result = NULL;
     if (!sql || !*sql) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: empty statement");
     if (no_params(params, e)) return e ? e->code : CB_EUSAGE;
+    if (no_settings(lim, e)) return CB_EUSAGE;
     return run_query(c, sql, lim, result, e);
 }
 
@@ -592,6 +604,131 @@ static int sq_server_version(db_conn *c, char **out, cb_error *e)
     return v ? CB_OK : cb_fail(e, CB_ERR, CB_K_INTERNAL, "sqlserver: no version returned");
 }
 
+/* ---- lease family: per-client query logins ----
+ * CREATE LOGIN (SQL Server hashes the password; the batch is marked secret, so it is never
+ * logged or echoed by us), CREATE USER in the connection's database, ALTER ROLE ADD
+ * MEMBER for each role. SQL Server has no VALID UNTIL and no per-login connection limit:
+ * the broker's reaper enforces the expiry (renew is a no-op). */
+static int sq_exec(db_conn *c, const char *sql, int secret, const char *pw, const char *what, cb_error *e)
+{
+    capture cap;
+    cap_begin(&cap, c->password, pw, NULL);
+    int r = run_batch(c->dbp, sql, secret, NULL, &cap);
+    cap_end();
+    if (!r) return CB_OK;
+    if (cap.msgno == 15151 && !strncmp(what, "drop", 4)) return CB_OK; /* already gone: idempotent */
+    return fail_cap(e, &cap, what);
+}
+
+static int sq_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e);
+
+static int sq_lease_create(db_conn *c, const db_lease_spec *spec, const char *password, cb_error *e)
+{
+    if (!spec || !password || !*password || strlen(password) > 128)
+        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: lease: login and a password of 1 to 128 characters required");
+    char *id = sqlserver_quote_ident(spec->login);
+    if (!id) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: invalid login name");
+    char *pw = sqlserver_quote_nstring(password);
+    char *sql = cb_sprintf("CREATE LOGIN %s WITH PASSWORD = %s", id, pw);
+    cb_free_secret(pw);
+    int rc = sq_exec(c, sql, 1, password, "create login", e);
+    cb_free_secret(sql);
+    if (rc) { /* nothing of ours exists (an existing login is not ours to undo) */
+        free(id);
+        return rc;
+    }
+    if (!rc) {
+        sql = cb_sprintf("CREATE USER %s FOR LOGIN %s", id, id);
+        rc = sq_exec(c, sql, 0, NULL, "create user", e);
+        free(sql);
+    }
+    for (size_t i = 0; !rc && spec->member_of && spec->member_of[i]; i++) {
+        char *role = sqlserver_quote_ident(spec->member_of[i]);
+        if (!role) { rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: invalid role name"); break; }
+        sql = cb_sprintf("ALTER ROLE %s ADD MEMBER %s", role, id);
+        rc = sq_exec(c, sql, 0, NULL, "add role member", e);
+        free(sql);
+        free(role);
+    }
+    if (rc) { /* no half-made login: undo what this call created */
+        cb_error ig = {0};
+        sq_lease_drop(c, spec->login, NULL, &ig);
+    }
+    free(id);
+    return rc;
+}
+
+static int sq_lease_renew(db_conn *c, const char *login, int64_t valid_until, cb_error *e)
+{
+    (void)c; (void)login; (void)valid_until; (void)e;
+    return CB_OK;
+}
+
+static int sq_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e)
+{
+    (void)host;
+    char *id = sqlserver_quote_ident(login);
+    if (!id) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "sqlserver: invalid login name");
+    int n = 0;
+    int rc = sq_terminate(c, login, &n, e); /* a login with sessions cannot be dropped */
+    if (!rc) {
+        char *sql = cb_sprintf("DROP USER %s", id);
+        rc = sq_exec(c, sql, 0, NULL, "drop user", e);
+        free(sql);
+    }
+    if (!rc) {
+        /* KILL is asynchronous: a killed session can still count as logged in for a
+         * moment (Msg 15434), so the DROP LOGIN is retried for up to 5 s */
+        char *sql = cb_sprintf("DROP LOGIN %s", id);
+        for (int tries = 0;; tries++) {
+            capture cap;
+            cap_begin(&cap, c->password, NULL, NULL);
+            int r = run_batch(c->dbp, sql, 0, NULL, &cap);
+            cap_end();
+            if (!r || cap.msgno == 15151) break; /* dropped, or already gone */
+            if (cap.msgno != 15434 || tries >= 50) { rc = fail_cap(e, &cap, "drop login"); break; }
+            struct timespec ts = {0, 100000000L};
+            nanosleep(&ts, NULL);
+        }
+        free(sql);
+    }
+    free(id);
+    return rc;
+}
+
+static int sq_lease_list(db_conn *c, const char *prefix, json_t **out, cb_error *e)
+{
+    *out = NULL;
+    cb_buf pat;
+    cb_buf_init(&pat, 0);
+    for (const char *p = prefix ? prefix : ""; *p; p++) {
+        if (*p == '_' || *p == '%' || *p == '[') cb_buf_printf(&pat, "[%c]", *p); /* LIKE wildcards taken literally */
+        else cb_buf_append(&pat, p, 1);
+    }
+    cb_buf_append(&pat, "%", 1);
+    char *lit = sqlserver_quote_nstring(pat.data);
+    cb_buf_free(&pat);
+    char *sql = cb_sprintf("SELECT name FROM sys.server_principals WHERE name LIKE %s", lit);
+    free(lit);
+    collect col = {0};
+    capture cap;
+    cap_begin(&cap, c->password, NULL, NULL);
+    int r = run_batch(c->dbp, sql, 0, &col, &cap);
+    cap_end();
+    free(sql);
+    if (r) { collect_free(&col); return fail_cap(e, &cap, "listing logins"); }
+    json_t *a = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(col.rows, i, row) {
+        json_t *v = json_array_get(row, 0);
+        if (json_is_string(v)) json_array_append(a, v);
+    }
+    collect_free(&col);
+    *out = a;
+    return CB_OK;
+}
+
 const db_target sqlserver_target = {
     .engine = "sqlserver",
     .connect = sq_connect,
@@ -605,4 +742,8 @@ const db_target sqlserver_target = {
     .query_execute = sq_query_execute,
     .describe_schema = sq_describe_schema,
     .server_version = sq_server_version,
+    .lease_create = sq_lease_create,
+    .lease_renew = sq_lease_renew,
+    .lease_drop = sq_lease_drop,
+    .lease_list = sq_lease_list,
 };

@@ -6,6 +6,8 @@
  * written back (0600), so a restart keeps rotated passwords.
  * Understands: SELECT @@spid / @@version / @var / literal, SET, USE, BEGIN/COMMIT/ROLLBACK,
  * ALTER LOGIN .. WITH PASSWORD [OLD_PASSWORD], the sys.dm_exec_sessions query, KILL,
+ * CREATE LOGIN/CREATE USER .. FOR LOGIN/ALTER ROLE .. ADD MEMBER/DROP USER/DROP LOGIN and
+ * SELECT name FROM sys.server_principals WHERE name LIKE .. (the lease family),
  * DECLARE @v int, EXEC [@v =] sp_getapplock / sp_releaseapplock (session-owned), SELECT from
  * INFORMATION_SCHEMA.* (empty) and from the demo table t(name nvarchar(50), n int).
  * Logs to stderr: one line per login and per statement ("stmt spid=N: SQL"), string
@@ -30,7 +32,7 @@
 #define SERVER_NAME "FAKETDS"
 #define VERSION_STRING "Microsoft SQL Server 2022 (RTM) - 16.0.4096.0 (X64) credbroker fake_tds"
 
-typedef struct login { char *name, *password; int admin; } login;
+typedef struct login { char *name, *password; int admin, user; char roles[256]; } login;
 typedef struct session { int spid, fd, admin; char *login; } session;
 typedef struct applock { char *resource; int spid, count; } applock;
 
@@ -96,6 +98,7 @@ static int add_login_line(char *line)
         logins = realloc(logins, (nlogins + 1) * sizeof *logins);
         if (!logins) abort();
         l = &logins[nlogins++];
+        memset(l, 0, sizeof *l);
         l->name = xstrdup(line);
     } else {
         wipe_free(l->password);
@@ -291,6 +294,81 @@ static void do_alter_login(conn *c, reply *r, const tdsf_stmt *st)
     }
 }
 
+/* The lease family (CREATE LOGIN/USER, ALTER ROLE ADD MEMBER, DROP USER/LOGIN): admin
+ * sessions only; a login with sessions cannot be dropped (Msg 15434, as SQL Server). */
+static void lease_stmt(conn *c, reply *r, const tdsf_stmt *st)
+{
+    int err = 0;
+    char msg[300] = "";
+    pthread_mutex_lock(&mu);
+    login *l = find_login(st->name);
+    if (!c->admin) {
+        err = 15247;
+        snprintf(msg, sizeof msg, "User does not have permission to perform this action.");
+    } else if (st->kind == TDSF_ST_CREATE_LOGIN) {
+        if (l) { err = 15025; snprintf(msg, sizeof msg, "The server principal '%s' already exists.", st->name); }
+        else {
+            logins = realloc(logins, (nlogins + 1) * sizeof *logins);
+            if (!logins) abort();
+            logins[nlogins++] = (login){xstrdup(st->name), xstrdup(st->password), 0, 0, ""};
+            save_state();
+        }
+    } else if (!l || (st->kind == TDSF_ST_CREATE_USER && strcasecmp(st->role, st->name))) {
+        err = 15151;
+        snprintf(msg, sizeof msg, "Cannot find the login '%s', because it does not exist or you do not have permission.", st->name);
+    } else if (st->kind == TDSF_ST_CREATE_USER) {
+        if (l->user) { err = 15023; snprintf(msg, sizeof msg, "User, group, or role '%s' already exists in the current database.", st->name); }
+        else l->user = 1;
+    } else if (st->kind == TDSF_ST_ALTER_ROLE_ADD) {
+        if (!l->user) { err = 15151; snprintf(msg, sizeof msg, "Cannot add the principal '%s', because it does not exist or you do not have permission.", st->name); }
+        else snprintf(l->roles + strlen(l->roles), sizeof l->roles - strlen(l->roles), "%s%s", l->roles[0] ? "," : "", st->role);
+    } else if (st->kind == TDSF_ST_DROP_USER) {
+        if (!l->user) { err = 15151; snprintf(msg, sizeof msg, "Cannot drop the user '%s', because it does not exist or you do not have permission.", st->name); }
+        else { l->user = 0; l->roles[0] = 0; }
+    } else { /* DROP LOGIN */
+        int busy = 0;
+        for (size_t i = 0; i < 1024; i++)
+            if (sessions[i] && !strcasecmp(sessions[i]->login, st->name)) busy = 1;
+        if (busy) { err = 15434; snprintf(msg, sizeof msg, "Could not drop login '%s' as the user is currently logged in.", st->name); }
+        else {
+            size_t k = (size_t)(l - logins);
+            free(l->name);
+            wipe_free(l->password);
+            memmove(&logins[k], &logins[k + 1], (nlogins - k - 1) * sizeof *logins);
+            nlogins--;
+            save_state();
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    if (err) {
+        error(r, err, 16, "%s", msg);
+        done(r, TDSF_TOK_DONE, TDSF_DONE_ERROR, 0);
+        return;
+    }
+    logf_("spid %d: lease statement %d on '%s'%s%s", c->spid, st->kind, st->name, st->role ? " role " : "", st->role ? st->role : "");
+    done(r, TDSF_TOK_DONE, 0, 0);
+}
+
+/* SELECT name FROM sys.server_principals WHERE name LIKE N'prefix%' ([_] is a literal _) */
+static void do_principals(reply *r, const tdsf_stmt *st)
+{
+    char pre[128];
+    size_t k = 0;
+    for (const char *p = st->name; *p && *p != '%' && k < sizeof pre - 1; p++) {
+        if (!strncmp(p, "[_]", 3)) { pre[k++] = '_'; p += 2; }
+        else pre[k++] = *p;
+    }
+    pre[k] = 0;
+    tdsf_col cols[1] = {{"name", TDSF_TYPE_NVARCHAR, 256, 0}};
+    tdsf_tok_colmetadata(&r->b, cols, 1);
+    size_t n = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nlogins; i++)
+        if (!strncasecmp(logins[i].name, pre, k)) { tdsf_tok_row(&r->b); tdsf_val_nvarchar(&r->b, logins[i].name); n++; }
+    pthread_mutex_unlock(&mu);
+    done(r, TDSF_TOK_DONE, TDSF_DONE_COUNT, n);
+}
+
 static void do_sessions(conn *c, reply *r, const tdsf_stmt *st)
 {
     int ids[1024];
@@ -394,6 +472,9 @@ static int run_stmt(conn *c, reply *r, const tdsf_stmt *st)
         return 0;
     case TDSF_ST_ALTER_LOGIN: do_alter_login(c, r, st); return 0;
     case TDSF_ST_KILL: do_kill(c, r, st->num); return 0;
+    case TDSF_ST_CREATE_LOGIN: case TDSF_ST_CREATE_USER: case TDSF_ST_ALTER_ROLE_ADD: case TDSF_ST_DROP_USER:
+    case TDSF_ST_DROP_LOGIN: lease_stmt(c, r, st); return 0;
+    case TDSF_ST_SELECT_PRINCIPALS: do_principals(r, st); return 0;
     case TDSF_ST_DECLARE:
         if (find_var(c, st->name) < 0 && c->nvars < 8 && strlen(st->name) < 64) {
             snprintf(c->vars[c->nvars].name, 64, "%s", st->name);

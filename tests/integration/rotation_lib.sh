@@ -43,5 +43,10 @@ stored_ok() {
 }
 # remember PASSWORD: adds a generated password to the leak list.
 remember() { grep -qxF -- "$1" "$PWLIST" || printf '%s\n' "$1" >>"$PWLIST"; }
+# wait_pause FILE POINT: waits (max 10 s) until a broker writing to FILE stopped at the
+# test-only pause POINT (CREDBROKER_TEST_PAUSE_AT).
+wait_pause() {
+  local i; for i in $(seq 200); do grep -q "test pause at $2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1
+}
 # journal_rows: number of rotations in progress in the store.
 journal_rows() { sqlite3 "$CREDBROKER_DB" 'SELECT count(*) FROM rotation_journal' 2>/dev/null; }

@@ -151,6 +151,19 @@ cat "$TMP/b.out" >>"$ALL"
 check "store 2 ends with a working credential" stored_ok orders
 export CREDBROKER_DB=$STORE1
 check "store 1 ends with a working credential" stored_ok orders
+# The race of simultaneous starts, made deterministic: the first broker is held (test-only
+# pause) between reading the stored credential and journaling, the second rotates
+# meanwhile; the first must then report it (5), not fail logging in with the old password.
+CREDBROKER_TEST_PAUSE_AT=after-read-credential CREDBROKER_TEST_PAUSE_S=60 CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.c0" \
+  "$RC" --policies "$POL" rotate self-db >"$TMP/c0.out" 2>&1 &
+APID=$!
+wait_pause "$TMP/c0.out" after-read-credential; ok $? "self-db: the first broker holds the credential it read (test pause)"
+out=$(rot rotate self-db); is "$?" 0 "... the second broker rotates meanwhile"
+touch "$TMP/go.c0"
+wait "$APID"; R1=$?
+cat "$TMP/c0.out" >>"$ALL"
+is "$R1" 5 "... the first then exits 5 (rotated by another broker just now), not 1"
+check "... and the stored credential logs in" stored_ok selfie
 # Truly simultaneous starts: never two rotations, never a lost credential.
 "$RC" --policies "$POL" rotate self-db >"$TMP/c1.out" 2>&1 & P1=$!
 "$RC" --policies "$POL" rotate self-db >"$TMP/c2.out" 2>&1 & P2=$!

@@ -40,6 +40,18 @@ expect_exit 2 "install-cron refuses shell metacharacters" "$IC" --master-key-ref
 check "install-cron --remove" "$IC" --remove --crontab-file "$TAB"
 is "$(grep -c 'credbroker-rotate-due' "$TAB")" 0 "the line is gone"
 is "$(grep -c 'someone else' "$TAB")" 1 "the other line stays"
+# an empty crontab, then one that holds only our line (grep -v printing nothing is not an error)
+TAB2="$TMP/crontab-empty"; : >"$TAB2"
+check "install-cron on an empty crontab" "$IC" --master-key-ref "vault://secret/broker#master_key" --binary "$RC" --crontab-file "$TAB2"
+is "$(grep -c 'credbroker-rotate-due' "$TAB2")" 1 "... installs its line"
+check "install-cron again on an own-line-only crontab" "$IC" --master-key-ref "vault://secret/broker#master_key" --binary "$RC" --crontab-file "$TAB2"
+is "$(grep -c 'credbroker-rotate-due' "$TAB2")" 1 "... keeps exactly its line"
+is "$(wc -l <"$TAB2")" 1 "... and nothing else"
+check "install-cron --remove on an own-line-only crontab" "$IC" --remove --crontab-file "$TAB2"
+is "$(wc -c <"$TAB2")" 0 "... leaves it empty"
+rm -f "$TAB2"
+check "install-cron on a crontab file that does not exist yet" "$IC" --master-key-ref "vault://secret/broker#master_key" --binary "$RC" --crontab-file "$TAB2"
+is "$(grep -c 'credbroker-rotate-due' "$TAB2")" 1 "... creates it with the line"
 
 # emergency-rotate.sh: a credential that cannot be rotated -> exit 1, report kept
 cd "$TMP" || exit 1

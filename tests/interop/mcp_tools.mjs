@@ -70,7 +70,7 @@ async function localStdio() {
   const names = tools.map(t => t.name);
   const want = ['audit_recent', 'connection_test', 'connections_list', 'credentials_emergency_rotate', 'credentials_rotate',
     'schema_describe', 'security_assess', 'security_generate_secure_key', 'security_migrate_connections_to_encrypted',
-    'security_rotate_key', 'query_readonly'].sort();
+    'security_rotate_key', 'query_readonly', 'security_monitor'].sort();
   check('tools/list: every tool but query_execute (read-only client)', JSON.stringify(names.slice().sort()) === JSON.stringify(want), JSON.stringify(names));
   check('every tool has description, inputSchema, outputSchema, annotations',
     tools.every(t => t.description && t.inputSchema?.type === 'object' && t.outputSchema && t.annotations &&

@@ -9,6 +9,8 @@
  *   db_tool ENGINE query-ro-seq SQL1 SQL2 ...  several read-only calls on ONE connection;
  *                                            prints one JSON line each ({"error":..} on failure)
  *   db_tool ENGINE schema | version
+ *   db_tool ENGINE lease-create LOGIN ROLES LIMIT [HOST] [VALID-UNTIL]   ROLES: a,b or -; password from NEW_PASSWORD
+ *   db_tool ENGINE lease-renew LOGIN VALID-UNTIL | lease-drop LOGIN [HOST] | lease-list PREFIX
  *   db_tool ENGINE parse | redact | assess    (connstr helpers, no connection)
  * env DB_TOOL_NO_PREFILTER=1 turns off the Postgres read-only allow/deny lists.
  * Exit: 0 ok, else the cb_error code; the (sanitized) error goes to stderr. */
@@ -20,6 +22,7 @@
 #include "conn/conn_assess.h"
 #include "databases/db_target.h"
 #include "databases/postgres.h"
+#include "databases/mysql_target.h"
 
 static void print_json(json_t *j)
 {
@@ -35,7 +38,7 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *engine = argv[1], *action = argv[2];
-    db_limits lim = {1000, 30000, 0};
+    db_limits lim = {.max_rows = 1000, .statement_timeout_ms = 30000};
     long hold_ms = 0;
     char *pos[8] = {0};
     int npos = 0;
@@ -46,7 +49,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--max-bytes") && i + 1 < argc) lim.max_bytes = (size_t)atol(argv[++i]);
         else if (npos < 8) pos[npos++] = argv[i];
     }
-    if (getenv("DB_TOOL_NO_PREFILTER")) pg_readonly_prefilter = 0;
+    if (getenv("DB_TOOL_NO_PREFILTER")) pg_readonly_prefilter = mysql_readonly_prefilter = 0;
     cb_error e = {0};
     char *urltext = NULL;
     const char *env = getenv("DB_URL");
@@ -127,6 +130,27 @@ int main(int argc, char **argv)
             fflush(stdout);
             json_decref(res);
         }
+    } else if (!strcmp(action, "lease-create") && npos >= 3) {
+        const char *pw = getenv("NEW_PASSWORD");
+        const char *roles[16] = {0};
+        char *rl = cb_strdup(pos[1]), *save = NULL;
+        int nr = 0;
+        for (char *tok = strtok_r(rl, ",", &save); tok && nr < 15; tok = strtok_r(NULL, ",", &save))
+            if (strcmp(tok, "-")) roles[nr++] = tok;
+        db_lease_spec sp = {.login = pos[0], .member_of = roles, .connection_limit = atoi(pos[2]),
+                            .host = npos >= 4 ? pos[3] : NULL, .valid_until = npos >= 5 ? atoll(pos[4]) : 0};
+        if (!t->lease_create) rc = cb_fail(&e, 2, CB_K_INVALID, "engine has no leases");
+        else if (!pw) rc = cb_fail(&e, 2, CB_K_INVALID, "NEW_PASSWORD not set");
+        else if (!(rc = t->lease_create(c, &sp, pw, &e))) printf("{\"ok\":true}\n");
+        free(rl);
+    } else if (!strcmp(action, "lease-renew") && npos >= 2 && t->lease_renew) {
+        if (!(rc = t->lease_renew(c, pos[0], atoll(pos[1]), &e))) printf("{\"ok\":true}\n");
+    } else if (!strcmp(action, "lease-drop") && npos >= 1 && t->lease_drop) {
+        if (!(rc = t->lease_drop(c, pos[0], npos >= 2 ? pos[1] : NULL, &e))) printf("{\"ok\":true}\n");
+    } else if (!strcmp(action, "lease-list") && npos >= 1 && t->lease_list) {
+        json_t *o = NULL;
+        if (!(rc = t->lease_list(c, pos[0], &o, &e))) print_json(o);
+        json_decref(o);
     } else if (!strcmp(action, "schema")) {
         json_t *o = NULL;
         if (!(rc = t->describe_schema(c, &o, &e))) print_json(o);

@@ -3,12 +3,15 @@
  *   mcp_cli serve-tick LISTEN FILE   mcp_app_serve_http with a 1 s tick appending "tick" to FILE
  * Global options are parsed like main.c (environment defaults too). With
  * MCP_CLI_FAKE_ROTATE=1 a test double stands in for the rotation engine (it records
- * its arguments in the report and changes nothing). */
+ * its arguments in the report and changes nothing). With MCP_CLI_NO_PREFILTER=1 the
+ * PostgreSQL text layer of query_readonly is off (pg_readonly_prefilter = 0), so tests can
+ * show what the database alone refuses; the shipped credbroker binary has no such switch. */
 #include <stdlib.h>
 #include <string.h>
 #include "store/audit.h"
 #include "cli/cmd_mcp.h"
 #include "tools/mcp_app.h"
+#include "databases/postgres.h"
 
 static int fake_rotate(void *arg, const char *credential, int emergency, const char *incident, const char *reason,
                        int revoke_api_keys, const char *actor, json_t **report, cb_error *e)
@@ -54,6 +57,7 @@ int main(int argc, char **argv)
     }
     int i = 1;
     if (getenv("MCP_CLI_FAKE_ROTATE")) mcp_app_rotate_hook = fake_rotate;
+    if (getenv("MCP_CLI_NO_PREFILTER")) pg_readonly_prefilter = 0;
     if (i >= argc) return CB_EUSAGE;
     const char *cmd = argv[i];
     if (!strcmp(cmd, "mcp")) return cmd_mcp(&ctx, argc - i, argv + i);

@@ -11,6 +11,7 @@
  *   version | describe
  *   query-ro SQL [--max-rows N]      prints the result JSON
  *   query-exec SQL                   prints the result JSON
+ *   lease-create LOGIN [ROLE]...     password from env NEW_PASSWORD; lease-drop LOGIN; lease-list PREFIX
  * Exit status: 0 ok, else the cb_error code; the error message goes to stderr. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,24 @@ int main(int argc, char **argv)
                                       : t->query_execute(c, sql, NULL, &lim, &res, &e);
         if (!rc) print_json(res);
         json_decref(res);
+    } else if (!strcmp(cmd, "lease-create") && i < argc) {
+        /* lease-create LOGIN [ROLE]...: password from env NEW_PASSWORD */
+        const char *np = getenv("NEW_PASSWORD");
+        if (!np) { fprintf(stderr, "NEW_PASSWORD is not set\n"); rc = 2; goto out; }
+        const char *login = argv[i++];
+        const char *roles[9] = {0};
+        for (int k = 0; i < argc && k < 8; k++) roles[k] = argv[i++];
+        db_lease_spec spec = {.login = login, .member_of = roles, .valid_until = 0, .connection_limit = 2};
+        rc = t->lease_create(c, &spec, np, &e);
+        if (!rc) printf("ok\n");
+    } else if (!strcmp(cmd, "lease-drop") && i < argc) {
+        rc = t->lease_drop(c, argv[i], NULL, &e);
+        if (!rc) printf("ok\n");
+    } else if (!strcmp(cmd, "lease-list") && i < argc) {
+        json_t *a = NULL;
+        rc = t->lease_list(c, argv[i], &a, &e);
+        if (!rc) print_json(a);
+        json_decref(a);
     } else {
         usage();
     }

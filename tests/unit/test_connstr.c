@@ -455,6 +455,20 @@ static void test_assess(void **st)
     assert_string_equal(c, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+static void test_control_characters(void **st)
+{
+    (void)st;
+    /* a newline inside (stored, then in logs and crontabs) is refused in every form */
+    expect_err("postgresql://app:pw@db/app\nx", NULL, "control character", "pw");
+    expect_err("host=db user=app\rpassword=s3cret dbname=x", NULL, "control character", "s3cret");
+    expect_err("Server=db;Database=x\x01;User Id=sa;Password=s3cret", NULL, "control character", "s3cret");
+    expect_err("mysql://u:p@h/d\x7f", NULL, "control character", NULL);
+    /* surrounding whitespace (stdin's newline) is still trimmed, percent-encoding still works */
+    conn_url u = P("  postgresql://app:p%0Aw@db/app\n", NULL);
+    assert_string_equal(u.password, "p\nw");
+    conn_url_free(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_redacted),
         cmocka_unit_test(test_redact_text),
         cmocka_unit_test(test_assess),
+        cmocka_unit_test(test_control_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,86 @@ static void test_unknown_keys(void **s)
     cb_diags_free(&d);
 }
 
+/* issue 10: connections.*.query_identity, session_settings, requirements.mcp_least_privilege */
+static void test_least_privilege(void **s)
+{
+    (void)s;
+    cb_policy *p = load_ok("{\"requirements\": {\"mcp_least_privilege\": true},"
+                           " \"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"pgadmin\","
+                           " \"member_of\": [\"mcp_readers\", \"r2\"], \"ttl_s\": 600, \"connection_limit\": 2}}, \"other\": {}},"
+                           " \"clients\": {\"c\": {\"session_settings\": {\"app.current_user_id\": \"${apikey.attr.user_id}\","
+                           " \"app.client\": \"x-${client}\"}}}}");
+    assert_int_equal(p->requirements.mcp_least_privilege, 1);
+    const policy_query_identity *q = policy_query_identity_get(p, "app");
+    assert_non_null(q);
+    assert_string_equal(q->admin_connection, "pgadmin");
+    assert_int_equal(q->nmember_of, 2);
+    assert_string_equal(q->member_of[1], "r2");
+    assert_int_equal(q->ttl_s, 600);
+    assert_int_equal(q->connection_limit, 2);
+    assert_null(policy_query_identity_get(p, "other"));
+    assert_null(policy_query_identity_get(p, "nope"));
+    const policy_client *c = policy_client(p, "c");
+    assert_int_equal(c->nsettings, 2);
+    assert_string_equal(c->setting_names[0], "app.current_user_id");
+    assert_string_equal(c->setting_values[1], "x-${client}");
+    /* round trip through policy_to_json */
+    json_t *j = policy_to_json(p);
+    char *txt = json_dumps(j, 0);
+    json_decref(j);
+    policy_free(p);
+    p = load_ok(txt);
+    free(txt);
+    assert_int_equal(policy_query_identity_get(p, "app")->ttl_s, 600);
+    assert_int_equal(policy_client(p, "c")->nsettings, 2);
+    policy_free(p);
+    /* defaults */
+    p = load_ok("{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"a\", \"member_of\": [\"r\"]}}}}");
+    assert_int_equal(policy_query_identity_get(p, "app")->ttl_s, 3600);
+    assert_int_equal(policy_query_identity_get(p, "app")->connection_limit, 4);
+    assert_int_equal(p->requirements.mcp_least_privilege, -1);
+    policy_free(p);
+    /* errors: unknown keys, missing keys, ranges, names, templates */
+    static const char *const bad[] = {
+        "{\"connections\": {\"app\": {\"query_identiy\": {}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"a\", \"member_of\": [\"r\"], \"ttl\": 5}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"member_of\": [\"r\"]}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"a\"}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"a\", \"member_of\": []}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"app\", \"member_of\": [\"r\"]}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"a\", \"member_of\": [\"r\"], \"ttl_s\": 10}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"a\", \"member_of\": [\"r\"], \"connection_limit\": 0}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": {\"admin_connection\": \"a\", \"member_of\": [\"bad name\"]}}}}",
+        "{\"connections\": {\"app\": {\"query_identity\": \"yes\"}}}",
+        "{\"connections\": []}",
+        "{\"requirements\": {\"mcp_least_privilege\": 1}}",
+        "{\"clients\": {\"c\": {\"session_settings\": {\"role\": \"admin\"}}}}",
+        "{\"clients\": {\"c\": {\"session_settings\": {\"search_path\": \"x\"}}}}",
+        "{\"clients\": {\"c\": {\"session_settings\": {\"App.X\": \"x\"}}}}",
+        "{\"clients\": {\"c\": {\"session_settings\": {\"app.x\": \"${env.HOME}\"}}}}",
+        "{\"clients\": {\"c\": {\"session_settings\": {\"app.x\": \"${client\"}}}}",
+        "{\"clients\": {\"c\": {\"session_settings\": {\"app.x\": \"${apikey.attr.a-b}\"}}}}",
+        "{\"clients\": {\"c\": {\"session_settings\": {\"app.x\": 42}}}}",
+        "{\"clients\": {\"c\": {\"session_settings\": [\"app.x\"]}}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cb_diags d = load_bad(bad[i]);
+        cb_diags_free(&d);
+    }
+    /* a connection or the requirement defined in two files is an error naming both */
+    cb_policy *m = policy_new();
+    cb_diags d = {0};
+    const char *f1 = "{\"connections\": {\"app\": {}}, \"requirements\": {\"mcp_least_privilege\": true}}";
+    assert_int_equal(policy_add_buffer(m, "a.json", f1, strlen(f1), &d), 0);
+    const char *f2 = "{\"connections\": {\"app\": {}}}";
+    assert_true(policy_add_buffer(m, "b.json", f2, strlen(f2), &d) > 0);
+    assert_non_null(strstr(d.items[0].message, "connection \"app\" already defined in a.json"));
+    const char *f3 = "{\"requirements\": {\"mcp_least_privilege\": false}}";
+    assert_true(policy_add_buffer(m, "c.json", f3, strlen(f3), &d) > 0);
+    cb_diags_free(&d);
+    policy_free(m);
+}
+
 static void test_ranges(void **s)
 {
     (void)s;
@@ -632,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_merge_order_and_selection),
         cmocka_unit_test(test_duplicates_across_files),
         cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_least_privilege),
         cmocka_unit_test(test_ranges),
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_syntax_errors),

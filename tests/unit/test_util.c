@@ -47,6 +47,16 @@ static void test_iso8601(void **s)
     assert_string_equal(buf, "2024-01-05T16:50:00Z");
     assert_int_equal(cb_parse_iso8601("2024-13-05T16:50:00Z", &t), -1);
     assert_int_equal(cb_parse_iso8601("yesterday", &t), -1);
+    /* impossible dates are refused, not normalized (2026-02-31 is not March 3) */
+    assert_int_equal(cb_parse_iso8601("2026-02-31", &t), -1);
+    assert_int_equal(cb_parse_iso8601("2026-02-29T00:00:00Z", &t), -1);
+    assert_int_equal(cb_parse_iso8601("2026-04-31", &t), -1);
+    assert_int_equal(cb_parse_iso8601("1900-02-29", &t), -1);
+    assert_int_equal(cb_parse_iso8601("2026-01-05T-1:00Z", &t), -1);
+    assert_int_equal(cb_parse_iso8601("2024-02-29", &t), 0);      /* leap year */
+    assert_int_equal(cb_parse_iso8601("2000-02-29", &t), 0);      /* 400-year rule */
+    assert_int_equal(cb_parse_iso8601("2026-12-31T23:59:59Z", &t), 0);
+    assert_int_equal(cb_parse_iso8601("2026-01-05T00:00:00+15:00", &t), -1);
 }
 
 static void test_url_encode(void **s)

@@ -183,6 +183,13 @@ static void classify_select(const tdsf_tok *t, size_t n, tdsf_stmt *st)
     if (n == 2 && t[1].kind == TDSF_TK_NUM) { st->kind = TDSF_ST_SELECT_INT; st->num = strtoll(t[1].text, NULL, 10); return; }
     if (n == 2 && t[1].kind == TDSF_TK_STR) { st->kind = TDSF_ST_SELECT_STR; st->name = t[1].text; return; }
     if (sessions_query(t, n, st)) return;
+    if (n == 10 && kw(t, n, 1, "name") && kw(t, n, 2, "FROM") && kw(t, n, 3, "sys") && punct(t, n, 4, ".") &&
+        kw(t, n, 5, "server_principals") && kw(t, n, 6, "WHERE") && kw(t, n, 7, "name") && kw(t, n, 8, "LIKE") &&
+        t[9].kind == TDSF_TK_STR) {
+        st->kind = TDSF_ST_SELECT_PRINCIPALS;
+        st->name = t[9].text;
+        return;
+    }
     /* Generic SELECT list FROM source: find FROM at depth 0. */
     size_t from = 0;
     int depth = 0;
@@ -295,6 +302,48 @@ void tdsf_classify(const tdsf_tok *t, size_t n, tdsf_stmt *st)
             st->old_password = t[9].text;
         }
         st->kind = TDSF_ST_ALTER_LOGIN;
+        return;
+    }
+    /* the lease family: CREATE LOGIN x WITH PASSWORD = N'..' | CREATE USER x FOR LOGIN x |
+     * ALTER ROLE r ADD MEMBER x | DROP USER x | DROP LOGIN x */
+    if (kw(t, n, 0, "CREATE") && kw(t, n, 1, "LOGIN")) {
+        if (n == 7 && ident(t, n, 2) && kw(t, n, 3, "WITH") && kw(t, n, 4, "PASSWORD") && punct(t, n, 5, "=") &&
+            t[6].kind == TDSF_TK_STR) {
+            st->kind = TDSF_ST_CREATE_LOGIN;
+            st->name = t[2].text;
+            st->password = t[6].text;
+        } else {
+            syntax(t, n, 2, st);
+        }
+        return;
+    }
+    if (kw(t, n, 0, "CREATE") && kw(t, n, 1, "USER")) {
+        if (n == 6 && ident(t, n, 2) && kw(t, n, 3, "FOR") && kw(t, n, 4, "LOGIN") && ident(t, n, 5)) {
+            st->kind = TDSF_ST_CREATE_USER;
+            st->name = t[2].text;
+            st->role = t[5].text;
+        } else {
+            syntax(t, n, 2, st);
+        }
+        return;
+    }
+    if (kw(t, n, 0, "ALTER") && kw(t, n, 1, "ROLE")) {
+        if (n == 6 && ident(t, n, 2) && kw(t, n, 3, "ADD") && kw(t, n, 4, "MEMBER") && ident(t, n, 5)) {
+            st->kind = TDSF_ST_ALTER_ROLE_ADD;
+            st->role = t[2].text;
+            st->name = t[5].text;
+        } else {
+            syntax(t, n, 2, st);
+        }
+        return;
+    }
+    if (kw(t, n, 0, "DROP") && (kw(t, n, 1, "USER") || kw(t, n, 1, "LOGIN"))) {
+        if (n == 3 && ident(t, n, 2)) {
+            st->kind = kw(t, n, 1, "USER") ? TDSF_ST_DROP_USER : TDSF_ST_DROP_LOGIN;
+            st->name = t[2].text;
+        } else {
+            syntax(t, n, 2, st);
+        }
         return;
     }
     if (kw(t, n, 0, "KILL")) {

@@ -24,6 +24,8 @@ enum tdsf_st {
     TDSF_ST_SELECT_INT, TDSF_ST_SELECT_STR, TDSF_ST_SELECT_SESSIONS, TDSF_ST_SELECT_INFOSCHEMA,
     TDSF_ST_SELECT_T, TDSF_ST_SET, TDSF_ST_USE, TDSF_ST_BEGIN, TDSF_ST_COMMIT, TDSF_ST_ROLLBACK,
     TDSF_ST_ALTER_LOGIN, TDSF_ST_KILL, TDSF_ST_DECLARE, TDSF_ST_EXEC,
+    TDSF_ST_CREATE_LOGIN, TDSF_ST_CREATE_USER, TDSF_ST_ALTER_ROLE_ADD, TDSF_ST_DROP_USER, TDSF_ST_DROP_LOGIN,
+    TDSF_ST_SELECT_PRINCIPALS,   /* SELECT name FROM sys.server_principals WHERE name LIKE N'p%' */
     TDSF_ST_BAD_OBJECT,   /* SELECT from an unknown table: error 208 */
     TDSF_ST_SYNTAX        /* anything else: error 102/156 */
 };
@@ -35,7 +37,8 @@ typedef struct tdsf_stmt {
     /* Pointers into the token array (valid while it lives). */
     const char *name;        /* login (ALTER LOGIN, sessions query), db (USE), variable
                                 (DECLARE, SELECT @v), object (BAD_OBJECT), near (SYNTAX) */
-    const char *password, *old_password;  /* ALTER LOGIN */
+    const char *password, *old_password;  /* ALTER LOGIN, CREATE LOGIN */
+    const char *role;        /* ALTER ROLE role ADD MEMBER name; CREATE USER name FOR LOGIN role */
     int exclude_self;        /* sessions query had AND session_id <> @@SPID */
     int64_t num;             /* KILL n, SELECT n */
     const char *proc, *ret_var;            /* EXEC [@ret_var =] proc */

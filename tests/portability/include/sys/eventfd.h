@@ -1,0 +1,2 @@
+/* Stand-in for a Linux-only header: building with __linux__ undefined (as on macOS) must not include it. */
+#error "<sys/eventfd.h> is Linux-only: guard it with #ifdef __linux__"
