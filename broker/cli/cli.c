@@ -221,9 +221,9 @@ int cli_init(cli_ctx *ctx, int *argc, char **argv, const char **bad)
     argv[n] = NULL;
     cli_default_paths(ctx);
     cli_config_master_key_ref(ctx);
-    if (ctx->verbose && !ctx->quiet && !rc) cli_say_paths(ctx);
     ctx->paths.actor = audit_cli_actor();
     cb_log_level = ctx->quiet ? 0 : 1 + ctx->verbose;
+    if (ctx->verbose && !ctx->quiet && !rc) cli_say_paths(ctx);
     policy_schedule_validator = schedule_check;
     /* the audit anchor (credbroker.json audit.anchor) is written after every audited
      * commit by any command; a config that does not load is reported by the commands */

@@ -91,9 +91,10 @@ void cli_default_paths(cli_ctx *ctx)
 
 void cli_say_paths(const cli_ctx *ctx)
 {
-    fprintf(stderr, "credbroker: store %s (%s)\n", ctx->paths.db_path, ctx->db_from);
-    fprintf(stderr, "credbroker: policies %s (%s)\n", ctx->paths.policies_dir, ctx->policies_from);
-    fprintf(stderr, "credbroker: config %s (%s)\n", ctx->paths.config_path, ctx->config_from);
+    /* through the logger, so that --log-format json holds for these lines too */
+    LOG_INFO("store %s (%s)", ctx->paths.db_path, ctx->db_from);
+    LOG_INFO("policies %s (%s)", ctx->paths.policies_dir, ctx->policies_from);
+    LOG_INFO("config %s (%s)", ctx->paths.config_path, ctx->config_from);
 }
 
 int cli_make_parent_dir(const char *path, cb_error *e)

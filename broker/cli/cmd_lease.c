@@ -54,7 +54,7 @@ static int list(cli_ctx *ctx, int argc, char **argv)
     return 0;
 }
 
-static int revoke(cli_ctx *ctx, int argc, char **argv)
+static int lease_revoke_cmd(cli_ctx *ctx, int argc, char **argv)
 {
     lease_filter f = {0};
     f.client = cli_take_opt(&argc, argv, "--client");
@@ -99,7 +99,7 @@ int cmd_lease(cli_ctx *ctx, int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) return argc < 2 ? (usage(), CB_EUSAGE) : usage();
     if (!strcmp(argv[1], "list")) return list(ctx, argc - 1, argv + 1);
-    if (!strcmp(argv[1], "revoke")) return revoke(ctx, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "revoke")) return lease_revoke_cmd(ctx, argc - 1, argv + 1);
     fprintf(stderr, "credbroker: unknown lease command '%s'\n", argv[1]);
     return CB_EUSAGE;
 }

@@ -40,6 +40,11 @@ typedef struct mcp_call_ctx {
     /* A tool may set this to a JSON object (a new reference the layer takes over) that is
      * passed to the audit hook. Put only non-sensitive facts in it (names, counts). */
     json_t *audit_summary;
+    /* A tool may hand over its structuredContent as JSON text written once (malloc'd; the
+     * layer takes it over and wipes it): *structured is then only its shape (large arrays
+     * left empty), validated against the output schema, and the text content is this
+     * same serialization. Rows are never turned into a jansson tree. */
+    char *structured_json;
 } mcp_call_ctx;
 
 /* A tool. All strings are static (the registry keeps the pointer). The schemas are JSON
@@ -155,6 +160,11 @@ json_t *mcp_dispatch(mcp_server *s, const mcp_conn *c, mcp_msg *m, int *http_sta
 /* Parse + dispatch + compact serialization: a response line (malloc'd, no newline) or
  * NULL. Used by stdio and the fuzzer. */
 char *mcp_handle_text(mcp_server *s, const mcp_conn *c, const char *data, size_t len);
+
+/* Compact serialization of a response from mcp_dispatch (object or batch array), with a
+ * tool's structured_json spliced in as structuredContent. Transports must use it instead
+ * of json_dumps. malloc'd. */
+char *mcp_response_dump(json_t *r);
 
 /* Builds {"jsonrpc":"2.0","id":id,"error":{code,message[,data]}}; id may be NULL (null). */
 json_t *mcp_error_response(json_t *id, int code, const char *message, json_t *data);

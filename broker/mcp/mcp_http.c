@@ -156,7 +156,7 @@ static void set_body(req_state *rs, int status, const char *ctype, const char *b
 
 static void set_json(mcp_http *h, req_state *rs, int status, json_t *j, const char *const *hdrs)
 {
-    char *t = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *t = j ? mcp_response_dump(j) : NULL;
     json_decref(j);
     if (t && strlen(t) > h->o.max_response) {
         /* never answer with more than the cap, whatever a batch or a tool produced */

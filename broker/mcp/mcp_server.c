@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include "mcp.h"
 
 const char *const mcp_supported_versions[] = {
@@ -362,6 +364,70 @@ static json_t *do_tools_list(mcp_server *s, const mcp_conn *c, json_t *params, c
     return res;
 }
 
+/* structured_json travels inside the result under RAW_KEY until mcp_response_dump puts it
+ * where the placeholder string is (marker + a per-process nonce, so no value can fake it). */
+#define RAW_KEY "\x01raw"
+static char raw_marker[48];
+
+static const char *raw_placeholder(void)
+{
+    if (!raw_marker[0]) {
+        unsigned char n[8] = {0};
+        if (getrandom(n, sizeof n, 0) != (ssize_t)sizeof n) {
+            int64_t t = cb_now_ms() ^ ((int64_t)getpid() << 32);
+            memcpy(n, &t, sizeof n);
+        }
+        char *h = cb_hex_encode(n, sizeof n);
+        snprintf(raw_marker, sizeof raw_marker, "\001cbraw:%s", h);
+        free(h);
+    }
+    return raw_marker;
+}
+
+static void splice_one(json_t *msg, json_t **raws, size_t *n)
+{
+    json_t *res = json_is_object(msg) ? json_object_get(msg, "result") : NULL;
+    json_t *raw = res ? json_object_get(res, RAW_KEY) : NULL;
+    if (!raw) return;
+    raws[(*n)++] = json_incref(raw);
+    json_object_del(res, RAW_KEY);
+}
+
+char *mcp_response_dump(json_t *r)
+{
+    if (!r) return NULL;
+    size_t n = 0, cap = json_is_array(r) ? json_array_size(r) : 1;
+    json_t **raws = cb_calloc(cap ? cap : 1, sizeof *raws);
+    if (json_is_array(r)) {
+        for (size_t i = 0; i < json_array_size(r); i++) splice_one(json_array_get(r, i), raws, &n);
+    } else {
+        splice_one(r, raws, &n);
+    }
+    char *out = json_dumps(r, JSON_COMPACT);
+    if (n && out) {
+        /* the placeholder as jansson writes it: "\u0001cbraw:<nonce>" */
+        char *pat = cb_sprintf("\"structuredContent\":\"\\u0001%s\"", raw_placeholder() + 1);
+        cb_buf b;
+        cb_buf_init(&b, 0);
+        const char *p = out;
+        for (size_t i = 0; i < n; i++) {
+            const char *at = strstr(p, pat);
+            if (!at) break;
+            cb_buf_append(&b, p, (size_t)(at - p));
+            cb_buf_puts(&b, "\"structuredContent\":");
+            cb_buf_append(&b, json_string_value(raws[i]), json_string_length(raws[i]));
+            p = at + strlen(pat);
+        }
+        cb_buf_puts(&b, p);
+        free(pat);
+        free(out);
+        out = cb_buf_steal(&b);
+    }
+    for (size_t i = 0; i < n; i++) json_decref(raws[i]);
+    free(raws);
+    return out;
+}
+
 static json_t *text_result(const char *text, int is_error)
 {
     json_t *r = json_pack("{s:[{s:s,s:s}]}", "content", "type", "text", "text", text);
@@ -405,7 +471,7 @@ static json_t *do_tools_call(mcp_server *s, const mcp_conn *c, json_t *params, c
     int64_t t0 = cb_now_ms();
     mcp_call_ctx cx = {c->principal, c->transport, c->session && c->session->id[0] ? c->session->id : NULL, ver,
                        c->session && c->session->client_name[0] ? c->session->client_name : NULL, s->hooks.app,
-                       NULL};
+                       NULL, NULL};
     json_t *res = NULL;
     char err[256];
     int modern = !strcmp(ver, MCP_VERSION_MODERN);
@@ -466,6 +532,15 @@ static json_t *do_tools_call(mcp_server *s, const mcp_conn *c, json_t *params, c
         outcome = "error";
         why = "internal error: the tool produced invalid output";
         res = text_result(why, 1);
+    } else if (cx.structured_json) {
+        /* one serialization for both: the text content and structuredContent */
+        json_t *raw = json_stringn_nocheck(cx.structured_json, strlen(cx.structured_json));
+        res = json_pack("{s:[{s:s,s:O}]}", "content", "type", "text", "text", raw);
+        if (r->output_schema && (modern || strcmp(ver, "2025-06-18") >= 0)) {
+            json_object_set_new(res, "structuredContent", json_string(raw_placeholder()));
+            json_object_set(res, RAW_KEY, raw);
+        }
+        json_decref(raw);
     } else {
         char *dump = NULL;
         if (!text && structured) dump = json_dumps(structured, JSON_COMPACT);
@@ -477,6 +552,7 @@ static json_t *do_tools_call(mcp_server *s, const mcp_conn *c, json_t *params, c
     audit(s, c, &cx, r->t.name, outcome, why, t0);
     json_decref(structured);
     cb_free_secret(text);
+    cb_free_secret(cx.structured_json);
     json_decref(cx.audit_summary);
     return res;
 }
@@ -718,7 +794,7 @@ char *mcp_handle_text(mcp_server *s, const mcp_conn *c, const char *data, size_t
     /* stdio (no HTTP status): a notification never gets an answer, even an error */
     mcp_msg_free(&m);
     if (!r) return NULL;
-    char *out = json_dumps(r, JSON_COMPACT);
+    char *out = mcp_response_dump(r);
     json_decref(r);
     return out;
 }

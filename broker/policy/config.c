@@ -265,10 +265,30 @@ static void parse_str_list(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const cha
     }
 }
 
+/* "database_pool": {"max_sessions": 64, "max_sessions_per_client": 32} */
+static void parse_pool(jdoc_ctx *c, json_t *v, const jdoc_pos *pp, cb_config *cfg)
+{
+    static const char *const pkeys[] = {"max_sessions", "max_sessions_per_client", NULL};
+    if (!json_is_object(v)) { jdoc_err(c, pp, "database_pool: must be an object"); return; }
+    jdoc_check_keys(c, v, pp, "database_pool", pkeys);
+    json_t *x;
+    int ok;
+    if ((x = json_object_get(v, "max_sessions"))) {
+        long long n = get_int(c, x, member_or(pp, "max_sessions"), "database_pool.max_sessions", 1, 4096, &ok);
+        if (ok) cfg->pool_max = (int)n;
+    }
+    if ((x = json_object_get(v, "max_sessions_per_client"))) {
+        long long n = get_int(c, x, member_or(pp, "max_sessions_per_client"), "database_pool.max_sessions_per_client", 1,
+                              4096, &ok);
+        if (ok) cfg->pool_per_client = (int)n;
+    }
+}
+
 static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
 {
     static const char *const keys[] = {"$schema", "sources", "listen", "allowed_origins", "allowed_hosts", "tls",
-                                       "api_key_rate_limit", "master_key_ref", "metrics", "audit", "http", NULL};
+                                       "api_key_rate_limit", "master_key_ref", "metrics", "audit", "database_pool",
+                                       "http", NULL};
     json_t *root = doc->root, *v;
     const jdoc_pos *pos = doc->pos;
     jdoc_check_keys(c, root, pos, "", keys);
@@ -345,6 +365,7 @@ static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
             }
         }
     }
+    if ((v = json_object_get(root, "database_pool"))) parse_pool(c, v, member_or(pos, "database_pool"), cfg);
     if ((v = json_object_get(root, "master_key_ref")))
         cfg->master_key_ref = get_ref(c, v, member_or(pos, "master_key_ref"), "master_key_ref");
     if ((v = json_object_get(root, "http"))) {
@@ -471,6 +492,9 @@ json_t *config_to_json(const cb_config *c)
     json_object_set_new(o, "allowed_origins", orig);
     json_object_set_new(o, "allowed_hosts", hosts);
     if (c->tls_cert) json_object_set_new(o, "tls", json_pack("{s:s,s:s}", "cert", c->tls_cert, "key", c->tls_key ? c->tls_key : ""));
+    if (c->pool_max || c->pool_per_client)
+        json_object_set_new(o, "database_pool", json_pack("{s:i,s:i}", "max_sessions", c->pool_max ? c->pool_max : CONFIG_POOL_MAX,
+                                                          "max_sessions_per_client", c->pool_per_client ? c->pool_per_client : CONFIG_POOL_PER_CLIENT));
     if (c->rate_per_min) json_object_set_new(o, "api_key_rate_limit", json_pack("{s:i,s:i}", "per_min", c->rate_per_min, "burst", c->rate_burst));
     if (c->master_key_ref) json_object_set_new(o, "master_key_ref", json_string(c->master_key_ref));
     if (c->metrics_token_ref) json_object_set_new(o, "metrics", json_pack("{s:s}", "token_ref", c->metrics_token_ref));

@@ -10,7 +10,8 @@
  *     "api_key_rate_limit": { "per_min": 600, "burst": 60 },
  *     "master_key_ref": "vault://secret/broker#master_key",
  *     "metrics": { "token_ref": "file:///etc/credbroker/metrics-token" },
- *     "audit": { "anchor": "file:///mnt/other-disk/credbroker.anchor" } }          */
+ *     "audit": { "anchor": "file:///mnt/other-disk/credbroker.anchor" },
+ *     "database_pool": { "max_sessions": 64, "max_sessions_per_client": 32 } }      */
 #ifndef CB_CONFIG_H
 #define CB_CONFIG_H
 #include <stddef.h>
@@ -20,6 +21,9 @@
 #define CONFIG_DEFAULT_PATH "credbroker.json"
 #define CONFIG_DEFAULT_LISTEN "127.0.0.1:8787"
 #define CONFIG_MAX_FILE_BYTES (1024 * 1024)
+/* MCP database sessions: in total and per client (a client never takes the whole pool) */
+#define CONFIG_POOL_MAX 64
+#define CONFIG_POOL_PER_CLIENT 32
 
 typedef struct config_source {
     char *name;            /* connection name (policy name rule) */
@@ -54,6 +58,7 @@ typedef struct cb_config {
     char *master_key_ref;              /* NULL = CREDBROKER_MASTER_KEY(_REF) from env */
     char *metrics_token_ref;           /* "metrics": {"token_ref": REF}: bearer for GET /metrics; NULL = open */
     char *audit_anchor;                /* "audit": {"anchor": REF}: where the audit head is anchored; NULL = none */
+    int pool_max, pool_per_client;     /* database_pool.max_sessions / .max_sessions_per_client; 0 = default */
     struct {                           /* "http": serve's limits; 0 = default (readme-hardening.md) */
         int max_connections, max_sessions, max_sessions_per_key, session_idle_s, request_deadline_s, max_batch,
             workers, auth_fail_limit, max_inflight_per_key, max_connections_per_ip;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "rotation.h"
+#include "rotation_internal.h"
 #include "store/audit.h"
 #include "conn/connstr.h"
 #include "databases/db_target.h"
@@ -17,104 +18,7 @@
 #include "secrets/secret_provider.h"
 #include "conn/sources.h"
 
-enum { STEP_NONE = 0, STEP_CREATE = 1, STEP_SET = 2, STEP_TEST = 3, STEP_FINISH = 4 };
-static const char *const STEP_NAMES[] = {"none", "create", "set", "test", "finish"};
 #define PENDING_NS "pending"
-
-int rotation_step_from_name(const char *name)
-{
-    for (int i = STEP_CREATE; i <= STEP_FINISH; i++)
-        if (name && strcmp(name, STEP_NAMES[i]) == 0) return i;
-    return 0;
-}
-
-const char *rotation_step_name(int step) { return step >= STEP_CREATE && step <= STEP_FINISH ? STEP_NAMES[step] : "none"; }
-
-int rotation_pw_policy(const policy_credential *c, pw_policy *out, cb_error *e)
-{
-    pw_policy_default(out);
-    if (c->password.length) out->length = c->password.length;
-    if (c->password.classes) out->classes = c->password.classes & PW_ALL;
-    if (c->password.exclude) {
-        if (strlen(c->password.exclude) >= sizeof out->exclude)
-            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "credential %s: password.exclude is too long", c->name);
-        snprintf(out->exclude, sizeof out->exclude, "%s", c->password.exclude);
-    }
-    if (pw_policy_check(out, e)) {
-        cb_error_prefix(e, "credential %s: password policy", c->name);
-        return CB_EUSAGE;
-    }
-    return 0;
-}
-
-static int truthy(const char *v)
-{
-    return v && (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcasecmp(v, "1") || !strcasecmp(v, "mandatory") ||
-                 !strcasecmp(v, "strict"));
-}
-
-int rotation_check_sslmode(const conn_url *u, int min, const char *conn_name, cb_error *e)
-{
-    if (min <= POLICY_SSL_UNSET) return 0;
-    if (u->engine && strcmp(u->engine, "postgres") == 0) {
-        static const char *const ladder[] = {"", "disable", "allow", "prefer", "require", "verify-ca", "verify-full"};
-        const char *m = conn_url_param(u, "sslmode");
-        int have = POLICY_SSL_PREFER; /* libpq's default */
-        if (m) {
-            have = -1;
-            for (int i = 1; i <= POLICY_SSL_VERIFY_FULL; i++)
-                if (strcmp(m, ladder[i]) == 0) have = i;
-        }
-        if (have < min)
-            return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: connection %s has sslmode=%s, below requirements.min_sslmode=%s",
-                           conn_name, m ? m : "prefer (default)", policy_sslmode_name((policy_sslmode)min));
-        return 0;
-    }
-    if (u->engine && strcmp(u->engine, "mysql") == 0) {
-        /* ssl-mode on libpq's ladder: DISABLED PREFERRED REQUIRED VERIFY_CA VERIFY_IDENTITY */
-        static const char *const my[] = {"", "DISABLED", "", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"};
-        const char *m = conn_url_param(u, "ssl-mode");
-        int have = POLICY_SSL_PREFER; /* the client's default */
-        if (m) {
-            have = -1;
-            for (int i = 1; i <= POLICY_SSL_VERIFY_FULL; i++)
-                if (*my[i] && strcasecmp(m, my[i]) == 0) have = i;
-        }
-        if (have < min)
-            return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: connection %s has ssl-mode=%s, below requirements.min_sslmode=%s",
-                           conn_name, m ? m : "PREFERRED (default)", policy_sslmode_name((policy_sslmode)min));
-        return 0;
-    }
-    if (u->engine && strcmp(u->engine, "sqlserver") == 0 && min >= POLICY_SSL_REQUIRE) {
-        const char *enc = conn_url_param(u, "Encrypt");
-        if (!truthy(enc))
-            return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "policy: connection %s is not encrypted (Encrypt=%s), requirements.min_sslmode=%s",
-                           conn_name, enc ? enc : "unset", policy_sslmode_name((policy_sslmode)min));
-    }
-    return 0;
-}
-
-char *rotation_published_value(const conn_url *u, const char *field)
-{
-    char *url = conn_url_format(u);
-    json_t *o = json_pack("{s:s,s:s?,s:i,s:s?,s:s?,s:s?,s:s}", "engine", u->engine ? u->engine : "", "host", u->host, "port",
-                          u->port ? u->port : conn_default_port(u->engine ? u->engine : ""), "username", u->user, "password",
-                          u->password, "dbname", u->dbname, "url", url ? url : "");
-    /* publish_to ...#field: readers of that field get the URL unless it is one of ours */
-    if (o && field && *field && !strchr(field, '.') && !json_object_get(o, field))
-        json_object_set_new(o, field, json_string(url ? url : ""));
-    cb_free_secret(url);
-    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (o) {
-        /* wipe the copies jansson holds */
-        const char *k;
-        json_t *v;
-        json_object_foreach(o, k, v)
-            if (json_is_string(v)) cb_wipe((char *)json_string_value(v), json_string_length(v));
-        json_decref(o);
-    }
-    return s;
-}
 
 /* ---------------------------------------------------------------------------------- */
 
@@ -312,78 +216,6 @@ static void journal_error(rot *r, const char *msg)
     cb_error ig = {0};
     exec_bind(r->s, "UPDATE rotation_journal SET error = ?1, updated_at = ?2, owner_pid = 0 WHERE credential = ?3 AND id = ?4",
               v, 4, &ig);
-}
-
-static int pid_alive(long pid)
-{
-    if (pid <= 0) return 0;
-    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) return 0;
-    /* a zombie is dead for our purpose */
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    return !(p && p[1] == ' ' && p[2] == 'Z');
-}
-
-static void hostname(char out[256])
-{
-    if (gethostname(out, 255) != 0) snprintf(out, 256, "unknown");
-    out[255] = 0;
-}
-
-/* A journal row owned by another host counts as live while its heartbeat (updated_at,
- * written at every step) is younger than this: its pid cannot be checked from here. */
-#define OWNER_STALE_S 300
-
-/* 1 when the row's owner is another live process: same host and its pid alive (our own
- * pid: a leftover of this process, since the active set below already excludes a
- * concurrent run in another thread), or another host with a fresh heartbeat. */
-static int owner_live(long pid, const char *host, int64_t updated_at)
-{
-    char me[256];
-    hostname(me);
-    if (!host || !*host || pid <= 0) return 0;
-    if (strcmp(host, me) == 0) return pid != (long)getpid() && pid_alive(pid);
-    int64_t age = cb_now() - updated_at;
-    return age >= 0 && age < OWNER_STALE_S;
-}
-
-/* Credentials being rotated by this process (serve: the scheduler tick and MCP calls run
- * in threads of one pid, which the journal's owner_pid cannot tell apart). */
-#define ACTIVE_MAX 64
-static pthread_mutex_t active_mu = PTHREAD_MUTEX_INITIALIZER;
-static char *active[ACTIVE_MAX];
-
-static int active_add(const char *cred)
-{
-    int rc = 1, freeslot = -1;
-    pthread_mutex_lock(&active_mu);
-    for (int i = 0; i < ACTIVE_MAX; i++) {
-        if (active[i] && strcmp(active[i], cred) == 0) { freeslot = -2; break; }
-        if (!active[i] && freeslot == -1) freeslot = i;
-    }
-    if (freeslot >= 0) {
-        active[freeslot] = cb_strdup(cred);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&active_mu);
-    return rc; /* 1: already active here (or the set is full: fail closed, as in progress) */
-}
-
-static void active_del(const char *cred)
-{
-    pthread_mutex_lock(&active_mu);
-    for (int i = 0; i < ACTIVE_MAX; i++)
-        if (active[i] && strcmp(active[i], cred) == 0) {
-            free(active[i]);
-            active[i] = NULL;
-        }
-    pthread_mutex_unlock(&active_mu);
 }
 
 /* The stored URL text of connection name now (no provider fetch); NULL when absent. */
@@ -751,7 +583,7 @@ static int claim(rot *r, const char *credential, const pw_policy *pw, cb_error *
 {
     const policy_credential *c = r->c;
     char host[256], pid[24], now[24];
-    hostname(host);
+    rotation_hostname(host);
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
     snprintf(now, sizeof now, "%lld", (long long)cb_now());
     if (store_begin(r->s, e)) return e->code;
@@ -763,7 +595,7 @@ static int claim(rot *r, const char *credential, const pw_policy *pw, cb_error *
         return e->code;
     }
     if (j.found) {
-        if (owner_live(j.owner_pid, j.owner_host, j.updated_at)) {
+        if (rotation_owner_live(j.owner_pid, j.owner_host, j.updated_at)) {
             store_rollback(r->s);
             *outcome = "in-progress";
             cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress (pid %ld on %s)",
@@ -883,7 +715,7 @@ static int run(rot *r, const char *credential, json_t *report, cb_error *e, cons
     pause_at("after-read-credential");
 
     /* same process (serve's threads): one run per credential at a time */
-    if (active_add(credential)) {
+    if (rotation_active_add(credential)) {
         *outcome = "in-progress";
         return cb_fail(e, ROTATION_EXIT_IN_PROGRESS, CB_K_CONFLICT, "rotation of %s is already in progress (in this process)", credential);
     }
@@ -986,80 +818,9 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
         if (schedule_state_record(s, r.c, rc == 0, cb_now(), rc ? e->msg : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
     }
     if (r.claimed && conflict) release_claim(&r); /* a conflict met after taking over a row */
-    if (r.registered) active_del(credential);
+    if (r.registered) rotation_active_del(credential);
     rot_free(&r);
     return rc;
-}
-
-static int resume_rows(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int64_t idle_s,
-                       json_t *report, cb_error *e)
-{
-    json_t *rows = NULL;
-    if (rotation_journal_list(s, &rows, e)) return e->code;
-    int first = 0;
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) {
-        const char *cred = json_string_value(json_object_get(row, "credential"));
-        if (idle_s >= 0) {
-            /* the scheduler leaves live owners alone and retries a failed row only after idle_s */
-            const char *oh = json_string_value(json_object_get(row, "owner_host"));
-            long op = (long)json_integer_value(json_object_get(row, "owner_pid"));
-            int64_t upd = 0;
-            cb_parse_iso8601(json_string_value(json_object_get(row, "updated_at")), &upd);
-            if (owner_live(op, oh, upd)) continue;
-            if (cb_now() - upd < idle_s) continue;
-        }
-        rotation_opts o = {.actor = actor, .resume_only = 1};
-        json_t *rep = json_object();
-        cb_error re = {0};
-        int rc = rotation_run(s, p, cfg, cred, &o, rep, &re);
-        if (report) json_array_append(report, rep);
-        json_decref(rep);
-        if (rc && !first) {
-            first = rc;
-            if (e) *e = re;
-        }
-    }
-    json_decref(rows);
-    return first;
-}
-
-int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *report, cb_error *e)
-{
-    return resume_rows(s, p, cfg, actor, -1, report, e);
-}
-
-int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int idle_s,
-                         json_t *report, cb_error *e)
-{
-    return resume_rows(s, p, cfg, actor, idle_s < 0 ? 0 : idle_s, report, e);
-}
-
-int rotation_journal_list(cb_store *s, json_t **out, cb_error *e)
-{
-    *out = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s),
-                           "SELECT credential, id, step, strategy, target_user, connection, pending_version, started_at,"
-                           " updated_at, owner_pid, owner_host, error FROM rotation_journal ORDER BY credential",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sql_fail(s, e, "journal");
-    json_t *arr = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        char t1[32], t2[32];
-        cb_iso8601(sqlite3_column_int64(st, 7), t1);
-        cb_iso8601(sqlite3_column_int64(st, 8), t2);
-        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:I,s:s?,s:s?}",
-            "credential", sqlite3_column_text(st, 0), "id", sqlite3_column_text(st, 1), "step", sqlite3_column_text(st, 2),
-            "strategy", sqlite3_column_text(st, 3), "user", sqlite3_column_text(st, 4), "connection", sqlite3_column_text(st, 5),
-            "pending_version", sqlite3_column_text(st, 6), "started_at", t1, "updated_at", t2,
-            "owner_pid", (json_int_t)sqlite3_column_int64(st, 9), "owner_host", sqlite3_column_text(st, 10),
-            "error", sqlite3_column_text(st, 11)));
-    }
-    sqlite3_finalize(st);
-    *out = arr;
-    return 0;
 }
 
 int rotation_terminate_sessions(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *credential, int *count,

@@ -29,6 +29,15 @@ int cb_seal(const uint8_t key[CB_KEY_LEN], const void *aad, size_t aadlen,
             const void *pt, size_t ptlen, uint8_t **out, size_t *outlen);
 int cb_open(const uint8_t key[CB_KEY_LEN], const void *aad, size_t aadlen,
             const uint8_t *in, size_t inlen, uint8_t **pt, size_t *ptlen);
+/* The same envelope with a context kept across messages (aead.c): one per key and
+ * direction, for bulk work. NULL on failure. */
+typedef struct cb_aead cb_aead;
+cb_aead *cb_aead_new(const uint8_t key[CB_KEY_LEN], int encrypt);
+int cb_aead_seal(cb_aead *a, const void *aad, size_t aadlen, const void *pt, size_t ptlen, uint8_t **out,
+                 size_t *outlen);
+int cb_aead_open(cb_aead *a, const void *aad, size_t aadlen, const uint8_t *in, size_t inlen, uint8_t **pt,
+                 size_t *ptlen);
+void cb_aead_free(cb_aead *a);
 /* True when a blob has the sealed format's magic (used to find unencrypted rows). */
 int cb_is_sealed(const void *blob, size_t len);
 

@@ -55,6 +55,7 @@ struct rekey_ctx {
     long rows;
     json_t *failures;
     sqlite3_stmt *upd;
+    cb_aead *old_open, *new_seal, *new_open; /* one context per key and direction, for every row */
 };
 
 static int rekey_row(cb_store *s, const sealed_col *c, const char *rowkey, int kv, const void *blob,
@@ -68,20 +69,21 @@ static int rekey_row(cb_store *s, const sealed_col *c, const char *rowkey, int k
         add_failure(x->failures, c->table, rowkey, c->column, "not encrypted (run key migrate first)");
         return 0;
     }
-    if (kv != s->key_version || store_i_unseal_with(s->dek, c->table, rowkey, c->column, kv, blob, len, &pt, &pl)) {
+    char aad[1024];
+    size_t an = store_i_aad(aad, sizeof aad, c->table, rowkey, c->column, kv);
+    if (kv != s->key_version || cb_aead_open(x->old_open, aad, an, blob, len, (uint8_t **)&pt, &pl)) {
         add_failure(x->failures, c->table, rowkey, c->column, "does not authenticate under the current key");
         return 0;
     }
-    char aad[1024];
-    size_t an = store_i_aad(aad, sizeof aad, c->table, rowkey, c->column, x->new_kv);
+    an = store_i_aad(aad, sizeof aad, c->table, rowkey, c->column, x->new_kv);
     uint8_t *nb = NULL;
     size_t nl = 0;
-    int ok = cb_seal(x->new_dek, aad, an, pt, pl, &nb, &nl) == 0;
+    int ok = cb_aead_seal(x->new_seal, aad, an, pt, pl, &nb, &nl) == 0;
     /* verify the round trip before it can be committed */
     char *back = NULL;
     size_t bl = 0;
-    ok = ok && store_i_unseal_with(x->new_dek, c->table, rowkey, c->column, x->new_kv, nb, nl, &back, &bl) == 0 &&
-         bl == pl && cb_ct_equal(back, pt, pl);
+    ok = ok && cb_aead_open(x->new_open, aad, an, nb, nl, (uint8_t **)&back, &bl) == 0 && bl == pl &&
+         cb_ct_equal(back, pt, pl);
     if (store_test_fail_reencrypt_at && x->rows == store_test_fail_reencrypt_at) ok = 0;
     if (back) cb_free_secret_n(back, bl + 1);
     cb_free_secret_n(pt, pl + 1);
@@ -115,6 +117,13 @@ int store_rekey(cb_store *s, const char *new_master_key, int reencrypt, json_t *
             rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "no randomness");
             goto fail;
         }
+        x.old_open = cb_aead_new(s->dek, 0);
+        x.new_seal = cb_aead_new(x.new_dek, 1);
+        x.new_open = cb_aead_new(x.new_dek, 0);
+        if (!x.old_open || !x.new_seal || !x.new_open) {
+            rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot set up AES-GCM");
+            goto fail;
+        }
         for (size_t i = 0; i < NSEALED && !rc; i++) {
             char sql[256];
             snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE rowid = ?", SEALED[i].table, SEALED[i].value_col);
@@ -135,6 +144,10 @@ int store_rekey(cb_store *s, const char *new_master_key, int reencrypt, json_t *
     } else {
         memcpy(x.new_dek, s->dek, CB_KEY_LEN);
     }
+    cb_aead_free(x.old_open);
+    cb_aead_free(x.new_seal);
+    cb_aead_free(x.new_open);
+    x.old_open = x.new_seal = x.new_open = NULL;
     rc = store_i_write_key_meta(s, new_master_key, x.new_dek, x.new_kv, e);
     if (rc) goto fail;
     rc = store_commit(s, e);
@@ -153,6 +166,9 @@ int store_rekey(cb_store *s, const char *new_master_key, int reencrypt, json_t *
 fail:
     store_rollback(s);
 fail_nc:
+    cb_aead_free(x.old_open);
+    cb_aead_free(x.new_seal);
+    cb_aead_free(x.new_open);
     cb_wipe(x.new_dek, sizeof x.new_dek);
     if (report) {
         json_object_set_new(report, "rows", json_integer(x.rows));

@@ -230,17 +230,19 @@ static void slot_clear(mcp_pool_entry *p)
     p->in_use = 0;
 }
 
-int mcp_db_acquire(mcp_app *a, const char *client, const char *name, mcp_db *db, cb_error *e)
+int mcp_db_acquire(mcp_app *a, const char *principal, const char *name, mcp_db *db, cb_error *e)
 {
     memset(db, 0, sizeof *db);
-    char pkey[sizeof a->pool[0].name]; /* sessions are never shared between clients (leased logins) */
-    snprintf(pkey, sizeof pkey, "%s%s%s", name, client ? "\x1f" : "", client ? client : "");
+    if (!principal) principal = "";
+    db_limits lim;
+    mcp_client_limits(policy_client(a->pol, principal), &lim);
     int64_t now = cb_now_ms();
-    /* fast path: an idle session checked against the store very recently */
+    /* fast path: an idle session of this client checked against the store very recently */
     pthread_mutex_lock(&a->pool_mu);
-    for (int i = 0; i < MCP_POOL_MAX; i++) {
+    for (int i = 0; i < a->pool_n; i++) {
         mcp_pool_entry *p = &a->pool[i];
-        if (p->conn && !p->in_use && !strcmp(p->name, pkey) && now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
+        if (p->conn && !p->in_use && !strcmp(p->name, name) && !strcmp(p->client, principal) &&
+            now - p->resolved_ms < MCP_POOL_RECHECK_MS) {
             p->in_use = 1;
             db->slot = p;
             db->conn = p->conn;
@@ -255,90 +257,168 @@ int mcp_db_acquire(mcp_app *a, const char *client, const char *name, mcp_db *db,
     conn_url u;
     uint8_t h[32];
     if (resolve(a, name, &u, h, e)) return CB_ERR;
-    if (mcp_lease_apply(a, client, name, &u, h, e)) { conn_url_free(&u); return CB_ERR; }
+    /* leases: the URL's login may be replaced here (a query_identity: the client's leased login) */
+    if (mcp_lease_apply(a, principal, name, &u, h, e)) { conn_url_free(&u); return CB_ERR; }
     const db_target *t = db_target_for(u.engine);
     if (!t || !t->connect) {
         int rc = cb_fail(e, CB_ERR, CB_K_INVALID, "connection '%s': engine %s is not supported for queries", name, u.engine);
         conn_url_free(&u);
         return rc;
     }
+    /* the key is taken from the URL as it is now: login and password included */
+    char login[129];
+    snprintf(login, sizeof login, "%s", u.user ? u.user : "");
+    {
+        cb_buf kb;
+        cb_buf_init(&kb, 1);
+        cb_buf_append(&kb, h, sizeof h);
+        cb_buf_append(&kb, login, strlen(login) + 1);
+        if (u.password) cb_buf_puts(&kb, u.password);
+        cb_sha256(kb.data, kb.len, h);
+        cb_buf_free(&kb);
+    }
     db->t = t;
     db->password = cb_strdup(u.password);
-    db_conn *old[MCP_POOL_MAX];
-    int nold = 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += lim.statement_timeout_ms / 1000;
+    until.tv_nsec += (long)(lim.statement_timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
+
+    /* sessions to close once the lock is released: stale ones (at most pool_n + 1 while
+     * waiting) and one evicted for the reservation */
+    db_conn **old = cb_calloc((size_t)a->pool_n + 2, sizeof *old);
+    const db_target **old_t = cb_calloc((size_t)a->pool_n + 2, sizeof *old_t);
+    int nold = 0, fresh = 0, busy = 0, total = 0, mine = 0, waited = 0;
     pthread_mutex_lock(&a->pool_mu);
-    for (int i = 0; i < MCP_POOL_MAX; i++) {
-        mcp_pool_entry *p = &a->pool[i];
-        if (!p->conn || p->in_use || strcmp(p->name, pkey)) continue;
-        if (memcmp(p->url_hash, h, 32) != 0) { /* the URL changed (rotation): drop the old session */
-            old[nold++] = p->conn;
-            slot_clear(p);
-            continue;
+    for (;;) {
+        int take = -1, free_slot = -1, victim = -1, victim_mine = -1;
+        total = mine = 0;
+        for (int i = 0; i < a->pool_n; i++) {
+            mcp_pool_entry *p = &a->pool[i];
+            if (!p->conn && !p->in_use) {
+                if (free_slot < 0) free_slot = i;
+                continue;
+            }
+            int own = !strcmp(p->client, principal);
+            if (p->in_use) { total++; mine += own; continue; }
+            if (own && !strcmp(p->name, name) && !strcmp(p->login, login)) {
+                if (memcmp(p->url_hash, h, 32) != 0) { /* the URL changed (rotation): drop the old session */
+                    if (nold > a->pool_n) { total++; mine++; continue; } /* closed by a later call */
+                    old_t[nold] = p->t;
+                    old[nold++] = p->conn;
+                    slot_clear(p);
+                    if (free_slot < 0) free_slot = i;
+                    continue;
+                }
+                if (take < 0) take = i;
+            } else if (own) {
+                if (victim_mine < 0 || p->used_ms < a->pool[victim_mine].used_ms) victim_mine = i;
+            } else if (victim < 0 || p->used_ms < a->pool[victim].used_ms) {
+                victim = i;
+            }
+            total++;
+            mine += own;
         }
-        if (!db->slot) {
+        if (take >= 0) {
+            mcp_pool_entry *p = &a->pool[take];
             p->in_use = 1;
             p->resolved_ms = now;
             db->slot = p;
             db->conn = p->conn;
+            break;
         }
+        /* a new session: within the client's cap, in a free slot or instead of the least
+         * recently used idle session (of this client when it is at its cap) */
+        int slot = -1;
+        if (mine < a->pool_per_client) slot = free_slot >= 0 ? free_slot : victim >= 0 ? victim : victim_mine;
+        else slot = victim_mine;
+        if (slot >= 0) {
+            mcp_pool_entry *p = &a->pool[slot];
+            if (p->conn) { /* (the reservation ends the loop: at most one of these) */
+                old_t[nold] = p->t;
+                old[nold++] = p->conn;
+                slot_clear(p);
+            }
+            snprintf(p->client, sizeof p->client, "%s", principal);
+            snprintf(p->name, sizeof p->name, "%s", name);
+            snprintf(p->login, sizeof p->login, "%s", login);
+            memcpy(p->url_hash, h, 32);
+            p->t = t;
+            p->password = cb_strdup(db->password);
+            p->resolved_ms = now;
+            p->in_use = 1; /* reserved: counted while it connects */
+            db->slot = p;
+            fresh = 1;
+            break;
+        }
+        /* every session this call could use is busy: wait for one (counted for /metrics
+         * and the monitor's pool-saturation rule) */
+        if (!waited) obs_pool_saturated();
+        waited = 1;
+        obs_pool_waiting_set(++a->pool_waiting);
+        int w = pthread_cond_timedwait(&a->pool_cv, &a->pool_mu, &until);
+        obs_pool_waiting_set(--a->pool_waiting);
+        if (w != 0) {
+            busy = 1;
+            break;
+        }
+        now = cb_now_ms();
     }
     pthread_mutex_unlock(&a->pool_mu);
-    for (int i = 0; i < nold; i++) t->close(old[i]);
-    if (db->slot) {
+    for (int i = 0; i < nold; i++) old_t[i]->close(old[i]);
+    free(old);
+    free(old_t);
+    if (busy) {
+        conn_url_free(&u);
+        cb_free_secret(db->password);
+        memset(db, 0, sizeof *db);
+        return cb_fail(e, CB_ERR, CB_K_UNAVAILABLE,
+                       "busy: no free database session for client '%s' within %d ms (%d of %d in use by this client, "
+                       "%d of %d in total); try again",
+                       principal, lim.statement_timeout_ms, mine, a->pool_per_client, total, a->pool_n);
+    }
+    if (!fresh) {
         conn_url_free(&u);
         return 0;
     }
     int rc = t->connect(&u, &db->conn, e);
     conn_url_free(&u);
+    pthread_mutex_lock(&a->pool_mu);
+    if (rc) slot_clear(db->slot);
+    else db->slot->conn = db->conn;
+    pthread_cond_broadcast(&a->pool_cv);
+    pthread_mutex_unlock(&a->pool_mu);
     if (rc) {
         char *m = mcp_sanitize(e->msg, db->password);
         cb_fail(e, CB_ERR, e->kind, "%s", m);
         cb_free_secret(m);
         cb_free_secret(db->password);
-        db->password = NULL;
+        memset(db, 0, sizeof *db);
         return rc;
     }
-    db_conn *evicted = NULL;
-    const db_target *evicted_t = NULL;
-    pthread_mutex_lock(&a->pool_mu);
-    int slot = -1, lru = -1;
-    for (int i = 0; i < MCP_POOL_MAX && slot < 0; i++) {
-        if (!a->pool[i].conn && !a->pool[i].in_use) slot = i;
-        else if (!a->pool[i].in_use && (lru < 0 || a->pool[i].resolved_ms < a->pool[lru].resolved_ms)) lru = i;
-    }
-    if (slot < 0 && lru < 0) obs_pool_saturated(); /* every pooled session busy: this one is not pooled */
-    if (slot < 0 && lru >= 0) { /* full: replace the least recently checked idle session */
-        evicted = a->pool[lru].conn;
-        evicted_t = a->pool[lru].t;
-        slot_clear(&a->pool[lru]);
-        slot = lru;
-    }
-    if (slot >= 0) {
-        mcp_pool_entry *p = &a->pool[slot];
-        snprintf(p->name, sizeof p->name, "%s", pkey);
-        memcpy(p->url_hash, h, 32);
-        p->t = t;
-        p->conn = db->conn;
-        p->password = cb_strdup(db->password);
-        p->resolved_ms = now;
-        p->in_use = 1;
-        db->slot = p;
-    }
-    pthread_mutex_unlock(&a->pool_mu);
-    if (evicted) evicted_t->close(evicted);
     return 0;
 }
 
 void mcp_db_release(mcp_app *a, mcp_db *db)
 {
     if (!db->t) return;
+    db_conn *close_it = NULL;
     if (db->slot) {
         pthread_mutex_lock(&a->pool_mu);
-        if (db->broken) slot_clear(db->slot);
-        else db->slot->in_use = 0;
+        if (db->broken) {
+            close_it = db->slot->conn;
+            slot_clear(db->slot);
+        } else {
+            db->slot->in_use = 0;
+            db->slot->used_ms = cb_now_ms();
+        }
+        pthread_cond_broadcast(&a->pool_cv);
         pthread_mutex_unlock(&a->pool_mu);
+    } else {
+        close_it = db->conn;
     }
-    if ((!db->slot || db->broken) && db->conn) db->t->close(db->conn);
+    if (close_it) db->t->close(close_it);
     cb_free_secret(db->password);
     memset(db, 0, sizeof *db);
 }
@@ -352,6 +432,7 @@ int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e)
     a->paths = paths;
     pthread_mutex_init(&a->store_mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
+    pthread_cond_init(&a->pool_cv, NULL);
     a->rotate = mcp_app_rotate_hook;
     a->rotate_arg = mcp_app_rotate_arg;
     int rc;
@@ -371,6 +452,10 @@ int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e)
         goto fail;
     }
     if ((rc = store_open_unlocked(paths->db_path, &a->store, e))) goto fail;
+    a->pool_n = a->cfg && a->cfg->pool_max > 0 ? a->cfg->pool_max : CONFIG_POOL_MAX;
+    a->pool_per_client = a->cfg && a->cfg->pool_per_client > 0 ? a->cfg->pool_per_client : CONFIG_POOL_PER_CLIENT;
+    if (a->pool_per_client > a->pool_n) a->pool_per_client = a->pool_n;
+    a->pool = cb_calloc((size_t)a->pool_n, sizeof *a->pool);
     *out = a;
     return 0;
 fail:
@@ -386,10 +471,11 @@ void mcp_app_close(mcp_app *a)
     obs_detach(a);
     mcp_server_free(a->srv);
     serve_ops_cleanup(a);
-    for (int i = 0; i < MCP_POOL_MAX; i++) {
+    for (int i = 0; i < a->pool_n; i++) {
         if (a->pool[i].conn) a->pool[i].t->close(a->pool[i].conn);
         slot_clear(&a->pool[i]);
     }
+    free(a->pool);
     if (a->store) store_close(a->store);
     config_free(a->cfg);
     policy_free(a->pol);
@@ -397,6 +483,7 @@ void mcp_app_close(mcp_app *a)
     free(a->bootstrap_policy);
     pthread_mutex_destroy(&a->store_mu);
     pthread_mutex_destroy(&a->pool_mu);
+    pthread_cond_destroy(&a->pool_cv);
     free(a);
 }
 

@@ -28,21 +28,26 @@ extern void *mcp_app_rotate_arg;
 int mcp_rotation_adapter(void *arg, const char *credential, int emergency, const char *incident,
                          const char *reason, int revoke_api_keys, const char *actor, json_t **report, cb_error *e);
 
+/* The pool of database sessions is keyed by (client, connection, login): a session that
+ * served one client never serves another, nor another login. Hard caps in total and per
+ * client (credbroker.json database_pool); a call that finds no free session waits up to
+ * its statement timeout, then fails "busy": never an extra, unpooled connection. */
 typedef struct mcp_pool_entry {
-    char name[132];           /* connection name, 0x1f, client name */
+    char client[65];          /* the policy client (principal) it serves */
+    char name[65];            /* connection name */
+    char login[129];          /* the login it is logged in as, after resolution (and leases) */
     uint8_t url_hash[32];     /* the pooled session is only reused for the same URL */
     const db_target *t;
-    db_conn *conn;
+    db_conn *conn;            /* NULL while it is being opened (in_use set) */
     char *password;           /* secret: to sanitize this session's errors */
     int64_t resolved_ms;      /* when the URL was last checked against the store */
+    int64_t used_ms;          /* last release: the least recently used idle one is evicted */
     int in_use;
 } mcp_pool_entry;
 
 /* A pooled session is reused without re-reading the store for this long; after that the
  * URL is resolved again (rotation, provider TTL) and a changed URL drops the session. */
 #define MCP_POOL_RECHECK_MS 1000
-
-#define MCP_POOL_MAX 16
 
 typedef struct mcp_app {
     const cb_paths *paths;      /* store, config, policies (owned by the caller) */
@@ -52,7 +57,10 @@ typedef struct mcp_app {
     mcp_server *srv;
     pthread_mutex_t store_mu;   /* the store handle is shared by HTTP threads */
     pthread_mutex_t pool_mu;
-    mcp_pool_entry pool[MCP_POOL_MAX];
+    pthread_cond_t pool_cv;     /* a session was released */
+    mcp_pool_entry *pool;       /* pool_n slots */
+    int pool_n, pool_per_client;
+    int pool_waiting;           /* calls waiting for a session (under pool_mu) */
     char *bootstrap_key;        /* CREDBROKER_BOOTSTRAP_API_KEY (secret; mcp_auth.c), NULL when unset */
     char *bootstrap_policy;     /* CREDBROKER_BOOTSTRAP_API_KEY_POLICY, default "local" */
     /* rate limiting per policy client (rate_limit_per_min) */
@@ -100,10 +108,11 @@ void mcp_client_limits(const policy_client *c, db_limits *lim);
  * and any URL userinfo or password= option replaced by ****, one line. malloc'd. */
 char *mcp_sanitize(const char *msg, const char *password);
 
-/* A database session for a named connection, from the pool or new. Fails (sanitized)
- * when the connection is unknown or its URL cannot be resolved. */
+/* A database session of the pool for client principal on a named connection. Waits up
+ * to the client's statement timeout for a free slot, then fails "busy". Fails
+ * (sanitized) when the connection is unknown or its URL cannot be resolved. */
 typedef struct mcp_db {
-    mcp_pool_entry *slot;      /* NULL: not pooled, closed on release */
+    mcp_pool_entry *slot;      /* the pool slot (always set on success) */
     const db_target *t;
     db_conn *conn;
     char *password;            /* for sanitizing errors (secret) */

@@ -14,7 +14,7 @@ static int t_security_monitor(mcp_call_ctx *cx, json_t *args, json_t **structure
     if (since && monitor_parse_duration(since, &window))
         return cb_fail(e, CB_ERR, CB_K_INVALID, "since: not a duration (90s, 30m, 24h, 7d; at most 366d)");
     monitor_counters ctr = {.have = 1, .pool_saturated = obs_pool_saturated_total(), .pool_waiting = obs_pool_waiting(),
-                            .pool_max = MCP_POOL_MAX};
+                            .pool_max = a->pool_n};
     json_t *f = NULL;
     mcp_app_audit_flush(a);
     pthread_mutex_lock(&a->store_mu);

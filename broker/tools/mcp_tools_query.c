@@ -139,6 +139,53 @@ static int t_schema_describe(mcp_call_ctx *cx, json_t *args, json_t **structured
 
 /* ---- query_readonly / query_execute ---- */
 
+/* Engines that stream (db_target.query_json): the rows are written once, as JSON text,
+ * and that text is both the text content and structuredContent (mcp_call_ctx
+ * structured_json); *structured is only the result's shape, for the schema check. */
+static int run_query_json(mcp_call_ctx *cx, mcp_db *db, const char *name, const char *sql, json_t *params,
+                          const db_limits *lim, json_t *sum, json_t **structured, cb_error *e, int write)
+{
+    mcp_app *a = cx->app;
+    cb_buf out;
+    cb_buf_init(&out, 0);
+    db_query_info info = {0, 0, -1};
+    int rc = db->t->query_json(db->conn, sql, params, lim, !write, &out, &info, e);
+    if (rc) {
+        db->broken = e->kind == CB_K_UNAVAILABLE;
+        rc = mcp_sanitize_error(e, db->password);
+        mcp_db_release(a, db);
+        cb_buf_free(&out);
+        return rc;
+    }
+    mcp_db_release(a, db);
+    if (!out.len || out.data[out.len - 1] != '}') {
+        cb_buf_free(&out);
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "the engine returned no result object");
+    }
+    out.data[--out.len] = 0; /* reopen the object: the envelope's members follow */
+    json_t *tail = json_pack("{s:s,s:{s:i,s:i,s:I}}", "connection", name, "limits", "max_rows", lim->max_rows,
+                             "statement_timeout_ms", lim->statement_timeout_ms, "max_bytes", (json_int_t)lim->max_bytes);
+    if (write && info.affected_rows < 0) json_object_set_new(tail, "affected_rows", json_integer(0));
+    char *t = json_dumps(tail, JSON_COMPACT);
+    cb_buf_puts(&out, ",");
+    cb_buf_puts(&out, t + 1); /* without its '{' */
+    free(t);
+    json_object_set_new(sum, "rows", json_integer(info.row_count));
+    /* result size for the monitor's large-export rule (never the values themselves) */
+    json_object_set_new(sum, "bytes", json_integer((json_int_t)out.len));
+    json_object_set_new(sum, "truncated", json_boolean(info.truncated));
+    if (write) json_object_set_new(sum, "affected_rows", json_integer(info.affected_rows < 0 ? 0 : info.affected_rows));
+    /* the shape: every member, arrays left empty */
+    json_object_set_new(tail, "columns", json_array());
+    json_object_set_new(tail, "rows", json_array());
+    json_object_set_new(tail, "row_count", json_integer(info.row_count));
+    json_object_set_new(tail, "truncated", json_boolean(info.truncated));
+    if (write && info.affected_rows >= 0) json_object_set_new(tail, "affected_rows", json_integer(info.affected_rows));
+    *structured = tail;
+    cx->structured_json = cb_buf_steal(&out);
+    return 0;
+}
+
 static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_error *e, int write)
 {
     mcp_app *a = cx->app;
@@ -164,6 +211,11 @@ static int run_query(mcp_call_ctx *cx, json_t *args, json_t **structured, cb_err
     if (mcp_db_acquire(a, cx->principal, name, &db, e)) {
         mcp_session_settings_free(settings);
         return mcp_sanitize_error(e, NULL);
+    }
+    if (db.t->query_json) {
+        int qrc = run_query_json(cx, &db, name, sql, params, &lim, sum, structured, e, write);
+        mcp_session_settings_free(settings);
+        return qrc;
     }
     json_t *res = NULL;
     int rc;

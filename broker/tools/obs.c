@@ -103,7 +103,7 @@ static void collect(void *arg)
     mcp_app *a = arg;
     int in_use = 0, idle = 0;
     pthread_mutex_lock(&a->pool_mu);
-    for (int i = 0; i < MCP_POOL_MAX; i++) {
+    for (int i = 0; i < a->pool_n; i++) {
         if (a->pool[i].in_use) in_use++;
         else if (a->pool[i].conn) idle++;
     }

@@ -120,7 +120,7 @@ void serve_monitor_pass(mcp_app *a)
     last_monitor_ms = now_ms;
     const cb_policy *p = a->pol;
     monitor_counters ctr = {.have = 1, .pool_saturated = obs_pool_saturated_total(), .pool_waiting = obs_pool_waiting(),
-                            .pool_max = MCP_POOL_MAX};
+                            .pool_max = a->pool_n};
     /* an own handle: the scan must not hold the handle the MCP threads share */
     cb_store *s = NULL;
     cb_error e = {0};

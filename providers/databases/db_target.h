@@ -20,6 +20,13 @@ typedef struct db_limits {
     const char *const *session_settings;
 } db_limits;
 
+/* What a streamed result held (query_json), for the audit row. */
+typedef struct db_query_info {
+    long long row_count;
+    int truncated;
+    long long affected_rows;   /* -1: none reported */
+} db_query_info;
+
 /* A least-privilege login the broker creates for one (client, connection) pair: a
  * LOGIN role with no other attribute, member of the DBA's roles, valid until a time,
  * with a connection limit. */
@@ -56,6 +63,12 @@ typedef struct db_target {
     /* One statement that may write (policy decides who may call it). */
     int (*query_execute)(db_conn *c, const char *sql, json_t *params, const db_limits *lim,
                          json_t **result, cb_error *e);
+    /* Optional (NULL: the broker falls back to query_readonly / query_execute): the same
+     * call, but the result is written ONCE as JSON text into out, a complete object
+     * {"columns":[...],"rows":[...],"row_count":n,"truncated":b[,"affected_rows":n]}
+     * ending in '}', rows streamed from the driver without a json_t per cell. */
+    int (*query_json)(db_conn *c, const char *sql, json_t *params, const db_limits *lim, int readonly,
+                      cb_buf *out, db_query_info *info, cb_error *e);
     /* {"tables":[{"schema","name","columns":[{name,type,nullable}],"primary_key":[..],
      *   "foreign_keys":[{columns,references_table,references_columns}]}]} */
     int (*describe_schema)(db_conn *c, json_t **out, cb_error *e);

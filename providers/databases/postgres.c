@@ -8,15 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <libpq-fe.h>
 #include <openssl/sha.h>
+#include "db_json.h"
 #include "db_target.h"
 #include "postgres.h"
 #include "pg_lexer.h"
+#include "recv_budget.h"
+
+#define PG_TYPE_CACHE 32
 
 struct db_conn {
-    PGconn *pg;
+    PGconn *pg;     /* NULL after drop_session() until the next call logs in again */
     char *password; /* for redacting driver messages */
+    char *conninfo; /* secret: to log in again after a dropped session */
+    int ntypes;     /* type names asked of the catalog (query results) */
+    struct { Oid oid; char name[64]; } types[PG_TYPE_CACHE];
 };
 
 int pg_readonly_prefilter = 1;
@@ -64,18 +72,19 @@ static int pg_connect(const conn_url *url, db_conn **out, cb_error *e)
         ci = x;
     }
     PGconn *pg = PQconnectdb(ci);
-    cb_free_secret(ci);
-    if (!pg) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "out of memory");
+    if (!pg) { cb_free_secret(ci); return cb_fail(e, CB_ERR, CB_K_INTERNAL, "out of memory"); }
     if (PQstatus(pg) != CONNECTION_OK) {
         const char *m = PQerrorMessage(pg);
         int rc = pg_fail(e, classify(m), "connection failed", m, url->password);
         PQfinish(pg);
+        cb_free_secret(ci);
         return rc;
     }
     PQsetNoticeProcessor(pg, quiet_notices, NULL);
     db_conn *c = cb_calloc(1, sizeof *c);
     c->pg = pg;
     c->password = cb_strdup(url->password);
+    c->conninfo = ci;
     *out = c;
     return 0;
 }
@@ -85,6 +94,7 @@ static void pg_close(db_conn *c)
     if (!c) return;
     PQfinish(c->pg);
     cb_free_secret(c->password);
+    cb_free_secret(c->conninfo);
     free(c);
 }
 
@@ -103,7 +113,7 @@ static int res_fail(db_conn *c, PGresult *r, const char *what, cb_error *e)
 }
 
 /* Runs one statement of ours (constant text or properly escaped). */
-static int exec_cmd(db_conn *c, const char *sql, cb_error *e)
+__attribute__((unused)) static int exec_cmd(db_conn *c, const char *sql, cb_error *e)
 {
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType st = PQresultStatus(r);
@@ -241,32 +251,6 @@ static const char *type_name(Oid t)
     }
 }
 
-static json_t *cell(PGresult *r, int row, int col)
-{
-    if (PQgetisnull(r, row, col)) return json_null();
-    const char *v = PQgetvalue(r, row, col);
-    switch (PQftype(r, col)) {
-    case 16: return json_boolean(v[0] == 't');
-    case 20: case 21: case 23: case 26: {
-        char *end;
-        long long x = strtoll(v, &end, 10);
-        if (!*end) return json_integer(x);
-        return json_string(v);
-    }
-    case 700: case 701: {
-        char *end;
-        double d = strtod(v, &end);
-        if (!*end && strcasecmp(v, "nan") && strcasecmp(v, "infinity") && strcasecmp(v, "-infinity"))
-            return json_real(d);
-        return json_string(v);
-    }
-    default: {
-        json_t *s = json_string(v);
-        return s ? s : json_stringn_nocheck(v, strlen(v)); /* bytea/odd encodings */
-    }
-    }
-}
-
 /* Binds a JSON array of scalars as text parameters. */
 static int bind_params(json_t *params, int *n, char ***vals, cb_error *e)
 {
@@ -309,13 +293,187 @@ static void cancel_running(PGconn *pg)
     }
 }
 
-/* After our ROLLBACK/COMMIT the session must be idle and healthy; otherwise reset it so
- * nothing (an open transaction, a half-read result) carries into the next call. */
+/* Ends the session at once: the server rolls the transaction back and forgets every
+ * session-level state. Used when what is still in flight must not be received (a value
+ * far over the byte cap) or when the session's state is unknown; the next call logs in
+ * again (ensure_clean). */
+static void drop_session(db_conn *c)
+{
+    PQfinish(c->pg);
+    c->pg = NULL;
+}
+
+/* Before a call the session must be idle, healthy and out of pipeline mode; otherwise it
+ * is replaced by a fresh login so nothing (an open transaction, a half-read result)
+ * carries into the next call. */
 static void ensure_clean(db_conn *c)
 {
-    if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE) return;
-    PQreset(c->pg);
-    if (PQstatus(c->pg) == CONNECTION_OK) PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE &&
+        PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF)
+        return;
+    PQfinish(c->pg);
+    c->pg = PQconnectdb(c->conninfo);
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK) PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
+}
+
+/* Receiving with a budget. libpq buffers a whole DataRow before handing it over, so a
+ * 40 MB value would be in memory twice before any cap could look at it. Its reads are
+ * therefore counted (recv_budget.c) while it takes in input: past hard_cap the rest is
+ * never read and the session is dropped. */
+typedef struct rx {
+    size_t received, hard_cap;
+    int64_t deadline_ms;
+    int over; /* 1: the hard cap was reached, 2: no answer before the deadline */
+} rx;
+
+static PGresult *next_result(db_conn *c, rx *x)
+{
+    int fd = PQsocket(c->pg);
+    while (PQisBusy(c->pg)) {
+        if (x->received >= x->hard_cap) { x->over = 1; return NULL; }
+        int64_t left = x->deadline_ms - cb_now_ms();
+        if (left <= 0) { x->over = 2; return NULL; }
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)(left > 1000 ? 1000 : left)) <= 0) continue;
+        recv_budget_begin(fd, x->hard_cap - x->received);
+        int ok = PQconsumeInput(c->pg);
+        x->received += recv_budget_end();
+        if (!ok) break; /* closed or failed: PQgetResult reports it */
+    }
+    return PQgetResult(c->pg);
+}
+
+/* Reads one of our own pipeline steps to its end; 0 when it succeeded. */
+static int read_step(db_conn *c, rx *x, PGresult **err)
+{
+    int ok = 1, any = 0;
+    PGresult *r;
+    while ((r = next_result(c, x))) {
+        ExecStatusType st = PQresultStatus(r);
+        any = 1;
+        if (st == PGRES_PIPELINE_SYNC) { PQclear(r); return ok ? 0 : -1; }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (ok && err && !*err) *err = r; else PQclear(r);
+            ok = 0;
+            continue;
+        }
+        PQclear(r);
+    }
+    return ok && any && !x->over ? 0 : -1;
+}
+
+static int read_sync(db_conn *c, rx *x)
+{
+    PGresult *r = next_result(c, x);
+    int ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/* Type names not in the built-in table, asked of the catalog once per session. */
+static const char *cached_type(db_conn *c, Oid oid)
+{
+    for (int i = 0; i < c->ntypes; i++)
+        if (c->types[i].oid == oid) return c->types[i].name;
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE) return "";
+    char o[16];
+    snprintf(o, sizeof o, "%u", oid);
+    const char *v[1] = {o};
+    PGresult *r = PQexecParams(c->pg, "SELECT pg_catalog.format_type($1::oid, NULL)", 1, NULL, v, NULL, NULL, 0);
+    const char *name = "";
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        int k = c->ntypes < PG_TYPE_CACHE ? c->ntypes++ : (int)(oid % PG_TYPE_CACHE);
+        c->types[k].oid = oid;
+        snprintf(c->types[k].name, sizeof c->types[k].name, "%s", PQgetvalue(r, 0, 0));
+        name = c->types[k].name;
+    }
+    PQclear(r);
+    return name;
+}
+
+/* One call's result as it is received: rows go into a json_t array (query_readonly /
+ * query_execute) or straight into JSON text (query_json). */
+typedef struct qstate {
+    int nf;
+    char **fname;
+    Oid *ftype;
+    json_t *rows;     /* json_t mode */
+    cb_buf *text;     /* text mode: the rows, comma separated */
+    int nrows, max_rows, truncated;
+    size_t bytes, max_bytes;
+} qstate;
+
+static void text_cell(cb_buf *b, Oid t, const char *v, size_t n, int cut)
+{
+    switch (cut ? 0 : t) {
+    case 16: cb_buf_puts(b, v[0] == 't' ? "true" : "false"); return;
+    case 20: case 21: case 23: case 26: case 700: case 701:
+        if (db_json_is_number(v, n)) { cb_buf_append(b, v, n); return; }
+        break;
+    default: break;
+    }
+    db_json_string(b, v, n);
+}
+
+static json_t *json_cell(Oid t, const char *v, size_t n, int cut)
+{
+    if (!cut) {
+        switch (t) {
+        case 16: return json_boolean(v[0] == 't');
+        case 20: case 21: case 23: case 26: {
+            char *end;
+            long long x = strtoll(v, &end, 10);
+            if (!*end) return json_integer(x);
+            return json_string(v);
+        }
+        case 700: case 701: {
+            char *end;
+            double d = strtod(v, &end);
+            if (!*end && strcasecmp(v, "nan") && strcasecmp(v, "infinity") && strcasecmp(v, "-infinity"))
+                return json_real(d);
+            return json_string(v);
+        }
+        default: break;
+        }
+    }
+    json_t *s = json_stringn(v, n);
+    return s ? s : json_stringn_nocheck(v, n); /* bytea/odd encodings */
+}
+
+/* Adds one received row. A value longer than what is left of max_bytes is cut (at a
+ * UTF-8 boundary) from its length alone, before any JSON is built; the result is then
+ * truncated. Returns 1 when no more rows are wanted. */
+static int add_row(qstate *q, PGresult *r, int row)
+{
+    if (q->nrows >= q->max_rows) { q->truncated = 1; return 1; }
+    size_t over = 2 + (size_t)q->nf * 4; /* brackets, quotes, commas: the estimate */
+    if (q->bytes + over > q->max_bytes) { q->truncated = 1; return 1; }
+    size_t left = q->max_bytes - q->bytes - over, rb = over;
+    json_t *jrow = q->rows ? json_array() : NULL;
+    if (q->text) cb_buf_puts(q->text, q->nrows ? ",[" : "[");
+    for (int i = 0; i < q->nf; i++) {
+        int null = PQgetisnull(r, row, i);
+        const char *v = PQgetvalue(r, row, i);
+        size_t n = (size_t)PQgetlength(r, row, i), k = n;
+        if (!null && n > left) {
+            k = db_utf8_cut(v, n, left);
+            q->truncated = 1;
+        }
+        left -= null ? 0 : k;
+        rb += null ? 0 : k;
+        if (q->text) {
+            if (i) cb_buf_append(q->text, ",", 1);
+            if (null) cb_buf_append(q->text, "null", 4);
+            else text_cell(q->text, q->ftype[i], v, k, k != n);
+        } else {
+            json_array_append_new(jrow, null ? json_null() : json_cell(q->ftype[i], v, k, k != n));
+        }
+    }
+    if (q->text) cb_buf_append(q->text, "]", 1);
+    else json_array_append_new(q->rows, jrow);
+    q->bytes += rb;
+    q->nrows++;
+    return q->truncated;
 }
 
 /* ---------- session settings (row-level security context) ----------
@@ -325,47 +483,46 @@ static void ensure_clean(db_conn *c)
  * and nothing crosses to the next call. Names are custom settings checked by the policy
  * and quoted here part by part; values are escaped literals. Kept apart from
  * run_statement so the pipelined query path can send the same statement. */
-static int pg_apply_session_settings(db_conn *c, const char *const *kv, cb_error *e)
+/* "SET LOCAL <name> = <literal>" for one session setting (row-level security context).
+ * SET LOCAL rather than set_config(): a DBA can then revoke EXECUTE on set_config from
+ * PUBLIC so that the model's statement cannot forge the value. malloc'd, NULL on error. */
+static char *session_setting_sql(db_conn *c, const char *name, const char *value, cb_error *e)
 {
-    for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
-        cb_buf b;
-        cb_buf_init(&b, 1);
-        cb_buf_append(&b, "SET LOCAL ", 10);
-        const char *p = kv[i];
-        for (;;) {
-            const char *dot = strchr(p, '.');
-            size_t n = dot ? (size_t)(dot - p) : strlen(p);
-            char *q = n ? PQescapeIdentifier(c->pg, p, n) : NULL;
-            if (!q) {
-                cb_buf_free(&b);
-                return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting name");
-            }
-            cb_buf_append(&b, q, strlen(q));
-            PQfreemem(q);
-            if (!dot) break;
-            cb_buf_append(&b, ".", 1);
-            p = dot + 1;
-        }
-        char *lit = PQescapeLiteral(c->pg, kv[i + 1], strlen(kv[i + 1]));
-        if (!lit) {
+    cb_buf b;
+    cb_buf_init(&b, 1);
+    cb_buf_append(&b, "SET LOCAL ", 10);
+    const char *p = name;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char *q = n ? PQescapeIdentifier(c->pg, p, n) : NULL;
+        if (!q) {
             cb_buf_free(&b);
-            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting value");
+            cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting name");
+            return NULL;
         }
-        cb_buf_append(&b, " = ", 3);
-        cb_buf_append(&b, lit, strlen(lit));
-        PQfreemem(lit);
-        char *sql = cb_buf_steal(&b);
-        int rc = exec_cmd(c, sql, e);
-        free(sql);
-        if (rc) return rc;
+        cb_buf_append(&b, q, strlen(q));
+        PQfreemem(q);
+        if (!dot) break;
+        cb_buf_append(&b, ".", 1);
+        p = dot + 1;
     }
-    return 0;
+    char *lit = PQescapeLiteral(c->pg, value, strlen(value));
+    if (!lit) {
+        cb_buf_free(&b);
+        cb_fail(e, CB_EUSAGE, CB_K_INVALID, "invalid setting value");
+        return NULL;
+    }
+    cb_buf_append(&b, " = ", 3);
+    cb_buf_append(&b, lit, strlen(lit));
+    PQfreemem(lit);
+    return cb_buf_steal(&b);
 }
 
 static int run_statement(db_conn *c, const char *sql, json_t *params, const db_limits *lim, int readonly,
-                         json_t **result, cb_error *e)
+                         json_t **result, cb_buf *text, db_query_info *info, cb_error *e)
 {
-    *result = NULL;
+    if (result) *result = NULL;
     if (!sql || !*sql) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "empty statement");
     /* extra layers for read-only requests; query_execute is gated by policy instead */
     if (readonly && pg_readonly_prefilter && prefilter(sql, e)) return CB_EUSAGE;
@@ -376,137 +533,192 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     int timeout = lim && lim->statement_timeout_ms > 0 ? lim->statement_timeout_ms : 30000;
     if (timeout > 86400000) timeout = 86400000; /* a day; keeps timeout + 5000 in range */
     size_t max_bytes = lim && lim->max_bytes ? lim->max_bytes : (size_t)1 << 20;
-    int rc = 0;
+    int rc = 0, dead = 0;
+    PGresult *err = NULL;
+    qstate q = {.max_rows = max_rows, .max_bytes = max_bytes, .bytes = 64};
+    cb_buf rowsb;
+    cb_buf_init(&rowsb, 0);
+    if (text) q.text = &rowsb;
+    else q.rows = json_array();
+    char *cmd_tuples = NULL;
+    /* the protocol can carry up to ~2x the JSON size (4-byte lengths of tiny values) */
+    rx x = {.hard_cap = 2 * max_bytes + (256u << 10), .deadline_ms = cb_now_ms() + timeout + 10000};
 
     ensure_clean(c);
-    if (PQstatus(c->pg) != CONNECTION_OK) { rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "connection lost"); goto out; }
-    /* Our own constant text, one round trip. The trailing SELECT takes the transaction's
-     * first snapshot: afterwards `SET transaction_read_only = off` fails ("must be set
-     * before any query") instead of turning the guard off. */
+    if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) { rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "connection lost"); goto out; }
+
+    /* The whole call is ONE pipeline, one round trip, three syncs:
+     *   BEGIN [READ ONLY]; SET LOCAL <limits>; SET LOCAL <session settings>; [SELECT 1;]
+     *   <client statement>; SYNC; ROLLBACK (or COMMIT); SYNC; DISCARD ALL; SYNC
+     * Our own steps come first and fail closed: if one fails, the server skips everything
+     * up to the first sync, the client's statement included. SET LOCAL, not set_config():
+     * a DBA may revoke set_config from PUBLIC (so the model cannot forge a row-level
+     * security setting) without breaking the broker. The SELECT 1 takes the transaction's
+     * first snapshot, so afterwards `SET transaction_read_only = off` fails ("must be set
+     * before any query") instead of turning the guard off.
+     * The client's statement goes through the extended protocol: one statement only.
+     * The first sync ends an error in it, so the second half always runs: ROLLBACK (or
+     * COMMIT, which rolls back an aborted transaction), then DISCARD ALL, which leaves
+     * nothing behind: session advisory locks, settings, prepared statements, cursors
+     * (WITH HOLD too), LISTEN, temp tables. DISCARD ALL may not run in a transaction
+     * block; alone between two syncs it is never part of a pipeline's implicit one. */
     char setsql[256];
     snprintf(setsql, sizeof setsql,
-             "%s; SET LOCAL statement_timeout = %d; SET LOCAL idle_in_transaction_session_timeout = %d%s",
-             readonly ? "BEGIN READ ONLY" : "BEGIN", timeout, timeout + 5000, readonly ? "; SELECT 1" : "");
-    if ((rc = exec_cmd(c, setsql, e))) goto rollback;
-    if (lim && lim->session_settings && (rc = pg_apply_session_settings(c, lim->session_settings, e))) goto rollback;
-
-    /* Extended protocol: one statement only ("cannot insert multiple commands into a
-     * prepared statement"). */
-    if (!PQsendQueryParams(c->pg, sql, nparams, NULL, (const char *const *)vals, NULL, NULL, 0)) {
-        rc = pg_fail(e, CB_K_UNAVAILABLE, "query failed", PQerrorMessage(c->pg), c->password);
-        goto rollback;
+             "SET LOCAL statement_timeout = %d", timeout);
+    char idlesql[96];
+    snprintf(idlesql, sizeof idlesql, "SET LOCAL idle_in_transaction_session_timeout = %d", timeout + 5000);
+    /* our own steps: BEGIN, the limits, the session settings, the snapshot (read-only) */
+    size_t nset = 0;
+    while (lim && lim->session_settings && lim->session_settings[2 * nset] && lim->session_settings[2 * nset + 1]) nset++;
+    char **steps = cb_calloc(nset + 5, sizeof *steps);
+    size_t nsteps = 0;
+    steps[nsteps++] = cb_strdup(readonly ? "BEGIN READ ONLY" : "BEGIN");
+    steps[nsteps++] = cb_strdup(setsql);
+    steps[nsteps++] = cb_strdup(idlesql);
+    for (size_t i = 0; i < nset; i++) {
+        char *ss = session_setting_sql(c, lim->session_settings[2 * i], lim->session_settings[2 * i + 1], e);
+        if (!ss) {
+            rc = CB_EUSAGE;
+            for (size_t j = 0; j < nsteps; j++) free(steps[j]);
+            free(steps);
+            goto out;
+        }
+        steps[nsteps++] = ss;
     }
+    if (readonly) steps[nsteps++] = cb_strdup("SELECT 1");
+    int sent = PQenterPipelineMode(c->pg);
+    for (size_t i = 0; sent && i < nsteps; i++) sent = PQsendQueryParams(c->pg, steps[i], 0, NULL, NULL, NULL, NULL, 0);
+    for (size_t j = 0; j < nsteps; j++) free(steps[j]);
+    free(steps);
+    if (!sent ||
+        !PQsendQueryParams(c->pg, sql, nparams, NULL, (const char *const *)vals, NULL, NULL, 0) ||
+        !PQpipelineSync(c->pg) ||
+        !PQsendQueryParams(c->pg, readonly ? "ROLLBACK" : "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+        !PQpipelineSync(c->pg) ||
+        !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+        rc = pg_fail(e, CB_K_UNAVAILABLE, "query failed", PQerrorMessage(c->pg), c->password);
+        drop_session(c); /* half a pipeline was sent: never reuse it */
+        goto out;
+    }
+    size_t cap = x.hard_cap;
+    x.hard_cap = (size_t)-1;
+    int guard_failed = 0;
+    for (size_t i = 0; i < nsteps && !guard_failed; i++) guard_failed = read_step(c, &x, &err);
+    x.hard_cap = cap;
+
+    /* the client's statement, one row at a time */
     PQsetSingleRowMode(c->pg);
-    json_t *cols = json_array(), *rows = json_array();
-    int nrows = 0, truncated = 0, have_cols = 0;
-    size_t bytes = 64;
-    char *cmd_tuples = NULL;
     PGresult *r;
-    Oid *unknown = NULL;
-    int nunknown = 0;
-    while ((r = PQgetResult(c->pg))) {
+    int want = 1;
+    while ((r = next_result(c, &x))) {
         ExecStatusType st = PQresultStatus(r);
-        if ((st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && !have_cols) {
-            have_cols = 1;
-            int nf = PQnfields(r);
-            for (int i = 0; i < nf; i++) {
-                const char *tn = type_name(PQftype(r, i));
-                json_array_append_new(cols, json_pack("{s:s,s:s,s:I}", "name", PQfname(r, i), "type", tn ? tn : "",
-                                                      "_oid", (json_int_t)PQftype(r, i)));
-                if (!tn) {
-                    unknown = cb_realloc(unknown, (size_t)(nunknown + 1) * sizeof *unknown);
-                    unknown[nunknown++] = PQftype(r, i);
-                }
-                bytes += strlen(PQfname(r, i)) + 32;
+        if ((st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) && !q.fname && PQnfields(r) > 0) {
+            q.nf = PQnfields(r);
+            q.fname = cb_calloc((size_t)q.nf, sizeof *q.fname);
+            q.ftype = cb_calloc((size_t)q.nf, sizeof *q.ftype);
+            for (int i = 0; i < q.nf; i++) {
+                q.fname[i] = cb_strdup(PQfname(r, i));
+                q.ftype[i] = PQftype(r, i);
+                q.bytes += strlen(q.fname[i]) + 32;
             }
         }
-        if (st == PGRES_SINGLE_TUPLE) {
-            if (truncated) { PQclear(r); continue; }
-            if (nrows >= max_rows) {
-                truncated = 1;
-                cancel_running(c->pg);
-                PQclear(r);
-                continue;
-            }
-            json_t *row = json_array();
-            size_t rb = 2;
-            for (int i = 0; i < PQnfields(r); i++) {
-                json_array_append_new(row, cell(r, 0, i));
-                rb += (size_t)PQgetlength(r, 0, i) + 4;
-            }
-            if (bytes + rb > max_bytes) {
-                json_decref(row);
-                truncated = 1;
-                cancel_running(c->pg);
-                PQclear(r);
-                continue;
-            }
-            bytes += rb;
-            json_array_append_new(rows, row);
-            nrows++;
-        } else if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        if (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) {
+            for (int i = 0; want && i < PQntuples(r); i++)
+                if (add_row(&q, r, i)) {
+                    want = 0;
+                    cancel_running(c->pg);
+                }
+        }
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             free(cmd_tuples);
             cmd_tuples = cb_strdup(PQcmdTuples(r));
-        } else if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+        } else if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR) {
             const char *ss = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-            if (!(truncated && ss && !strcmp(ss, "57014")) && !rc) {
+            if (!(q.truncated && ss && !strcmp(ss, "57014")) && !rc) {
                 rc = res_fail(c, r, "query failed", e);
                 continue;
             }
-        } else if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH) {
-            if (!rc) rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "COPY is not supported");
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            /* one of our own steps failed: the statement never ran */
+            if (!rc) rc = err ? res_fail(c, err, "query failed", e) : pg_fail(e, CB_K_UNAVAILABLE, "query failed", "session setup failed", NULL);
+            err = NULL;
+        } else if (st != PGRES_SINGLE_TUPLE) { /* COPY, bad response: not in a pipeline */
+            if (!rc) rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "%s is not supported",
+                                  st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH ? "COPY" : "this statement");
+            dead = 1;
             PQclear(r);
-            if (st == PGRES_COPY_IN) PQputCopyEnd(c->pg, "not supported");
-            else if (st == PGRES_COPY_OUT) { char *buf; while (PQgetCopyData(c->pg, &buf, 0) > 0) PQfreemem(buf); }
-            else break; /* replication stream: abandon it; ensure_clean() resets the session */
-            continue;
+            break;
         }
         PQclear(r);
     }
-    /* Types not in the built-in table: ask the catalog, still inside our transaction. */
-    for (int i = 0; !rc && i < nunknown; i++) {
-        if (PQtransactionStatus(c->pg) != PQTRANS_INTRANS) break;
-        char oid[16];
-        snprintf(oid, sizeof oid, "%u", unknown[i]);
-        const char *v[1] = {oid};
-        PGresult *tr = PQexecParams(c->pg, "SELECT pg_catalog.format_type($1::oid, NULL)", 1, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(tr) == PGRES_TUPLES_OK && PQntuples(tr) == 1) {
-            for (size_t ci = 0; ci < json_array_size(cols); ci++) {
-                json_t *col = json_array_get(cols, ci);
-                if ((Oid)json_integer_value(json_object_get(col, "_oid")) == unknown[i])
-                    json_object_set_new(col, "type", json_string(PQgetvalue(tr, 0, 0)));
-            }
+    if (guard_failed && !rc) rc = err ? res_fail(c, err, "query failed", e) : cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "query failed: session setup failed");
+    err = NULL;
+    if (x.over == 1) {
+        /* the rest of a value far over the cap is still in flight: never read it */
+        q.truncated = 1;
+        dead = 1;
+        if (!readonly && !rc) /* the COMMIT will never be sent: say so */
+            rc = cb_fail(e, CB_ERR, CB_K_INVALID, "the result is far over max_bytes: the statement was rolled back");
+    } else if (x.over == 2) {
+        dead = 1;
+        if (!rc) rc = cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "query failed: no answer within the statement timeout");
+    }
+    if (!dead) {
+        x.hard_cap = (size_t)-1;
+        /* end of the first half, then the transaction's end and the reset */
+        PGresult *cerr = NULL;
+        if (read_sync(c, &x)) dead = 1;
+        else if (read_step(c, &x, &cerr)) {
+            dead = 1;
+            if (!readonly && !rc) rc = res_fail(c, cerr, "commit failed", e), cerr = NULL;
+        } else if (read_sync(c, &x) || read_step(c, &x, NULL) || read_sync(c, &x)) {
+            dead = 1; /* the reset failed (e.g. hit by our own cancel): never reuse it */
         }
-        PQclear(tr);
+        PQclear(cerr);
+        if (!dead && !PQexitPipelineMode(c->pg)) dead = 1;
     }
-    for (size_t ci = 0; ci < json_array_size(cols); ci++) json_object_del(json_array_get(cols, ci), "_oid");
-    if (rc) {
-        json_decref(cols);
-        json_decref(rows);
-        free(cmd_tuples);
-        free(unknown);
-        goto rollback;
+    if (dead) drop_session(c);
+    if (rc) goto out;
+
+    if (info) {
+        info->row_count = q.nrows;
+        info->truncated = q.truncated;
+        info->affected_rows = !readonly && cmd_tuples && *cmd_tuples ? atoll(cmd_tuples) : (readonly ? -1 : 0);
     }
-    *result = json_pack("{s:o,s:o,s:i,s:b}", "columns", cols, "rows", rows, "row_count", nrows, "truncated", truncated);
-    if (truncated) json_object_set_new(*result, "limit_rows", json_integer(max_rows));
-    if (!readonly && cmd_tuples && *cmd_tuples) json_object_set_new(*result, "affected_rows", json_integer(atoll(cmd_tuples)));
-    free(cmd_tuples);
-    free(unknown);
-    if (!readonly) {
-        PGTransactionStatusType ts = PQtransactionStatus(c->pg);
-        if (ts == PQTRANS_INTRANS) {
-            if ((rc = exec_cmd(c, "COMMIT", e))) { json_decref(*result); *result = NULL; }
+    if (text) {
+        cb_buf_puts(text, "{\"columns\":[");
+        for (int i = 0; i < q.nf; i++) {
+            const char *tn = type_name(q.ftype[i]);
+            cb_buf_puts(text, i ? ",{\"name\":" : "{\"name\":");
+            db_json_string(text, q.fname[i], strlen(q.fname[i]));
+            cb_buf_puts(text, ",\"type\":");
+            if (!tn) tn = cached_type(c, q.ftype[i]);
+            db_json_string(text, tn, strlen(tn));
+            cb_buf_append(text, "}", 1);
         }
-        ensure_clean(c);
-        goto out;
-    }
-rollback:
-    {
-        PGresult *rr = PQexec(c->pg, "ROLLBACK");
-        PQclear(rr);
-        ensure_clean(c);
+        cb_buf_puts(text, "],\"rows\":[");
+        cb_buf_append(text, rowsb.data ? rowsb.data : "", rowsb.len);
+        cb_buf_printf(text, "],\"row_count\":%d,\"truncated\":%s", q.nrows, q.truncated ? "true" : "false");
+        if (!readonly) cb_buf_printf(text, ",\"affected_rows\":%lld", info ? info->affected_rows : 0);
+        cb_buf_append(text, "}", 1);
+    } else {
+        json_t *cols = json_array();
+        for (int i = 0; i < q.nf; i++) {
+            const char *tn = type_name(q.ftype[i]);
+            json_array_append_new(cols, json_pack("{s:s,s:s}", "name", q.fname[i], "type", tn ? tn : cached_type(c, q.ftype[i])));
+        }
+        *result = json_pack("{s:o,s:O,s:i,s:b}", "columns", cols, "rows", q.rows, "row_count", q.nrows, "truncated", q.truncated);
+        if (q.truncated) json_object_set_new(*result, "limit_rows", json_integer(max_rows));
+        if (!readonly && cmd_tuples && *cmd_tuples) json_object_set_new(*result, "affected_rows", json_integer(atoll(cmd_tuples)));
     }
 out:
+    PQclear(err);
+    json_decref(q.rows);
+    cb_buf_free(&rowsb);
+    for (int i = 0; i < q.nf; i++) free(q.fname[i]);
+    free(q.fname);
+    free(q.ftype);
+    free(cmd_tuples);
     for (int i = 0; i < nparams; i++) cb_free_secret(vals[i]);
     free(vals);
     return rc;
@@ -514,12 +726,18 @@ out:
 
 static int pg_query_ro(db_conn *c, const char *sql, json_t *params, const db_limits *lim, json_t **result, cb_error *e)
 {
-    return run_statement(c, sql, params, lim, 1, result, e);
+    return run_statement(c, sql, params, lim, 1, result, NULL, NULL, e);
 }
 
 static int pg_query_exec(db_conn *c, const char *sql, json_t *params, const db_limits *lim, json_t **result, cb_error *e)
 {
-    return run_statement(c, sql, params, lim, 0, result, e);
+    return run_statement(c, sql, params, lim, 0, result, NULL, NULL, e);
+}
+
+static int pg_query_json(db_conn *c, const char *sql, json_t *params, const db_limits *lim, int readonly, cb_buf *out,
+                         db_query_info *info, cb_error *e)
+{
+    return run_statement(c, sql, params, lim, readonly, NULL, out, info, e);
 }
 
 static int pg_server_version(db_conn *c, char **out, cb_error *e)
@@ -764,6 +982,7 @@ const db_target postgres_target = {
     .unlock = pg_unlock,
     .query_readonly = pg_query_ro,
     .query_execute = pg_query_exec,
+    .query_json = pg_query_json,
     .describe_schema = pg_describe,
     .server_version = pg_server_version,
     .lease_create = pg_lease_create,

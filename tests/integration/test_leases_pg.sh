@@ -65,7 +65,7 @@ mcp_q() {
   printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}' \
     '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
     "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"query_readonly\",\"arguments\":$args}}" |
-    "$CB" mcp 2>>"$TMP/mcp.err" | grep '"id":2' | tee -a "$OUTS"
+    "${MCPQ_CB:-$CB}" mcp 2>>"$TMP/mcp.err" | grep '"id":2' | tee -a "$OUTS"
   grab_pw
 }
 # lease passwords seen so far (a test tool reads them from the store) for the leak check at the end
@@ -111,7 +111,11 @@ PY
 )
 is "$PW" 1 "the lease password is sealed in the store (secrets ns lease)"
 
-# ---- what the database refuses to the leased login (text layer bypassed with U& escapes) ----
+# ---- what the database refuses to the leased login, with the text layer switched off ----
+# (the test driver mcp_cli is credbroker with MCP_CLI_NO_PREFILTER=1: no text checks at
+# all, so every refusal below comes from PostgreSQL itself)
+export MCP_CLI_NO_PREFILTER=1
+MCPQ_CB="$BUILD/tools/mcp_cli"
 APPPID_HOLDER() { psql "postgresql://app:$APP_PW@$base" -X -q -c "SELECT pg_sleep(30)" >/dev/null 2>&1 & echo $!; }
 HP=$(APPPID_HOLDER); on_exit "kill $HP 2>/dev/null"
 for _ in $(seq 50); do [ "$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND query LIKE '%pg_sleep%'")" = 1 ] && break; sleep 0.1; done
@@ -124,6 +128,7 @@ OUT=$(mcp_q app "SELECT * FROM payroll")
 like "$OUT" 'permission denied for table payroll' "a table not granted to mcp_readers cannot be read"
 OUT=$(mcp_q app "SELECT U&\"set\\005fconfig\"('app.current_user_id', '7', true)")
 like "$OUT" 'permission denied for function set_config' "set_config (revoked from PUBLIC) cannot forge the RLS setting"
+unset MCPQ_CB
 # rotation's advisory lock: an emergency rotation revokes the leases first, which ends the lock's session
 KEY=$("$BUILD/tools/db_tool" postgres lockkey "credential:app-cred" 2>/dev/null || true)
 diag "rotation lock key: ${KEY:-unknown}"
@@ -218,14 +223,16 @@ write_policy 3600 ""
 # A model takes the rotation's own advisory lock through a pooled leased session (serve):
 # the emergency rotation revokes the leases first, which ends that session and its lock.
 PORT=$(free_port)
-"$CB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>"$TMP/serve4.err" &
+# serve through the test driver with the text layer off (MCP_CLI_NO_PREFILTER=1): the lock
+# is taken by the database's rules alone
+"$BUILD/tools/mcp_cli" serve --listen "127.0.0.1:$PORT" >/dev/null 2>"$TMP/serve4.err" &
 SPID=$!; on_exit "kill $SPID 2>/dev/null"
 wait_port "$PORT" 10 || fail "serve started"
 LKEY=$(python3 -c 'import hashlib,struct; print(struct.unpack(">q", hashlib.sha256(b"credbroker:credbroker:rotate:app-cred").digest()[:8])[0])')
 R=$(http_q "$A42" app "SELECT U&\"pg\\005fadvisory\\005flock\"($LKEY)::text")
-like "$R" '"structuredContent":\{"columns":\[\{"name":"pg_advisory_lock"' "the leased login can take a session advisory lock (the text layer does not see it)"
+like "$R" '"structuredContent":\{"columns":\[\{"name":"pg_advisory_lock"' "with the text layer off, the leased login can take a session advisory lock"
 LOCKS="SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.usename LIKE 'cb\\_analyst\\_%'"
-is "$(pg_sql "$LOCKS")" 1 "the lock on the rotation's key outlives the call (pooled session)"
+is "$(pg_sql "$LOCKS")" 0 "the lock on the rotation's key does not outlive the call (the pooled session is reset)"
 AUD=$("$CB" -q apikey create keyaud --policy auditor)
 RA=$(http_q "$AUD" app "SELECT current_user, (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())")
 like "$RA" '"rows":\[\["cb_auditor_[0-9a-f]{8}",0\]\]' "another client gets its own login and session: the first client's lock is not in it"

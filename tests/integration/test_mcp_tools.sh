@@ -66,7 +66,8 @@ export DBLINK_CONN="host=$PGSOCK port=$PGPORT dbname=shop user=postgres"
 new_store mcp
 export CREDBROKER_POLICIES="$TMP/policies"
 export CREDBROKER_CONFIG="$TMP/credbroker.json"
-echo '{}' >"$CREDBROKER_CONFIG"
+# a 16-session pool: the pool test below opens 20 connections and expects at most 16 (+1)
+echo '{"database_pool":{"max_sessions":16}}' >"$CREDBROKER_CONFIG"
 mkdir -p "$CREDBROKER_POLICIES"
 cat >"$CREDBROKER_POLICIES/clients.json" <<'JSON'
 {

@@ -23,7 +23,6 @@ CLI="$BUILD/tools/mcp_cli"
 command -v jq >/dev/null || skip_all "jq missing"
 pg_start || skip_all "cannot start PostgreSQL"
 # Reason of the TODO assertions (remove once the issue-12 session reset has landed).
-RESET_TODO="needs the issue-12 session reset (pg_advisory_unlock_all/DEALLOCATE ALL after each call) and a pool keyed by client"
 
 # ---------- fixture ----------
 APP_PW=$(openssl rand -hex 12)
@@ -236,11 +235,9 @@ restore() {
   [ -n "$SPID" ] || start_serve "${SERVE_ENV[@]}"
 }
 
-# todo_is GOT WANT DESC: an assertion that is expected to fail until $RESET_TODO.
-todo_is() {
-  _tap_n=$((_tap_n+1))
-  if [ "$1" == "$2" ]; then echo "ok $_tap_n - $3 # TODO $RESET_TODO"; else echo "not ok $_tap_n - $3 # TODO $RESET_TODO"; fi
-}
+# reset_is GOT WANT DESC: what the session reset after every call (DISCARD ALL in the
+# call's pipeline) and the pool keyed by client guarantee, with or without the text layer.
+reset_is() { is "$1" "$2" "$3"; }
 
 # ---------- the catalogue ----------
 # add FLAGS CONTROL LABEL SQL
@@ -346,7 +343,7 @@ run_mode() {
     if [ "$mode" = a ] || [[ $flags != *S* ]]; then
       is "$lk1|$p1" "$lk0|$p0" "$label: locks and session state unchanged"
     else
-      todo_is "$lk1|$p1" "$lk0|$p0" "$label: locks and session state unchanged"
+      reset_is "$lk1|$p1" "$lk0|$p0" "$label: locks and session state unchanged"
     fi
     # with the shared app role nothing but a separate login stops signalling: reported, not asserted
     if [ "$mode" != b ] || [[ $flags != *K* ]]; then
@@ -356,7 +353,7 @@ run_mode() {
       local out rc
       out=$("$CB" rotate appcred 2>&1); rc=$?
       if [ "$mode" = a ]; then is "$rc" 0 "$label: credbroker rotate still works ($(echo "$out" | tail -1 | cut -c1-120))"
-      else todo_is "$rc" 0 "$label: credbroker rotate still works ($(echo "$out" | tail -1 | cut -c1-120))"; fi
+      else reset_is "$rc" 0 "$label: credbroker rotate still works ($(echo "$out" | tail -1 | cut -c1-120))"; fi
     fi
     f0=$f1 p0=$p1
     if [ -n "$changed" ]; then
@@ -432,7 +429,7 @@ mcp_call alpha query_readonly "select pg_advisory_lock(4242)" >/dev/null
 mcp_call alpha query_readonly "PREPARE cb_x AS SELECT 1" >/dev/null
 mcp_call alpha query_readonly "select set_config('cb.flag', 'alpha', false)" >/dev/null
 seen=$(mcp_call beta query_readonly "SELECT (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()), (SELECT count(*) FROM pg_prepared_statements)" | jq -c '.structuredContent.rows')
-todo_is "$seen" '[[0,0]]' "b: cross-client: alpha's session lock and prepared statement not visible through beta (pg_locks)"
+reset_is "$seen" '[[0,0]]' "b: cross-client: alpha's session lock and prepared statement not visible through beta (pg_locks)"
 seen=$(mcp_call beta query_readonly "SELECT coalesce(current_setting('cb.flag', true), '')" | jq -c '.structuredContent.rows')
 is "$seen" '[[""]]' "b: cross-client: alpha's session-level set_config is not visible through beta (current_setting)"
 restore

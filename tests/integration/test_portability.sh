@@ -7,7 +7,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 command -v cc >/dev/null || skip_all "no C compiler"
 cd "$CB_ROOT" || exit 1
-read -r -a PKGF <<<"$(pkg-config --cflags libcurl openssl sqlite3 libpq jansson libmicrohttpd 2>/dev/null)"
+read -r -a PKGF <<<"$(pkg-config --cflags libcurl openssl sqlite3 libpq jansson libmicrohttpd libmariadb 2>/dev/null)"
 FLAGS=(-fsyntax-only -std=c11 -D_GNU_SOURCE -Wall -Werror -U__linux__ -U__linux -Ulinux -U__gnu_linux__
        -Itests/portability/include -Ibroker -Iproviders "${PKGF[@]}")
 bad=0

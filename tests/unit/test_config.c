@@ -160,6 +160,37 @@ static void test_unknown_keys(void **s)
     expect_bad("{\"api_key_rate_limit\": {\"per_min\": 5, \"per_hour\": 5}}", 1, 39, "api_key_rate_limit: unknown key \"per_hour\"");
 }
 
+/* database_pool: the MCP session caps (defaults when absent; bounded; unknown keys refused) */
+static void test_database_pool(void **s)
+{
+    (void)s;
+    cb_config *c = load_ok("{}");
+    assert_int_equal(c->pool_max, 0);
+    assert_int_equal(c->pool_per_client, 0);
+    config_free(c);
+    c = load_ok("{\"database_pool\": {\"max_sessions\": 8, \"max_sessions_per_client\": 3}}");
+    assert_int_equal(c->pool_max, 8);
+    assert_int_equal(c->pool_per_client, 3);
+    json_t *j = config_to_json(c);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "database_pool"), "max_sessions")), 8);
+    json_decref(j);
+    config_free(c);
+    static const struct { const char *json; const char *msg; } bad[] = {
+        {"{\"database_pool\": 64}", "database_pool: must be an object"},
+        {"{\"database_pool\": {\"max_sessions\": 0}}", "out of range 1..4096"},
+        {"{\"database_pool\": {\"max_sessions_per_client\": 5000}}", "out of range 1..4096"},
+        {"{\"database_pool\": {\"max_session\": 4}}", "max_session"},
+        {"{\"database_pool\": {\"max_sessions\": \"64\"}}", "max_sessions"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cb_diags d = load_bad(bad[i].json);
+        int found = 0;
+        for (size_t k = 0; k < d.count; k++) found |= strstr(d.items[k].message, bad[i].msg) != NULL;
+        if (!found) fail_msg("%s: no diagnostic containing '%s' (first: %s)", bad[i].json, bad[i].msg, d.items[0].message);
+        cb_diags_free(&d);
+    }
+}
+
 static void test_values(void **s)
 {
     (void)s;
@@ -253,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_defaults_and_files),
         cmocka_unit_test(test_unknown_keys),
+        cmocka_unit_test(test_database_pool),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_listen),
     };

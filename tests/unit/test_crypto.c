@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include "store/crypto.h"
 
@@ -108,6 +109,51 @@ static void test_seal_open(void **st)
     free(b2);
 }
 
+/* Reused contexts (aead.c) speak the same format as cb_seal/cb_open, across many
+ * messages, and still refuse a wrong AAD or any flipped byte after a failure. */
+static void test_aead_contexts(void **st)
+{
+    (void)st;
+    uint8_t key[32], other[32];
+    cb_random(key, 32);
+    cb_random(other, 32);
+    cb_aead *seal = cb_aead_new(key, 1), *open = cb_aead_new(key, 0), *wrong = cb_aead_new(other, 0);
+    assert_non_null(seal);
+    assert_non_null(open);
+    for (int i = 0; i < 50; i++) {
+        char msg[64], aad[16];
+        int ml = snprintf(msg, sizeof msg, "secret number %d", i), al = snprintf(aad, sizeof aad, "row%d", i);
+        uint8_t *b, *pt;
+        size_t bl, pl;
+        assert_int_equal(cb_aead_seal(seal, aad, (size_t)al, msg, (size_t)ml, &b, &bl), 0);
+        assert_int_equal(cb_open(key, aad, (size_t)al, b, bl, &pt, &pl), 0); /* readable by cb_open */
+        assert_memory_equal(pt, msg, (size_t)ml);
+        cb_free_secret_n(pt, pl + 1);
+        assert_int_equal(cb_aead_open(wrong, aad, (size_t)al, b, bl, &pt, &pl), -1);
+        b[bl - 1] ^= 1;
+        assert_int_equal(cb_aead_open(open, aad, (size_t)al, b, bl, &pt, &pl), -1);
+        b[bl - 1] ^= 1;
+        assert_int_equal(cb_aead_open(open, "x", 1, b, bl, &pt, &pl), -1);
+        /* after failures the context still opens good blobs, including cb_seal's */
+        assert_int_equal(cb_aead_open(open, aad, (size_t)al, b, bl, &pt, &pl), 0);
+        assert_int_equal(pl, (size_t)ml);
+        assert_memory_equal(pt, msg, (size_t)ml);
+        cb_free_secret_n(pt, pl + 1);
+        free(b);
+        assert_int_equal(cb_seal(key, aad, (size_t)al, msg, (size_t)ml, &b, &bl), 0);
+        assert_int_equal(cb_aead_open(open, aad, (size_t)al, b, bl, &pt, &pl), 0);
+        cb_free_secret_n(pt, pl + 1);
+        free(b);
+    }
+    /* direction is fixed */
+    uint8_t *b;
+    size_t bl;
+    assert_int_equal(cb_aead_seal(open, "a", 1, "m", 1, &b, &bl), -1);
+    cb_aead_free(seal);
+    cb_aead_free(open);
+    cb_aead_free(wrong);
+}
+
 static void test_kdfs(void **st)
 {
     (void)st;
@@ -184,6 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gcm_vectors),
         cmocka_unit_test(test_seal_open),
+        cmocka_unit_test(test_aead_contexts),
         cmocka_unit_test(test_kdfs),
         cmocka_unit_test(test_master_key_classes),
         cmocka_unit_test(test_mssqlmcp_roundtrip),

@@ -1,0 +1,76 @@
+/* Finishing interrupted rotations (at start, or by the scheduler after a pause) and
+ * listing the journal. */
+#include <stdlib.h>
+#include "rotation.h"
+#include "rotation_internal.h"
+
+static int resume_rows(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int64_t idle_s,
+                       json_t *report, cb_error *e)
+{
+    json_t *rows = NULL;
+    if (rotation_journal_list(s, &rows, e)) return e->code;
+    int first = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        const char *cred = json_string_value(json_object_get(row, "credential"));
+        if (idle_s >= 0) {
+            /* the scheduler leaves live owners alone and retries a failed row only after idle_s */
+            const char *oh = json_string_value(json_object_get(row, "owner_host"));
+            long op = (long)json_integer_value(json_object_get(row, "owner_pid"));
+            int64_t upd = 0;
+            cb_parse_iso8601(json_string_value(json_object_get(row, "updated_at")), &upd);
+            if (rotation_owner_live(op, oh, upd)) continue;
+            if (cb_now() - upd < idle_s) continue;
+        }
+        rotation_opts o = {.actor = actor, .resume_only = 1};
+        json_t *rep = json_object();
+        cb_error re = {0};
+        int rc = rotation_run(s, p, cfg, cred, &o, rep, &re);
+        if (report) json_array_append(report, rep);
+        json_decref(rep);
+        if (rc && !first) {
+            first = rc;
+            if (e) *e = re;
+        }
+    }
+    json_decref(rows);
+    return first;
+}
+
+int rotation_resume_all(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *report, cb_error *e)
+{
+    return resume_rows(s, p, cfg, actor, -1, report, e);
+}
+
+int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, int idle_s,
+                         json_t *report, cb_error *e)
+{
+    return resume_rows(s, p, cfg, actor, idle_s < 0 ? 0 : idle_s, report, e);
+}
+
+int rotation_journal_list(cb_store *s, json_t **out, cb_error *e)
+{
+    *out = NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s),
+                           "SELECT credential, id, step, strategy, target_user, connection, pending_version, started_at,"
+                           " updated_at, owner_pid, owner_host, error FROM rotation_journal ORDER BY credential",
+                           -1, &st, NULL) != SQLITE_OK)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "journal: %s", sqlite3_errmsg(store_db(s)));
+    json_t *arr = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        char t1[32], t2[32];
+        cb_iso8601(sqlite3_column_int64(st, 7), t1);
+        cb_iso8601(sqlite3_column_int64(st, 8), t2);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:I,s:s?,s:s?}",
+            "credential", sqlite3_column_text(st, 0), "id", sqlite3_column_text(st, 1), "step", sqlite3_column_text(st, 2),
+            "strategy", sqlite3_column_text(st, 3), "user", sqlite3_column_text(st, 4), "connection", sqlite3_column_text(st, 5),
+            "pending_version", sqlite3_column_text(st, 6), "started_at", t1, "updated_at", t2,
+            "owner_pid", (json_int_t)sqlite3_column_int64(st, 9), "owner_host", sqlite3_column_text(st, 10),
+            "error", sqlite3_column_text(st, 11)));
+    }
+    sqlite3_finalize(st);
+    *out = arr;
+    return 0;
+}
