@@ -205,7 +205,7 @@ typedef struct mcp_http_opts {
     int request_deadline_s;      /* a request must arrive whole within this; default 10 */
     size_t max_response;         /* bytes of one response; default 16 MiB */
     int workers;                 /* threads running requests (tool calls); default 32 */
-    int max_inflight_per_key;    /* requests of one token being run at once (more: 429); default workers/4, >= 4 */
+    int max_inflight_per_key;    /* requests of one token being run at once (more: 429); default 3/4 of workers */
     int max_connections_per_ip;  /* 0 = no per-address cap (default: on loopback every client shares one) */
 } mcp_http_opts;
 

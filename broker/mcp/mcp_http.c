@@ -640,7 +640,8 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
     if (h->o.request_deadline_s <= 0) h->o.request_deadline_s = 10;
     if (!h->o.max_response) h->o.max_response = 16u << 20;
     if (h->o.workers <= 0) h->o.workers = 32;
-    if (h->o.max_inflight_per_key <= 0) h->o.max_inflight_per_key = h->o.workers / 4 > 4 ? h->o.workers / 4 : 4;
+    /* one key may use three quarters of the workers: the rest stay for the other keys */
+    if (h->o.max_inflight_per_key <= 0) h->o.max_inflight_per_key = h->o.workers * 3 / 4 > 1 ? h->o.workers * 3 / 4 : 1;
     h->o.max_connections = mcph_fit_nofile(h->o.max_connections);
     h->origins = dup_list(h->o.allowed_origins);
     h->hosts = dup_list(h->o.allowed_hosts);
