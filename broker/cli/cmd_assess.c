@@ -7,6 +7,8 @@
 #include "conn/assess.h"
 #include "store/audit.h"
 #include "commands.h"
+#include "store/key_ref.h"
+#include "secrets/secret_provider.h"
 #include "store/crypto.h"
 #include "conn/connstr.h"
 #include "store/store.h"
@@ -56,6 +58,20 @@ static void store_findings(cb_store *s, json_t *out)
             "prefer CREDBROKER_MASTER_KEY_REF so the key lives in a secret manager");
     else
         assess_add(out, "store", "key_source", "info", "master key from a secret manager reference", "none needed");
+    /* a master key in a file others can read is a key everyone on the machine has */
+    secret_ref kr;
+    cb_error ke = {0};
+    if (!strncmp(src, "ref:", 4) && secret_ref_parse(src + 4, &kr, &ke) == 0) {
+        if (!strcmp(kr.scheme, "file") && stat(kr.path, &st) == 0 && (st.st_mode & 077)) {
+            snprintf(msg, sizeof msg, "master key file %s is accessible by group/others (mode %04o)", kr.path,
+                     (unsigned)(st.st_mode & 07777));
+            assess_add(out, "store", "key_file_mode", (st.st_mode & 044) ? "high" : "medium", msg,
+                       "chmod 600 the key file (and keep it owned by the broker's user)");
+        } else if (!strcmp(kr.scheme, "file") && store_key_file_check(kr.path, &ke)) {
+            assess_add(out, "store", "key_file", "medium", ke.msg, "keep the key in a regular file owned by the broker's user");
+        }
+        secret_ref_free(&kr);
+    }
     if (!audit_has_anchor())
         assess_add(out, "store", "rollback", "info",
                    "no audit anchor: a store replaced by an older copy of itself cannot be detected",

@@ -8,6 +8,7 @@
 #include "store/crypto.h"
 #include "secrets/secret_provider.h"
 #include "store/store.h"
+#include "store/key_ref.h"
 
 static int usage(void)
 {
@@ -61,10 +62,9 @@ static int new_master_key(char **key, cb_error *e)
     }
     const char *ref = getenv("CREDBROKER_NEW_MASTER_KEY_REF");
     if (ref && *ref) {
-        secret_value sv;
-        if (secret_fetch(ref, &sv, e)) return e->code == CB_EUSAGE ? CB_EUSAGE : CB_ERR;
-        *key = cb_strdup(sv.value);
-        secret_value_free(&sv);
+        /* read twice, file:// checked: a reference must not re-key the store to a value
+         * nobody can read again (store/key_ref.h) */
+        if (store_key_from_ref(ref, key, e)) return e->code == CB_EUSAGE ? CB_EUSAGE : CB_ERR;
         return 0;
     }
     return cb_fail(e, CB_EKEY, CB_K_INVALID, "no new master key: set CREDBROKER_NEW_MASTER_KEY (see credbroker key generate) or CREDBROKER_NEW_MASTER_KEY_REF");
@@ -84,12 +84,15 @@ static int key_rotate(cli_ctx *ctx, int argc, char **argv)
         return rc;
     }
     json_t *report = json_object();
+    char fpr[17];
+    store_key_fingerprint(nk, fpr);
     rc = store_rekey(s, nk, reenc, report, &e);
     cb_free_secret(nk);
     store_kdf k;
     store_get_kdf(s, &k);
-    json_t *d = json_pack("{s:b,s:O?,s:I,s:s}", "reencrypt", reenc, "rows", json_object_get(report, "rows"),
-                          "failed", (json_int_t)json_array_size(json_object_get(report, "failures")), "kdf", k.kdf);
+    json_t *d = json_pack("{s:b,s:O?,s:I,s:s,s:s}", "reencrypt", reenc, "rows", json_object_get(report, "rows"),
+                          "failed", (json_int_t)json_array_size(json_object_get(report, "failures")), "kdf", k.kdf,
+                          "key_fingerprint", fpr);
     audit_append(s, ctx->paths.actor, reenc ? "key.rotate.reencrypt" : "key.rotate", ctx->paths.db_path, rc ? "error" : "ok", d,
                  cli_elapsed_ms(), NULL);
     json_decref(d);

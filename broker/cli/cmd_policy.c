@@ -91,9 +91,38 @@ static void show_text(const cb_policy *p)
         print_list(c->all_connections, c->connections, c->nconnections);
         printf("\n    mode %s, max_rows %d, statement_timeout_ms %d, max_bytes %lld, rate_limit_per_min %d\n",
                policy_mode_name(c->mode), c->max_rows, c->statement_timeout_ms, c->max_bytes, c->rate_limit_per_min);
-        printf("    reveal %s, sensitive_params %s\n", c->reveal ? "true" : "false", c->sensitive_params ? "true" : "false");
+        printf("    reveal %s, sensitive_params %s, admin %s\n", c->reveal ? "true" : "false",
+               c->sensitive_params ? "true" : "false", c->admin ? "true" : "false");
     }
     if (policy_is_empty(p)) printf("note: the policy grants nothing (no credentials, no clients)\n");
+}
+
+/* Migration to tool classes: "*" used to grant every tool. Names what each such client
+ * lost (printed on stderr unless json; returned as an array of strings). */
+static json_t *class_warnings(const cb_policy *p, int quiet)
+{
+    json_t *w = json_array();
+    for (size_t i = 0; i < p->nclients; i++) {
+        const policy_client *c = &p->clients[i];
+        const char **lost = NULL;
+        size_t n = policy_client_lost_tools(c, &lost);
+        if (!n) continue;
+        cb_buf b;
+        cb_buf_init(&b, 1);
+        for (size_t k = 0; k < n; k++) {
+            if (k) cb_buf_append(&b, ", ", 2);
+            cb_buf_append(&b, lost[k], strlen(lost[k]));
+        }
+        char *msg = cb_sprintf("%s:%d:%d: client '%s': \"*\" grants read-only tools only (tool classes); no longer "
+                               "granted: %s. Name the admin tools you need in \"tools\", or set \"admin\": true",
+                               c->origin.file, c->origin.line, c->origin.column, c->name, b.data);
+        if (!quiet) fprintf(stderr, "credbroker: warning: %s\n", msg);
+        json_array_append_new(w, json_string(msg));
+        free(msg);
+        cb_buf_free(&b);
+        free(lost);
+    }
+    return w;
 }
 
 int cmd_policy(cli_ctx *ctx, int argc, char **argv)
@@ -141,7 +170,9 @@ int cmd_policy(cli_ctx *ctx, int argc, char **argv)
         print_errors(ctx, &d, summary);
         rc = CB_EUSAGE;
     } else if (check) {
+        json_t *warn = class_warnings(p, ctx->json);
         if (ctx->json) {
+            json_object_set_new(summary, "warnings", warn);
             json_object_set_new(summary, "ok", json_true());
             json_object_set_new(summary, "errors", json_array());
             json_object_set_new(summary, "empty", json_boolean(policy_is_empty(p)));
@@ -154,6 +185,7 @@ int cmd_policy(cli_ctx *ctx, int argc, char **argv)
             if (cfg->file) printf("config %s: %zu sources, listen %s\n", cfg->file, cfg->nsources, cfg->listen);
             else printf("config: %s not present, defaults (listen %s)\n", cfg_path, cfg->listen);
             if (policy_is_empty(p)) fprintf(stderr, "credbroker: warning: the policy grants nothing (no credentials, no clients)\n");
+            json_decref(warn);
         }
     } else {
         json_decref(summary);

@@ -14,6 +14,7 @@
 #define MCP_VERSION_MODERN "2026-07-28"
 #define MCP_VERSION_LATEST_LEGACY "2025-11-25"
 #define MCP_DEFAULT_MAX_MESSAGE (4u << 20) /* 4 MiB per JSON-RPC message */
+#define MCP_MAX_BATCH 100 /* messages in one JSON-RPC batch (2025-03-26 only) */
 
 /* JSON-RPC / MCP error codes. */
 enum {
@@ -101,6 +102,9 @@ mcp_server *mcp_server_new(const char *server_version, const char *instructions,
 void mcp_server_free(mcp_server *s);
 /* Checks the name, aliases and schemas; fails on a duplicate name or alias. */
 int mcp_server_add_tool(mcp_server *s, const mcp_tool *t, cb_error *e);
+/* Messages in one JSON-RPC batch (default MCP_MAX_BATCH); a longer batch is refused whole
+ * with -32600 (HTTP 400). */
+void mcp_server_set_max_batch(mcp_server *s, int n);
 /* tools/list page size (default 50, 1..1000). */
 void mcp_server_set_page_size(mcp_server *s, int n);
 const mcp_hooks *mcp_server_hooks(const mcp_server *s);
@@ -185,9 +189,9 @@ typedef struct mcp_http_opts {
     const char *const *allowed_origins; /* exact Origin values allowed besides loopback ones */
     const char *const *allowed_hosts;   /* Host names allowed besides loopback names */
     size_t max_body;             /* default MCP_DEFAULT_MAX_MESSAGE */
-    int max_sessions;            /* default 1024 */
-    int session_idle_s;          /* default 3600 */
-    int auth_fail_limit;         /* failures per window before 429; default 10 */
+    int max_sessions;            /* all keys together; default 4096 */
+    int session_idle_s;          /* default 900 */
+    int auth_fail_limit;         /* failures of one address or key id per window before 429; default 10 */
     int auth_fail_window_s;      /* default 60 */
     /* GET /metrics (metrics.h exposition): NULL token = open, else "Authorization: Bearer
      * <token>" compared in constant time; never the MCP API keys. */
@@ -196,6 +200,13 @@ typedef struct mcp_http_opts {
      * NULL answers {"status":"ok"}. */
     int (*health)(void *arg, char **json);
     void *health_arg;
+    int max_connections;         /* open connections; default 4096 (RLIMIT_NOFILE is raised to fit) */
+    int max_sessions_per_key;    /* per bearer token; the key's own idle sessions make room; default 64 */
+    int request_deadline_s;      /* a request must arrive whole within this; default 10 */
+    size_t max_response;         /* bytes of one response; default 16 MiB */
+    int workers;                 /* threads running requests (tool calls); default 32 */
+    int max_inflight_per_key;    /* requests of one token being run at once (more: 429); default 3/4 of workers */
+    int max_connections_per_ip;  /* 0 = no per-address cap (default: on loopback every client shares one) */
 } mcp_http_opts;
 
 /* The peer address of the HTTP request being handled on this thread ("127.0.0.1"), or

@@ -1,60 +1,34 @@
 /* Streamable HTTP transport on libmicrohttpd: one POST endpoint /mcp answering with plain
  * application/json (no SSE), GET /healthz, sessions for the legacy era, bearer
  * authentication through the app's hook, DNS-rebinding defence (Host and Origin
- * allow-lists) and a sliding-window limit on authentication failures per address. */
+ * allow-lists).
+ *
+ * Built so that abuse costs a file descriptor, not a thread: MHD runs epoll in a small
+ * thread pool and never blocks in a tool call; a complete POST is suspended and handed to
+ * a worker thread, which resumes the connection with the response. A sweeper thread
+ * enforces what MHD 0.9.75 cannot: a request must arrive whole within a deadline (MHD's
+ * own timeout restarts with every trickled byte), and it releases the delayed answers to
+ * failed authentications. Failures are counted per address and per presented key id and
+ * only ever delay or refuse failing requests: a token that verifies is never throttled.
+ * The pool, the sweeper and the counting live in mcp_http_guard.c. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include "mcp.h"
+#include <time.h>
+#include <unistd.h>
+#include "mcp_http_internal.h"
 #include "metrics.h"
-
-#define FAIL_SLOTS 256
-#define FAIL_MAX 64
-
-typedef struct sess_entry {
-    mcp_session s;
-    char *principal;
-    pthread_mutex_t mu;     /* one request at a time per session */
-    int refs, dead;
-    int64_t last_ms;
-    struct sess_entry *next;
-} sess_entry;
-
-typedef struct fail_slot {
-    char addr[64];
-    int64_t t[FAIL_MAX];    /* ring of failure times (ms) */
-    int n, head;
-    int64_t touched;
-} fail_slot;
-
-struct mcp_http {
-    struct MHD_Daemon *d;
-    mcp_server *srv;
-    mcp_http_opts o;
-    int port;
-    char bound_host[64];
-    char **origins, **hosts;
-    char *cert, *key;
-    pthread_mutex_t mu;     /* sessions and fail table */
-    sess_entry *sessions;
-    int nsessions;
-    fail_slot fails[FAIL_SLOTS];
-};
-
-typedef struct req_state {
-    cb_buf body;
-    int too_big;
-    char *principal;
-    char addr[64];
-} req_state;
 
 /* ---------- helpers ---------- */
 
@@ -162,89 +136,58 @@ static int origin_allowed(mcp_http *h, const char *origin)
     return loopback_name(p, n);
 }
 
-static enum MHD_Result send_body(struct MHD_Connection *conn, int status, const char *ctype, const char *body,
-                                 const char *const *hdrs)
+
+/* ---------- responses: built anywhere, queued by the MHD thread ---------- */
+
+static void set_resp(req_state *rs, int status, const char *ctype, const char *body, size_t len, const char *const *hdrs)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(body ? strlen(body) : 0, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
-    if (!r) return MHD_NO;
-    if (ctype) MHD_add_response_header(r, "Content-Type", ctype);
-    for (size_t i = 0; hdrs && hdrs[i]; i += 2) MHD_add_response_header(r, hdrs[i], hdrs[i + 1]);
-    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return rc;
+    if (rs->resp) MHD_destroy_response(rs->resp);
+    rs->resp = MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
+    rs->status = status;
+    if (!rs->resp) return;
+    if (ctype) MHD_add_response_header(rs->resp, "Content-Type", ctype);
+    for (size_t i = 0; hdrs && hdrs[i]; i += 2) MHD_add_response_header(rs->resp, hdrs[i], hdrs[i + 1]);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, int status, json_t *j, const char *const *hdrs)
+static void set_body(req_state *rs, int status, const char *ctype, const char *body, const char *const *hdrs)
+{
+    set_resp(rs, status, ctype, body, body ? strlen(body) : 0, hdrs);
+}
+
+static void set_json(mcp_http *h, req_state *rs, int status, json_t *j, const char *const *hdrs)
 {
     char *t = j ? mcp_response_dump(j) : NULL;
     json_decref(j);
-    enum MHD_Result rc = send_body(conn, status, t ? "application/json" : NULL, t, hdrs);
+    if (t && strlen(t) > h->o.max_response) {
+        /* never answer with more than the cap, whatever a batch or a tool produced */
+        free(t);
+        json_t *er = mcp_error_response(NULL, MCP_INTERNAL_ERROR, "Internal error: response too large", NULL);
+        t = json_dumps(er, JSON_COMPACT);
+        json_decref(er);
+        status = 500;
+        hdrs = NULL;
+    }
+    set_body(rs, status, t ? "application/json" : NULL, t, hdrs);
     free(t);
-    return rc;
 }
 
-static enum MHD_Result send_err(struct MHD_Connection *conn, int status, int code, const char *msg,
-                                const char *const *hdrs)
+void mcph_set_err(mcp_http *h, req_state *rs, int status, int code, const char *msg, const char *const *hdrs)
 {
-    return send_json(conn, status, mcp_error_response(NULL, code, msg, NULL), hdrs);
+    set_json(h, rs, status, mcp_error_response(NULL, code, msg, NULL), hdrs);
+}
+
+enum MHD_Result mcph_queue(struct MHD_Connection *conn, req_state *rs)
+{
+    if (!rs->resp) return MHD_NO;
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rs->status, rs->resp);
+    MHD_destroy_response(rs->resp);
+    rs->resp = NULL;
+    return rc;
 }
 
 static const char *hdr(struct MHD_Connection *c, const char *name)
 {
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-}
-
-/* ---------- authentication failure limiter ---------- */
-
-static fail_slot *fail_find(mcp_http *h, const char *addr, int create)
-{
-    fail_slot *lru = &h->fails[0];
-    for (int i = 0; i < FAIL_SLOTS; i++) {
-        if (!strcmp(h->fails[i].addr, addr)) return &h->fails[i];
-        if (h->fails[i].touched < lru->touched) lru = &h->fails[i];
-    }
-    if (!create) return NULL;
-    memset(lru, 0, sizeof *lru);
-    snprintf(lru->addr, sizeof lru->addr, "%s", addr);
-    return lru;
-}
-
-/* Failures of addr within the window; *retry gets seconds until one expires. */
-static int fail_count(mcp_http *h, fail_slot *f, int64_t now, int *retry)
-{
-    int64_t win = (int64_t)h->o.auth_fail_window_s * 1000, oldest = now;
-    int c = 0;
-    for (int i = 0; i < f->n; i++)
-        if (now - f->t[i] < win) {
-            c++;
-            if (f->t[i] < oldest) oldest = f->t[i];
-        }
-    if (retry) *retry = (int)((oldest + win - now + 999) / 1000);
-    if (retry && *retry < 1) *retry = 1;
-    return c;
-}
-
-static int blocked(mcp_http *h, const char *addr, int *retry)
-{
-    pthread_mutex_lock(&h->mu);
-    fail_slot *f = fail_find(h, addr, 0);
-    int b = f && fail_count(h, f, cb_now_ms(), retry) >= h->o.auth_fail_limit;
-    pthread_mutex_unlock(&h->mu);
-    return b;
-}
-
-static void record_failure(mcp_http *h, const char *addr)
-{
-    pthread_mutex_lock(&h->mu);
-    fail_slot *f = fail_find(h, addr, 1);
-    int64_t now = cb_now_ms();
-    int cap = h->o.auth_fail_limit < FAIL_MAX ? h->o.auth_fail_limit : FAIL_MAX;
-    f->t[f->head] = now;
-    f->head = (f->head + 1) % cap;
-    if (f->n < cap) f->n++;
-    f->touched = now;
-    pthread_mutex_unlock(&h->mu);
 }
 
 /* ---------- sessions ---------- */
@@ -278,15 +221,16 @@ static void expire_locked(mcp_http *h, int64_t now)
     }
 }
 
-/* Finds a live session owned by principal and takes a reference. */
-static sess_entry *sess_get(mcp_http *h, const char *id, const char *principal)
+/* Finds a live session owned by this principal and token, and takes a reference. */
+static sess_entry *sess_get(mcp_http *h, const char *id, const req_state *rs)
 {
     if (!id || strlen(id) != 64) return NULL;
     pthread_mutex_lock(&h->mu);
     expire_locked(h, cb_now_ms());
     sess_entry *s = h->sessions;
     for (; s; s = s->next)
-        if (cb_ct_equal(s->s.id, id, 64) && !strcmp(s->principal, principal)) break;
+        if (cb_ct_equal(s->s.id, id, 64) && !strcmp(s->principal, rs->principal) && !memcmp(s->owner, rs->owner, 32))
+            break;
     if (s) s->refs++;
     pthread_mutex_unlock(&h->mu);
     return s;
@@ -300,7 +244,7 @@ static void sess_put(mcp_http *h, sess_entry *s)
     pthread_mutex_unlock(&h->mu);
 }
 
-static sess_entry *sess_new(const char *principal)
+static sess_entry *sess_new(const req_state *rs)
 {
     sess_entry *s = cb_calloc(1, sizeof *s);
     uint8_t r[32];
@@ -312,18 +256,34 @@ static sess_entry *sess_new(const char *principal)
     memcpy(s->s.id, hx, 65);
     free(hx);
     cb_wipe(r, sizeof r);
-    s->principal = cb_strdup(principal);
+    s->principal = cb_strdup(rs->principal);
+    memcpy(s->owner, rs->owner, 32);
     pthread_mutex_init(&s->mu, NULL);
     return s;
 }
 
+/* Inserts s. A token at its cap makes room by ending its own least recently used idle
+ * session, never another token's; the global cap only refuses. */
 static int sess_insert(mcp_http *h, sess_entry *s)
 {
     pthread_mutex_lock(&h->mu);
-    expire_locked(h, cb_now_ms());
-    int ok = h->nsessions < h->o.max_sessions;
+    int64_t now = cb_now_ms();
+    expire_locked(h, now);
+    int mine = 0;
+    sess_entry *lru = NULL;
+    for (sess_entry *x = h->sessions; x; x = x->next)
+        if (!memcmp(x->owner, s->owner, 32)) {
+            mine++;
+            /* the list is newest first: on a tie the later (older) entry wins */
+            if (!x->refs && (!lru || x->last_ms <= lru->last_ms)) lru = x;
+        }
+    if (mine >= h->o.max_sessions_per_key && lru) {
+        sess_unlink_locked(h, lru);
+        mine--;
+    }
+    int ok = h->nsessions < h->o.max_sessions && mine < h->o.max_sessions_per_key;
     if (ok) {
-        s->last_ms = cb_now_ms();
+        s->last_ms = now;
         s->next = h->sessions;
         h->sessions = s;
         h->nsessions++;
@@ -351,46 +311,63 @@ static const char *const AUTH_HDRS[] = {"WWW-Authenticate", "Bearer realm=\"cred
 static const char *const AUTH_BAD_HDRS[] = {"WWW-Authenticate", "Bearer realm=\"credbroker\", error=\"invalid_token\"",
                                             NULL};
 
-/* Checks Authorization; on success sets rs->principal. Returns 0 or an already-queued
- * response result via *out. */
-static int authenticate(mcp_http *h, struct MHD_Connection *conn, req_state *rs, enum MHD_Result *out)
+/* Checks Authorization. Returns 0 (rs->principal set), 1 when the answer is ready in rs
+ * (no token), or 2 when the token failed: the answer (401, or 429 past the limit) is
+ * ready and must be delayed until rs->due_ms. */
+static int authenticate(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
 {
-    int retry = 0;
-    if (blocked(h, rs->addr, &retry)) {
-        char ra[16];
-        snprintf(ra, sizeof ra, "%d", retry);
-        const char *const hd[] = {"Retry-After", ra, NULL};
-        *out = send_err(conn, 429, MCP_SERVER_ERROR, "Too Many Requests: too many failed authentication attempts", hd);
-        return -1;
-    }
     const char *a = hdr(conn, "Authorization");
     if (!a) {
-        *out = send_err(conn, 401, MCP_SERVER_ERROR, "Unauthorized: missing bearer token", AUTH_HDRS);
-        return -1;
+        mcph_set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: missing bearer token", AUTH_HDRS);
+        return 1;
     }
     const mcp_hooks *hk = mcp_server_hooks(h->srv);
     cb_error e = {0};
     char *principal = NULL;
     int ok = 0;
+    const char *tok = "";
     if (!strncasecmp(a, "Bearer ", 7)) {
-        const char *tok = a + 7;
+        tok = a + 7;
         while (*tok == ' ') tok++;
         ok = *tok && hk->authenticate(hk->app, tok, &principal, &e) == 0 && principal;
     }
-    if (!ok) {
-        free(principal);
-        record_failure(h, rs->addr);
-        LOG_WARN("mcp http: authentication failed from %s", rs->addr);
-        *out = send_err(conn, 401, MCP_SERVER_ERROR, "Unauthorized: invalid bearer token", AUTH_BAD_HDRS);
-        return -1;
+    if (ok) {
+        rs->principal = principal;
+        SHA256((const unsigned char *)tok, strlen(tok), rs->owner);
+        return 0;
     }
-    rs->principal = principal;
-    return 0;
+    free(principal);
+    mcph_token_keyid(tok, rs->keyid);
+    int retry = 0;
+    int n = mcph_record_failure(h, rs->addr, rs->keyid, &retry);
+    LOG_WARN("mcp http: authentication failed from %s (key id %s; %d failures in %d s)", rs->addr,
+             rs->keyid[0] ? rs->keyid : "-", n, h->o.auth_fail_window_s);
+    /* failures only: the first few answer at once, then each waits longer (capped) */
+    int half = h->o.auth_fail_limit / 2, d = n - half;
+    int64_t delay = d <= 0 ? 0 : (int64_t)100 << (d > 4 ? 4 : d - 1);
+    if (delay > FAIL_DELAY_MAX_MS) delay = FAIL_DELAY_MAX_MS;
+    rs->due_ms = cb_now_ms() + delay;
+    if (n > h->o.auth_fail_limit) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry);
+        const char *const hd[] = {"Retry-After", ra, NULL};
+        mcph_set_err(h, rs, 429, MCP_SERVER_ERROR, "Too Many Requests: too many failed authentication attempts", hd);
+    } else {
+        mcph_set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: invalid bearer token", AUTH_BAD_HDRS);
+    }
+    return 2;
 }
 
-static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
+static const char *const FORBID_HDRS[] = {"WWW-Authenticate", "Bearer realm=\"credbroker\", error=\"insufficient_scope\"",
+                                          NULL};
+
+/* Runs on a worker thread: the whole POST is in rs->body. Leaves the answer in rs. */
+void mcph_handle_post(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
 {
-    if (rs->too_big) return send_err(conn, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
+    if (rs->too_big) {
+        mcph_set_err(h, rs, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
+        return;
+    }
     mcp_msg m;
     mcp_msg_parse(rs->body.data, rs->body.len, &m);
     mcp_conn c = {.principal = rs->principal, .transport = "http", .http = 1,
@@ -398,7 +375,6 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
                   .hdr_method = hdr(conn, "Mcp-Method"), .hdr_name = hdr(conn, "Mcp-Name")};
     int st = 200;
     json_t *resp = NULL;
-    enum MHD_Result rc;
     const char *pv = c.hdr_protocol_version;
     if (pv && !mcp_version_supported(pv) && !m.modern) {
         /* legacy rule; a 2026-07-28 request gets -32022 with data from the dispatcher */
@@ -407,7 +383,8 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
                  pv, mcp_supported_versions[0], mcp_supported_versions[1], mcp_supported_versions[2],
                  mcp_supported_versions[3], mcp_supported_versions[4]);
         mcp_msg_free(&m);
-        return send_err(conn, 400, MCP_SERVER_ERROR, msg, NULL);
+        mcph_set_err(h, rs, 400, MCP_SERVER_ERROR, msg, NULL);
+        return;
     }
     if (pv && !strcmp(pv, MCP_VERSION_MODERN) && !m.modern &&
         (m.kind == MCP_MSG_REQUEST || m.kind == MCP_MSG_NOTIFICATION)) {
@@ -416,21 +393,23 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
                                         "MCP-Protocol-Version is 2026-07-28 but the request has no matching "
                                         "_meta io.modelcontextprotocol/protocolVersion", NULL);
         mcp_msg_free(&m);
-        return send_json(conn, 400, er, NULL);
+        set_json(h, rs, 400, er, NULL);
+        return;
     }
     if (!m.root || m.kind == MCP_MSG_INVALID || m.modern) {
         resp = mcp_dispatch(h->srv, &c, &m, &st); /* errors and the stateless era need no session */
         mcp_msg_free(&m);
-        static const char *const FORBID_HDRS0[] = {"WWW-Authenticate",
-                                                   "Bearer realm=\"credbroker\", error=\"insufficient_scope\"", NULL};
-        return resp ? send_json(conn, st, resp, st == 403 ? FORBID_HDRS0 : NULL) : send_body(conn, 202, NULL, NULL, NULL);
+        if (resp) set_json(h, rs, st, resp, st == 403 ? FORBID_HDRS : NULL);
+        else set_body(rs, 202, NULL, NULL, NULL);
+        return;
     }
     int is_init = m.kind == MCP_MSG_REQUEST && !strcmp(m.method, "initialize");
     if (is_init) {
-        sess_entry *s = sess_new(rs->principal);
+        sess_entry *s = sess_new(rs);
         if (!s) {
             mcp_msg_free(&m);
-            return send_err(conn, 500, MCP_INTERNAL_ERROR, "Internal error: no randomness", NULL);
+            mcph_set_err(h, rs, 500, MCP_INTERNAL_ERROR, "Internal error: no randomness", NULL);
+            return;
         }
         c.session = &s->s;
         resp = mcp_dispatch(h->srv, &c, &m, &st);
@@ -439,24 +418,30 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
             if (sess_insert(h, s)) {
                 sess_free(s);
                 json_decref(resp);
-                return send_err(conn, 503, MCP_SERVER_ERROR, "Service Unavailable: too many sessions", NULL);
+                mcph_set_err(h, rs, 503, MCP_SERVER_ERROR, "Service Unavailable: too many sessions", NULL);
+                return;
             }
             const char *const hd[] = {"Mcp-Session-Id", s->s.id, NULL};
             LOG_INFO("mcp http: session started for %s (%s)", rs->principal, s->s.version);
-            return send_json(conn, st, resp, hd);
+            set_json(h, rs, st, resp, hd);
+            return;
         }
         sess_free(s);
-        return resp ? send_json(conn, st, resp, NULL) : send_body(conn, 202, NULL, NULL, NULL);
+        if (resp) set_json(h, rs, st, resp, NULL);
+        else set_body(rs, 202, NULL, NULL, NULL);
+        return;
     }
     const char *sid = hdr(conn, "Mcp-Session-Id");
     if (!sid) {
         mcp_msg_free(&m);
-        return send_err(conn, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
+        mcph_set_err(h, rs, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
+        return;
     }
-    sess_entry *s = sess_get(h, sid, rs->principal);
+    sess_entry *s = sess_get(h, sid, rs);
     if (!s) {
         mcp_msg_free(&m);
-        return send_err(conn, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
+        mcph_set_err(h, rs, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
+        return;
     }
     pthread_mutex_lock(&s->mu);
     c.session = &s->s;
@@ -464,52 +449,61 @@ static enum MHD_Result handle_post(mcp_http *h, struct MHD_Connection *conn, req
     pthread_mutex_unlock(&s->mu);
     sess_put(h, s);
     mcp_msg_free(&m);
-    static const char *const FORBID_HDRS[] = {"WWW-Authenticate",
-                                              "Bearer realm=\"credbroker\", error=\"insufficient_scope\"", NULL};
-    rc = resp ? send_json(conn, st, resp, st == 403 ? FORBID_HDRS : NULL) : send_body(conn, 202, NULL, NULL, NULL);
-    return rc;
+    if (resp) set_json(h, rs, st, resp, st == 403 ? FORBID_HDRS : NULL);
+    else set_body(rs, 202, NULL, NULL, NULL);
 }
 
-static enum MHD_Result handle_delete(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
+static void handle_delete(mcp_http *h, struct MHD_Connection *conn, req_state *rs)
 {
     const char *sid = hdr(conn, "Mcp-Session-Id");
-    if (!sid) return send_err(conn, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
-    sess_entry *s = sess_get(h, sid, rs->principal);
-    if (!s) return send_err(conn, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
+    if (!sid) {
+        mcph_set_err(h, rs, 400, MCP_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required", NULL);
+        return;
+    }
+    sess_entry *s = sess_get(h, sid, rs);
+    if (!s) {
+        mcph_set_err(h, rs, 404, MCP_SESSION_NOT_FOUND, "Session not found", NULL);
+        return;
+    }
     pthread_mutex_lock(&h->mu);
     if (!s->dead) sess_unlink_locked(h, s);
     pthread_mutex_unlock(&h->mu);
     sess_put(h, s);
-    return send_body(conn, 204, NULL, NULL, NULL);
+    set_body(rs, 204, NULL, NULL, NULL);
 }
 
 static _Thread_local const char *tl_peer;
 const char *mcp_request_peer(void) { return tl_peer; }
+/* A request runs on a worker thread: the peer of the request it runs. */
+void mcph_set_peer(const char *addr) { tl_peer = addr; }
 
-/* GET /metrics and /healthz: outside the MCP authentication (own optional token). */
-static enum MHD_Result serve_ops(mcp_http *h, struct MHD_Connection *conn, const char *url, const char *method)
+/* GET /metrics and /healthz: outside the MCP authentication (own optional token). Leaves
+ * the answer in rs. */
+static void serve_ops(mcp_http *h, struct MHD_Connection *conn, const char *url, const char *method, req_state *rs)
 {
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         const char *const hd[] = {"Allow", "GET, HEAD", NULL};
-        return send_body(conn, 405, NULL, NULL, hd);
+        set_body(rs, 405, NULL, NULL, hd);
+        return;
     }
     if (!strcmp(url, "/healthz")) {
         char *body = NULL;
         int bad = h->o.health ? h->o.health(h->o.health_arg, &body) : 0;
-        enum MHD_Result r = send_body(conn, bad ? 503 : 200, "application/json", body ? body : "{\"status\":\"ok\"}", NULL);
+        set_body(rs, bad ? 503 : 200, "application/json", body ? body : "{\"status\":\"ok\"}", NULL);
         free(body);
-        return r;
+        return;
     }
     if (h->o.metrics_token) {
         const char *a = hdr(conn, "Authorization");
         size_t tl = strlen(h->o.metrics_token);
-        if (!a || strncasecmp(a, "Bearer ", 7) || strlen(a + 7) != tl || !cb_ct_equal(a + 7, h->o.metrics_token, tl))
-            return send_err(conn, 401, MCP_SERVER_ERROR, "Unauthorized: /metrics needs its bearer token", NULL);
+        if (!a || strncasecmp(a, "Bearer ", 7) || strlen(a + 7) != tl || !cb_ct_equal(a + 7, h->o.metrics_token, tl)) {
+            mcph_set_err(h, rs, 401, MCP_SERVER_ERROR, "Unauthorized: /metrics needs its bearer token", NULL);
+            return;
+        }
     }
     char *text = mx_render();
-    enum MHD_Result r = send_body(conn, 200, MX_CONTENT_TYPE, text, NULL);
+    set_body(rs, 200, MX_CONTENT_TYPE, text, NULL);
     free(text);
-    return r;
 }
 
 static void client_addr(struct MHD_Connection *conn, char *out, size_t n)
@@ -537,49 +531,78 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         *con_cls = rs;
         client_addr(conn, rs->addr, sizeof rs->addr);
         tl_peer = rs->addr;
-        if (!host_allowed(h, hdr(conn, "Host")))
-            return send_err(conn, 403, MCP_SERVER_ERROR, "Forbidden: Host not allowed", NULL);
+        if (!host_allowed(h, hdr(conn, "Host"))) {
+            mcph_set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Host not allowed", NULL);
+            return mcph_queue(conn, rs);
+        }
         const char *origin = hdr(conn, "Origin");
-        if (origin && !origin_allowed(h, origin))
-            return send_err(conn, 403, MCP_SERVER_ERROR, "Forbidden: Origin not allowed", NULL);
-        if (!strcmp(url, "/healthz") || !strcmp(url, "/metrics")) return serve_ops(h, conn, url, method);
-        if (strcmp(url, "/mcp") != 0) return send_err(conn, 404, MCP_SERVER_ERROR, "Not Found", NULL);
-        enum MHD_Result out;
-        if (authenticate(h, conn, rs, &out)) return out;
-        if (!strcmp(method, "DELETE")) return handle_delete(h, conn, rs);
+        if (origin && !origin_allowed(h, origin)) {
+            mcph_set_err(h, rs, 403, MCP_SERVER_ERROR, "Forbidden: Origin not allowed", NULL);
+            return mcph_queue(conn, rs);
+        }
+        if (!strcmp(url, "/healthz") || !strcmp(url, "/metrics")) {
+            serve_ops(h, conn, url, method, rs);
+            return mcph_queue(conn, rs);
+        }
+        if (strcmp(url, "/mcp") != 0) {
+            mcph_set_err(h, rs, 404, MCP_SERVER_ERROR, "Not Found", NULL);
+            return mcph_queue(conn, rs);
+        }
+        int a = authenticate(h, conn, rs);
+        if (a == 1) return mcph_queue(conn, rs);
+        if (a == 2) {
+            rs->auth_failed = 1; /* read (and drop) the body, then answer late */
+            return MHD_YES;
+        }
+        if (!strcmp(method, "DELETE")) {
+            handle_delete(h, conn, rs);
+            return mcph_queue(conn, rs);
+        }
         if (strcmp(method, "POST") != 0) {
             const char *const hd[] = {"Allow", "POST, DELETE", NULL};
-            return send_err(conn, 405, MCP_SERVER_ERROR, "Method Not Allowed", hd);
+            mcph_set_err(h, rs, 405, MCP_SERVER_ERROR, "Method Not Allowed", hd);
+            return mcph_queue(conn, rs);
         }
-        if (!accepts_both(hdr(conn, "Accept")))
-            return send_err(conn, 406, MCP_SERVER_ERROR,
-                            "Not Acceptable: Client must accept both application/json and text/event-stream", NULL);
-        if (!is_json_ctype(hdr(conn, "Content-Type")))
-            return send_err(conn, 415, MCP_SERVER_ERROR, "Unsupported Media Type: Content-Type must be application/json",
-                            NULL);
+        if (!accepts_both(hdr(conn, "Accept"))) {
+            mcph_set_err(h, rs, 406, MCP_SERVER_ERROR,
+                    "Not Acceptable: Client must accept both application/json and text/event-stream", NULL);
+            return mcph_queue(conn, rs);
+        }
+        if (!is_json_ctype(hdr(conn, "Content-Type"))) {
+            mcph_set_err(h, rs, 415, MCP_SERVER_ERROR, "Unsupported Media Type: Content-Type must be application/json", NULL);
+            return mcph_queue(conn, rs);
+        }
         const char *cl = hdr(conn, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > h->o.max_body)
-            return send_err(conn, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
+        if (cl && strtoull(cl, NULL, 10) > h->o.max_body) {
+            mcph_set_err(h, rs, 413, MCP_SERVER_ERROR, "Payload Too Large", NULL);
+            return mcph_queue(conn, rs);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!rs->too_big && rs->body.len + *upload_size > h->o.max_body) {
+        if (!rs->auth_failed && !rs->too_big && rs->body.len + *upload_size > h->o.max_body) {
             rs->too_big = 1;
             cb_buf_free(&rs->body);
             cb_buf_init(&rs->body, 0);
         }
-        if (!rs->too_big) cb_buf_append(&rs->body, upload, *upload_size);
+        if (!rs->auth_failed && !rs->too_big) cb_buf_append(&rs->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
-    return handle_post(h, conn, rs);
+    if (rs->resp) return mcph_queue(conn, rs); /* back from a worker or a delay */
+    mcph_track_busy(h, conn, 1);
+    if (rs->auth_failed) return mcph_delay_answer(h, conn, rs);
+    return mcph_submit(h, conn, rs);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls; (void)conn; (void)toe;
+    (void)toe;
+    mcp_http *h = cls;
     req_state *rs = *con_cls;
+    mcph_track_busy(h, conn, 0); /* the next request on this connection has its own deadline */
     if (!rs) return;
+    if (rs->resp) MHD_destroy_response(rs->resp);
     cb_buf_free(&rs->body);
     free(rs->principal);
     free(rs);
@@ -607,19 +630,42 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
     if (o) h->o = *o;
     h->srv = s;
     if (!h->o.max_body) h->o.max_body = MCP_DEFAULT_MAX_MESSAGE;
-    if (h->o.max_sessions <= 0) h->o.max_sessions = 1024;
-    if (h->o.session_idle_s <= 0) h->o.session_idle_s = 3600;
+    if (h->o.max_sessions <= 0) h->o.max_sessions = 4096;
+    if (h->o.max_sessions_per_key <= 0) h->o.max_sessions_per_key = 64;
+    if (h->o.session_idle_s <= 0) h->o.session_idle_s = 900;
     if (h->o.auth_fail_limit <= 0) h->o.auth_fail_limit = 10;
     if (h->o.auth_fail_limit > FAIL_MAX) h->o.auth_fail_limit = FAIL_MAX;
     if (h->o.auth_fail_window_s <= 0) h->o.auth_fail_window_s = 60;
+    if (h->o.max_connections <= 0) h->o.max_connections = 4096;
+    if (h->o.request_deadline_s <= 0) h->o.request_deadline_s = 10;
+    if (!h->o.max_response) h->o.max_response = 16u << 20;
+    if (h->o.workers <= 0) h->o.workers = 32;
+    /* one key may use three quarters of the workers: the rest stay for the other keys */
+    if (h->o.max_inflight_per_key <= 0) h->o.max_inflight_per_key = h->o.workers * 3 / 4 > 1 ? h->o.workers * 3 / 4 : 1;
+    h->o.max_connections = mcph_fit_nofile(h->o.max_connections);
     h->origins = dup_list(h->o.allowed_origins);
     h->hosts = dup_list(h->o.allowed_hosts);
     h->o.allowed_origins = h->o.allowed_hosts = NULL;
     snprintf(h->bound_host, sizeof h->bound_host, v6 ? "[%s]" : "%s", host);
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->ct_mu, NULL);
+    pthread_mutex_init(&h->q_mu, NULL);
+    pthread_cond_init(&h->q_cv, NULL);
     if (!is_loopback_addr(host, v6))
         LOG_WARN("WARNING: MCP HTTP server listening on non-loopback address %s: it is reachable from the network; "
                  "use TLS and strong API keys", host);
+
+    h->workers = cb_calloc((size_t)h->o.workers, sizeof *h->workers);
+    for (int i = 0; i < h->o.workers; i++) {
+        if (pthread_create(&h->workers[i], NULL, mcph_worker_main, h) != 0) break;
+        h->nworkers++;
+    }
+    h->sweeper_started = pthread_create(&h->sweeper, NULL, mcph_sweeper_main, h) == 0;
+    if (!h->nworkers || !h->sweeper_started) {
+        cb_fail(e, CB_ERR, CB_K_INTERNAL, "mcp http: cannot start threads");
+        mcp_http_stop(h);
+        return NULL;
+    }
 
     struct sockaddr_in sa4;
     struct sockaddr_in6 sa6;
@@ -637,7 +683,10 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
         inet_pton(AF_INET, host, &sa4.sin_addr);
         sa = (const struct sockaddr *)&sa4;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | (v6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     (v6 ? MHD_USE_IPv6 : 0);
+    unsigned pool = 2, climit = (unsigned)h->o.max_connections;
+    unsigned perip = h->o.max_connections_per_ip > 0 ? (unsigned)h->o.max_connections_per_ip : 0u;
     if (h->o.tls_cert_pem) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             cb_fail(e, CB_ERR, CB_K_INVALID, "this libmicrohttpd has no TLS support");
@@ -648,13 +697,16 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
         h->cert = cb_strdup(h->o.tls_cert_pem);
         h->key = cb_strdup(h->o.tls_key_pem);
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, sa,
-                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT, 256u,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_HTTPS_MEM_CERT, h->cert,
-                                MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, mcph_notify_conn, h,
+                                MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT, climit,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, perip, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                MHD_OPTION_HTTPS_MEM_CERT, h->cert, MHD_OPTION_HTTPS_MEM_KEY, h->key, MHD_OPTION_END);
     } else {
         h->d = MHD_start_daemon(flags, 0, NULL, NULL, handler, h, MHD_OPTION_SOCK_ADDR, sa,
-                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT, 256u,
-                                MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_END);
+                                MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_NOTIFY_CONNECTION, mcph_notify_conn, h,
+                                MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_CONNECTION_LIMIT, climit,
+                                MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, perip, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                MHD_OPTION_END);
     }
     if (!h->d) {
         cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "cannot listen on %s (address in use, or bad TLS material)",
@@ -669,8 +721,8 @@ mcp_http *mcp_http_start(mcp_server *s, const mcp_http_opts *o, cb_error *e)
         port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                               : ((struct sockaddr_in *)&ss)->sin_port);
     h->port = port;
-    LOG_INFO("mcp http: listening on %s%s%s:%d/mcp%s", v6 ? "[" : "", host, v6 ? "]" : "", port,
-             h->o.tls_cert_pem ? " (TLS)" : "");
+    LOG_INFO("mcp http: listening on %s%s%s:%d/mcp%s (at most %d connections, %d workers)", v6 ? "[" : "", host,
+             v6 ? "]" : "", port, h->o.tls_cert_pem ? " (TLS)" : "", h->o.max_connections, h->nworkers);
     return h;
 }
 
@@ -679,7 +731,26 @@ int mcp_http_port(const mcp_http *h) { return h ? h->port : 0; }
 void mcp_http_stop(mcp_http *h)
 {
     if (!h) return;
-    if (h->d) MHD_stop_daemon(h->d); /* joins the connection threads */
+    if (h->d) { /* no new connections */
+        MHD_socket ls = MHD_quiesce_daemon(h->d);
+        if (ls != MHD_INVALID_SOCKET) close(ls);
+    }
+    /* every suspended connection must be resumed before MHD stops: workers finish their
+     * mcph_queue, the sweeper releases every delayed answer */
+    pthread_mutex_lock(&h->q_mu);
+    pthread_mutex_lock(&h->ct_mu);
+    h->stopping = 1;
+    pthread_mutex_unlock(&h->ct_mu);
+    pthread_cond_broadcast(&h->q_cv);
+    pthread_mutex_unlock(&h->q_mu);
+    for (int i = 0; i < h->nworkers; i++) pthread_join(h->workers[i], NULL);
+    if (h->sweeper_started) pthread_join(h->sweeper, NULL);
+    if (h->d) MHD_stop_daemon(h->d);
+    free(h->workers);
+    for (inflight *f = h->inflight, *fn; f; f = fn) {
+        fn = f->next;
+        free(f);
+    }
     sess_entry *s = h->sessions, *n;
     for (; s; s = n) {
         n = s->next;
@@ -690,6 +761,9 @@ void mcp_http_stop(mcp_http *h)
     cb_free_secret(h->key);
     free(h->cert);
     pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->ct_mu);
+    pthread_mutex_destroy(&h->q_mu);
+    pthread_cond_destroy(&h->q_cv);
     free(h);
 }
 

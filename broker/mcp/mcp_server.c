@@ -38,6 +38,7 @@ struct mcp_server {
     int limit_calls, limit_window_s;
     pthread_mutex_t mu; /* buckets: HTTP serves connections on several threads */
     bucket buckets[BUCKETS];
+    int max_batch;     /* 0 = MCP_MAX_BATCH */
 };
 
 int mcp_version_supported(const char *v)
@@ -76,6 +77,8 @@ void mcp_server_free(mcp_server *s)
     free(s->instructions);
     free(s);
 }
+
+void mcp_server_set_max_batch(mcp_server *s, int n) { s->max_batch = n > 0 ? n : 0; }
 
 void mcp_server_set_page_size(mcp_server *s, int n)
 {
@@ -751,6 +754,14 @@ json_t *mcp_dispatch(mcp_server *s, const mcp_conn *c, mcp_msg *m, int *http_sta
             return mcp_error_response(NULL, MCP_INVALID_REQUEST,
                                       "Invalid Request: batches are only supported in protocol version 2025-03-26",
                                       NULL);
+        }
+        /* a batch is bounded: one message must not turn into an unbounded response */
+        int cap = s->max_batch > 0 ? s->max_batch : MCP_MAX_BATCH;
+        if (json_array_size(m->root) > (size_t)cap) {
+            char bm[128];
+            snprintf(bm, sizeof bm, "Invalid Request: batch of %zu messages (at most %d)", json_array_size(m->root), cap);
+            *st = 400;
+            return mcp_error_response(NULL, MCP_INVALID_REQUEST, bm, NULL);
         }
         json_t *out = json_array();
         size_t i;

@@ -288,7 +288,7 @@ static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
 {
     static const char *const keys[] = {"$schema", "sources", "listen", "allowed_origins", "allowed_hosts", "tls",
                                        "api_key_rate_limit", "master_key_ref", "metrics", "audit", "database_pool",
-                                       NULL};
+                                       "http", NULL};
     json_t *root = doc->root, *v;
     const jdoc_pos *pos = doc->pos;
     jdoc_check_keys(c, root, pos, "", keys);
@@ -368,6 +368,38 @@ static void parse_config(jdoc_ctx *c, const jdoc *doc, cb_config *cfg)
     if ((v = json_object_get(root, "database_pool"))) parse_pool(c, v, member_or(pos, "database_pool"), cfg);
     if ((v = json_object_get(root, "master_key_ref")))
         cfg->master_key_ref = get_ref(c, v, member_or(pos, "master_key_ref"), "master_key_ref");
+    if ((v = json_object_get(root, "http"))) {
+        /* serve's limits (issue 11); absent = the defaults in mcp.h / mcp_http.c */
+        static const struct { const char *k; long long lo, hi; } L[] = {
+            {"max_connections", 16, 1000000}, {"max_sessions", 1, 1000000}, {"max_sessions_per_key", 1, 100000},
+            {"session_idle_s", 10, 86400}, {"request_deadline_s", 1, 600}, {"max_batch", 1, 10000},
+            {"workers", 1, 1024}, {"auth_fail_limit", 1, 64}, {"max_inflight_per_key", 1, 1024},
+            {"max_connections_per_ip", 1, 1000000},
+            {"max_response_bytes", 65536, 1073741824LL}};
+        int *dst[] = {&cfg->http.max_connections, &cfg->http.max_sessions, &cfg->http.max_sessions_per_key,
+                      &cfg->http.session_idle_s, &cfg->http.request_deadline_s, &cfg->http.max_batch,
+                      &cfg->http.workers, &cfg->http.auth_fail_limit, &cfg->http.max_inflight_per_key,
+                      &cfg->http.max_connections_per_ip, NULL};
+        static const char *const hkeys[] = {"max_connections", "max_sessions", "max_sessions_per_key", "session_idle_s",
+                                            "request_deadline_s", "max_batch", "workers", "auth_fail_limit",
+                                            "max_inflight_per_key", "max_connections_per_ip", "max_response_bytes", NULL};
+        const jdoc_pos *hp = member_or(pos, "http");
+        if (!json_is_object(v)) jdoc_err(c, hp, "http: must be an object");
+        else {
+            jdoc_check_keys(c, v, hp, "http", hkeys);
+            for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+                json_t *x = json_object_get(v, L[i].k);
+                if (!x) continue;
+                char path[64];
+                snprintf(path, sizeof path, "http.%s", L[i].k);
+                int ok;
+                long long n = get_int(c, x, member_or(hp, L[i].k), path, L[i].lo, L[i].hi, &ok);
+                if (!ok) continue;
+                if (dst[i]) *dst[i] = (int)n;
+                else cfg->http.max_response_bytes = n;
+            }
+        }
+    }
     /* one-key objects holding a secret reference: "metrics": {"token_ref"}, "audit": {"anchor"} */
     static const char *const okeys[][3] = {{"metrics", "token_ref", "metrics.token_ref"}, {"audit", "anchor", "audit.anchor"}};
     for (int i = 0; i < 2; i++) {

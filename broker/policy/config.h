@@ -59,6 +59,11 @@ typedef struct cb_config {
     char *metrics_token_ref;           /* "metrics": {"token_ref": REF}: bearer for GET /metrics; NULL = open */
     char *audit_anchor;                /* "audit": {"anchor": REF}: where the audit head is anchored; NULL = none */
     int pool_max, pool_per_client;     /* database_pool.max_sessions / .max_sessions_per_client; 0 = default */
+    struct {                           /* "http": serve's limits; 0 = default (readme-hardening.md) */
+        int max_connections, max_sessions, max_sessions_per_key, session_idle_s, request_deadline_s, max_batch,
+            workers, auth_fail_limit, max_inflight_per_key, max_connections_per_ip;
+        long long max_response_bytes;
+    } http;
 } cb_config;
 
 /* Loads path (NULL = CONFIG_DEFAULT_PATH). When the file does not exist: required=0

@@ -452,7 +452,7 @@ static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
 {
     static const char *const keys[] = {"tools", "connections", "mode", "max_rows", "statement_timeout_ms",
                                        "max_bytes", "reveal", "sensitive_params", "rate_limit_per_min",
-                                       "session_settings", NULL};
+                                       "session_settings", "admin", NULL};
     char q[80];
     jdoc_quote(name, q);
     char *path = cb_sprintf("clients.%s", q);
@@ -502,6 +502,11 @@ static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
     if ((v = json_object_get(o, "sensitive_params"))) {
         SUBPATH("sensitive_params");
         get_bool(c, v, member_or(pos, "sensitive_params"), sub, &cl->sensitive_params);
+    }
+    if ((v = json_object_get(o, "admin"))) {
+        SUBPATH("admin");
+        get_bool(c, v, member_or(pos, "admin"), sub, &cl->admin);
+        cl->admin_set = 1;
     }
     if ((v = json_object_get(o, "rate_limit_per_min"))) {
         SUBPATH("rate_limit_per_min");
@@ -804,10 +809,18 @@ static int in_list(char *const *v, size_t n, const char *s)
     return 0;
 }
 
+/* Tool classes (tool_class.c): "*" grants the read-only class, and the write class to a
+ * read-write client; an admin tool is granted only by its name or "admin": true; a write
+ * tool always needs mode read-write. */
 int policy_client_may_call(const policy_client *c, const char *tool)
 {
     if (!c || !tool || !*tool) return 0;
-    return c->all_tools || in_list(c->tools, c->ntools, tool);
+    int named = in_list(c->tools, c->ntools, tool);
+    switch (policy_tool_class_of(tool)) {
+    case POLICY_TOOL_ADMIN: return named || c->admin;
+    case POLICY_TOOL_WRITE: return (named || c->all_tools) && c->mode == POLICY_READ_WRITE;
+    default: return named || c->all_tools;
+    }
 }
 
 int policy_client_may_use(const policy_client *c, const char *connection)
@@ -866,6 +879,7 @@ json_t *policy_to_json(const cb_policy *p)
         json_object_set_new(o, "sensitive_params", json_boolean(c->sensitive_params));
         if (c->rate_limit_per_min) json_object_set_new(o, "rate_limit_per_min", json_integer(c->rate_limit_per_min));
         if (c->nsettings) json_object_set_new(o, "session_settings", policy_session_settings_json(c));
+        json_object_set_new(o, "admin", json_boolean(c->admin));
         json_object_set_new(clients, c->name, o);
     }
     if (p->nconnections) json_object_set_new(root, "connections", policy_connections_json(p));

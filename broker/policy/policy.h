@@ -88,6 +88,8 @@ typedef struct policy_client {
      * ${client} and ${apikey.attr.NAME} (the calling API key's attributes). */
     char **setting_names, **setting_values; size_t nsettings;
     policy_origin origin;
+    int admin;               /* "admin": true grants every admin-class tool; default 0 */
+    int admin_set;           /* "admin" present (true or false): the file knows tool classes */
 } policy_client;
 
 /* connections.NAME.query_identity: the broker leases a login of its own for each
@@ -104,6 +106,24 @@ typedef struct policy_connection {
     policy_query_identity *query_identity;   /* NULL: queries run as the stored login */
     policy_origin origin;
 } policy_connection;
+/* Tool classes. Every tool is read-only unless listed as write or admin (tool_class.c).
+ * "*" grants read-only tools (and write tools to a read-write client), never admin ones:
+ * those must be named one by one, or granted all at once with "admin": true. */
+typedef enum policy_tool_class {
+    POLICY_TOOL_READ = 0,
+    POLICY_TOOL_WRITE = 1,   /* query_execute: also needs mode read-write */
+    POLICY_TOOL_ADMIN = 2    /* store keys, rotations, emergency, key generation */
+} policy_tool_class;
+policy_tool_class policy_tool_class_of(const char *tool);
+const char *policy_tool_class_name(policy_tool_class k);
+/* Admin-class and write-class tool names, NULL-terminated. */
+extern const char *const policy_admin_tools[];
+extern const char *const policy_write_tools[];
+/* The write/admin tools that c's "*" used to grant (before tool classes) and no longer
+ * does; *out is a NULL-terminated array of static names (free the array, not the names).
+ * Returns how many; 0 when c has no "*" or says "admin" (true or false: the file was
+ * written for tool classes). For `policy check`'s migration warning. */
+size_t policy_client_lost_tools(const policy_client *c, const char ***out);
 
 /* The sslmode ladder, weakest first (libpq names). */
 typedef enum policy_sslmode {

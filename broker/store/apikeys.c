@@ -216,3 +216,60 @@ int apikey_verify(cb_store *s, const char *token, char **name, char **policy, cb
     }
     return 0;
 }
+
+int apikey_hmac_key_get(cb_store *s, uint8_t out[32], cb_error *e) { return hmac_key(s, 0, out, e); }
+
+int apikey_lookup_mac(sqlite3 *db, const char *prefix, const uint8_t mac[32], char **name, char **policy,
+                      int64_t *last_used)
+{
+    *name = *policy = NULL;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT name, policy, hash, revoked_at, last_used FROM api_keys WHERE prefix = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    int r = -1;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(st, 2);
+        if (sqlite3_column_bytes(st, 2) != 32 || !cb_ct_equal(h, mac, 32)) continue;
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            r = 1;
+            break;
+        }
+        *name = cb_strdup((const char *)sqlite3_column_text(st, 0));
+        *policy = cb_strdup((const char *)sqlite3_column_text(st, 1));
+        if (last_used) *last_used = sqlite3_column_int64(st, 4);
+        r = 0;
+        break;
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int apikey_matches_any(cb_store *s, const char *token, char **name)
+{
+    *name = NULL;
+    uint8_t key[32], mac[32];
+    if (hmac_key(s, 0, key, NULL)) return 0; /* no key was ever created */
+    cb_hmac_sha256(key, sizeof key, token, strlen(token), mac);
+    cb_wipe(key, sizeof key);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT name, hash FROM api_keys", -1, &st, NULL) != SQLITE_OK) return 0;
+    int found = 0;
+    while (!found && sqlite3_step(st) == SQLITE_ROW)
+        if (sqlite3_column_bytes(st, 1) == 32 && cb_ct_equal(sqlite3_column_blob(st, 1), mac, 32)) {
+            *name = cb_strdup((const char *)sqlite3_column_text(st, 0));
+            found = 1;
+        }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int64_t apikey_generation(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'apikeys_gen'", -1, &st, NULL) != SQLITE_OK) return -1;
+    int64_t g = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return g;
+}

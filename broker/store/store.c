@@ -62,6 +62,15 @@ static const char *const MIGRATIONS[] = {
     "  updated_at INTEGER NOT NULL, state TEXT NOT NULL, error TEXT, owner_pid INTEGER, owner_host TEXT);"
     "CREATE UNIQUE INDEX leases_live ON leases (client, connection) WHERE state IN ('creating', 'active');"
     "ALTER TABLE api_keys ADD COLUMN attrs TEXT;",
+    /* 4: a generation number for the API keys, bumped by every change that can make a key
+     * valid or invalid (not last_used), so a server's token cache knows when to drop */
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('apikeys_gen', 0);"
+    "CREATE TRIGGER api_keys_gen_ins AFTER INSERT ON api_keys BEGIN"
+    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
+    "CREATE TRIGGER api_keys_gen_upd AFTER UPDATE OF name, policy, hash, prefix, revoked_at ON api_keys BEGIN"
+    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
+    "CREATE TRIGGER api_keys_gen_del AFTER DELETE ON api_keys BEGIN"
+    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 

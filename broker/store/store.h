@@ -46,6 +46,14 @@ int store_key_version(const cb_store *s);
 const char *store_key_source(const cb_store *s);   /* "env", "ref:<reference>", ... */
 void store_get_kdf(const cb_store *s, store_kdf *out);
 
+/* A second connection to the open, unlocked store s for a writer thread (store_sibling.c);
+ * sync_normal: synchronous=NORMAL (WAL: durable across a process crash). Close with
+ * store_close. After s is re-keyed, store_sibling_sync_key(sibling, s) copies the key;
+ * store_stored_key_version tells (inside a transaction) whether that is needed. */
+int store_open_sibling(cb_store *s, int sync_normal, cb_store **out, cb_error *e);
+void store_sibling_sync_key(cb_store *dst, const cb_store *src);
+int store_stored_key_version(cb_store *s);
+
 /* Transactions (BEGIN IMMEDIATE so writers serialize across processes). */
 int store_begin(cb_store *s, cb_error *e);
 int store_commit(cb_store *s, cb_error *e);

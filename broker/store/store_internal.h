@@ -1,4 +1,4 @@
-/* Shared by store.c, store_rows.c and store_keys.c only: the handle's inside and the
+/* Shared by store.c, store_rows.c, store_keys.c and store_sibling.c only: the handle's inside and the
  * helpers each of them needs. Nothing outside store/ includes it. */
 #ifndef CB_STORE_INTERNAL_H
 #define CB_STORE_INTERNAL_H

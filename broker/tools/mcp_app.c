@@ -9,6 +9,7 @@
 #include "store/apikeys.h"
 #include "store/audit.h"
 #include "store/crypto.h"
+#include "mcp_audit.h"
 #include "conn/sources.h"
 #include "rotation/rotation.h"
 #include "obs.h"
@@ -39,10 +40,15 @@ int mcp_policy_authorize(const cb_policy *p, const char *principal, const char *
 {
     const policy_client *c = principal ? policy_client(p, principal) : NULL;
     if (!c) return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%.64s' has no policy", principal ? principal : "?");
+    policy_client rw = *c; /* would the tool be granted to a read-write client? then say why not */
+    rw.mode = POLICY_READ_WRITE;
+    if (tool && c->mode != POLICY_READ_WRITE && policy_tool_class_of(tool) == POLICY_TOOL_WRITE &&
+        policy_client_may_call(&rw, tool))
+        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' is read-only: %.128s needs mode read-write", c->name, tool);
     if (!tool || !policy_client_may_call(c, tool))
-        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' may not call %.128s", c->name, tool ? tool : "?");
-    if (!strcmp(tool, "query_execute") && c->mode != POLICY_READ_WRITE)
-        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' is read-only: query_execute needs mode read-write", c->name);
+        return cb_fail(e, CB_ERR, CB_K_DENIED, "client '%s' may not call %.128s%s", c->name, tool ? tool : "?",
+                       tool && policy_tool_class_of(tool) == POLICY_TOOL_ADMIN
+                           ? " (an admin tool: \"*\" does not grant it; name it in the client's tools)" : "");
     if (!args) return 0;
     json_t *cn = json_object_get(args, "connection");
     if (cn && (!json_is_string(cn) || !policy_client_may_use(c, json_string_value(cn))))
@@ -114,77 +120,13 @@ static int hook_authorize(void *app, const char *principal, const char *tool, js
     return rate_take(a, policy_client(a->pol, principal), e);
 }
 
-/* Audit rows are appended by one writer thread in batches: it collects rows for up to
- * AUDIT_BATCH_WAIT_MS, then commits them in one transaction (one fsync: group commit), so a
- * tool call does not wait for the disk. The queue is bounded (callers wait when it is
- * full), mcp_app_audit_flush waits until it is written, and closing the app drains it:
- * only a crash (kill -9) can lose the last, unwritten batch. */
-#define AUDIT_QUEUE_MAX 10000
-#define AUDIT_BATCH_WAIT_MS 20
-
-typedef struct audit_item {
-    char *actor, *action, *target, *outcome;
-    json_t *detail;
-    long ms;
-    struct audit_item *next;
-} audit_item;
-
-static void *audit_writer(void *arg)
-{
-    mcp_app *a = arg;
-    /* signals belong to the serving thread (sigtimedwait): never deliver them here */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    pthread_mutex_lock(&a->q_mu);
-    for (;;) {
-        while (!a->q_head && !a->q_stop) pthread_cond_wait(&a->q_cv, &a->q_mu);
-        if (!a->q_head && a->q_stop) break;
-        if (!a->q_stop && a->q_len < AUDIT_QUEUE_MAX / 2) {
-            /* collect a few more rows first: one commit (one fsync) for many calls */
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += AUDIT_BATCH_WAIT_MS * 1000000L;
-            if (until.tv_nsec >= 1000000000L) { until.tv_sec++; until.tv_nsec -= 1000000000L; }
-            while (!a->q_stop && !a->q_flush && pthread_cond_timedwait(&a->q_cv, &a->q_mu, &until) == 0) {}
-        }
-        audit_item *batch = a->q_head;
-        a->q_head = a->q_tail = NULL;
-        a->q_len = 0;
-        a->q_writing = 1;
-        pthread_cond_broadcast(&a->q_space);
-        pthread_mutex_unlock(&a->q_mu);
-        cb_error e = {0};
-        pthread_mutex_lock(&a->store_mu);
-        int tx = store_begin(a->store, &e) == 0;
-        for (audit_item *it = batch; it; it = it->next)
-            if (audit_append(a->store, it->actor, it->action, it->target, it->outcome, it->detail, it->ms, &e))
-                LOG_ERROR("mcp: audit append failed: %s", e.msg);
-        if (tx && store_commit(a->store, &e)) LOG_ERROR("mcp: audit commit failed: %s", e.msg);
-        else if (tx && audit_anchor_write(a->store, &e)) LOG_WARN("%s", e.msg);
-        pthread_mutex_unlock(&a->store_mu);
-        while (batch) {
-            audit_item *n = batch->next;
-            free(batch->actor);
-            free(batch->action);
-            free(batch->target);
-            free(batch->outcome);
-            json_decref(batch->detail);
-            free(batch);
-            batch = n;
-        }
-        pthread_mutex_lock(&a->q_mu);
-        a->q_writing = 0;
-        pthread_cond_broadcast(&a->q_done);
-    }
-    pthread_mutex_unlock(&a->q_mu);
-    return NULL;
-}
-
+/* Audit rows go through the writer (mcp_audit.c) once serving: a tools/call's row is
+ * committed before its response leaves (wait). Before that (no writer) they are written
+ * directly. */
 static void audit_enqueue(mcp_app *a, const char *actor, const char *action, const char *target, const char *outcome,
-                          json_t *detail, long ms)
+                          json_t *detail, long ms, int wait)
 {
-    if (!a->q_started) { /* no writer (not serving): write now */
+    if (!a->audit) {
         cb_error e = {0};
         pthread_mutex_lock(&a->store_mu);
         if (audit_append(a->store, actor, action, target, outcome, detail, ms, &e))
@@ -192,33 +134,10 @@ static void audit_enqueue(mcp_app *a, const char *actor, const char *action, con
         pthread_mutex_unlock(&a->store_mu);
         return;
     }
-    audit_item *it = cb_calloc(1, sizeof *it);
-    it->actor = cb_strdup(actor);
-    it->action = cb_strdup(action);
-    it->target = cb_strdup(target);
-    it->outcome = cb_strdup(outcome);
-    it->detail = json_incref(detail);
-    it->ms = ms;
-    pthread_mutex_lock(&a->q_mu);
-    while (a->q_len >= AUDIT_QUEUE_MAX) pthread_cond_wait(&a->q_space, &a->q_mu);
-    if (a->q_tail) a->q_tail->next = it;
-    else a->q_head = it;
-    a->q_tail = it;
-    a->q_len++;
-    pthread_cond_signal(&a->q_cv);
-    pthread_mutex_unlock(&a->q_mu);
+    mcp_audit_write(a->audit, actor, action, target, outcome, detail, ms, wait);
 }
 
-void mcp_app_audit_flush(mcp_app *a)
-{
-    if (!a->q_started) return;
-    pthread_mutex_lock(&a->q_mu);
-    a->q_flush++;
-    pthread_cond_signal(&a->q_cv);
-    while (a->q_head || a->q_writing) pthread_cond_wait(&a->q_done, &a->q_mu);
-    a->q_flush--;
-    pthread_mutex_unlock(&a->q_mu);
-}
+void mcp_app_audit_flush(mcp_app *a) { mcp_audit_flush(a->audit); }
 
 static void hook_audit(void *app, const mcp_audit_event *ev)
 {
@@ -234,7 +153,7 @@ static void hook_audit(void *app, const mcp_audit_event *ev)
     }
     char *actor = cb_sprintf("mcp:%s", ev->principal ? ev->principal : "?");
     char *action = cb_sprintf("mcp.%s", ev->tool);
-    audit_enqueue(a, actor, action, target, ev->outcome, d, (long)ev->duration_ms);
+    audit_enqueue(a, actor, action, target, ev->outcome, d, (long)ev->duration_ms, 1);
     free(actor);
     free(action);
     json_decref(d);
@@ -245,33 +164,26 @@ static int hook_authenticate(void *app, const char *token, char **principal, cb_
     mcp_app *a = app;
     *principal = NULL;
     char *name = NULL, *policy = NULL;
-    int rc;
-    size_t tl = strlen(token);
     const char *how = "api_key";
-    pthread_mutex_lock(&a->store_mu);
-    if (a->bootstrap_key && strlen(a->bootstrap_key) == tl && cb_ct_equal(a->bootstrap_key, token, tl)) {
-        name = cb_strdup("CREDBROKER_API_KEY");
-        policy = cb_strdup(a->bootstrap_policy);
-        how = "bootstrap_key";
-        rc = 0;
-    } else {
-        rc = apikey_verify(a->store, token, &name, &policy, e);
-    }
+    /* mcp_auth.c: in-memory hashing key and token cache; no store mutex */
+    int rc = mcp_auth_authenticate(a, token, &policy, &name, &how);
     char pre[9] = "";
     if (apikey_token_prefix(token, pre)) pre[0] = 0;
     const char *why = rc ? "invalid API key" : NULL;
+    if (rc) rc = cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
     if (!rc && !policy_client(a->pol, policy)) {
         why = "the key's policy client is not defined";
         rc = cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
     }
-    json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
-                          pre[0] ? pre : NULL, "reason", why, "addr", mcp_request_peer());
+    /* successes are visible in every call's audit row; record failures (and bootstrap
+     * use) without making the HTTP thread wait for the disk */
     if (rc) obs_auth_failure(rc && name ? "no_policy" : "invalid_key");
-    /* successes are visible in every call's audit row; record failures (and bootstrap use) */
-    pthread_mutex_unlock(&a->store_mu);
-    if (rc || strcmp(how, "bootstrap_key") == 0)
-        audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0);
-    json_decref(d);
+    if (rc || strcmp(how, "bootstrap_key") == 0) {
+        json_t *d = json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:s?}", "method", how, "key", name, "policy", policy, "prefix",
+                              pre[0] ? pre : NULL, "reason", why, "addr", mcp_request_peer());
+        audit_enqueue(a, "mcp:http", "mcp.authenticate", name, rc ? "denied" : "ok", d, 0, 0);
+        json_decref(d);
+    }
     if (!rc) mcp_key_remember(policy, name); /* tools find the key's attributes (session_settings) */
     free(name);
     if (rc) {
@@ -521,10 +433,6 @@ int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e)
     pthread_mutex_init(&a->store_mu, NULL);
     pthread_mutex_init(&a->pool_mu, NULL);
     pthread_cond_init(&a->pool_cv, NULL);
-    pthread_mutex_init(&a->q_mu, NULL);
-    pthread_cond_init(&a->q_cv, NULL);
-    pthread_cond_init(&a->q_space, NULL);
-    pthread_cond_init(&a->q_done, NULL);
     a->rotate = mcp_app_rotate_hook;
     a->rotate_arg = mcp_app_rotate_arg;
     int rc;
@@ -548,16 +456,6 @@ int mcp_app_open(const cb_paths *paths, mcp_app **out, cb_error *e)
     a->pool_per_client = a->cfg && a->cfg->pool_per_client > 0 ? a->cfg->pool_per_client : CONFIG_POOL_PER_CLIENT;
     if (a->pool_per_client > a->pool_n) a->pool_per_client = a->pool_n;
     a->pool = cb_calloc((size_t)a->pool_n, sizeof *a->pool);
-    const char *bk = getenv("CREDBROKER_API_KEY");
-    if (bk && *bk) {
-        if (strlen(bk) < 32) {
-            rc = cb_fail(e, CB_EUSAGE, CB_K_INVALID, "CREDBROKER_API_KEY is too short (at least 32 characters)");
-            goto fail;
-        }
-        a->bootstrap_key = cb_strdup(bk);
-        const char *bp = getenv("CREDBROKER_API_KEY_POLICY");
-        a->bootstrap_policy = cb_strdup(bp && *bp ? bp : "local");
-    }
     *out = a;
     return 0;
 fail:
@@ -568,13 +466,8 @@ fail:
 void mcp_app_close(mcp_app *a)
 {
     if (!a) return;
-    if (a->q_started) { /* drain the audit queue before the store closes */
-        pthread_mutex_lock(&a->q_mu);
-        a->q_stop = 1;
-        pthread_cond_signal(&a->q_cv);
-        pthread_mutex_unlock(&a->q_mu);
-        pthread_join(a->q_thread, NULL);
-    }
+    mcp_audit_stop(a->audit); /* drain the audit queue before the store closes */
+    mcp_auth_close(a);
     obs_detach(a);
     mcp_server_free(a->srv);
     serve_ops_cleanup(a);
@@ -591,11 +484,16 @@ void mcp_app_close(mcp_app *a)
     pthread_mutex_destroy(&a->store_mu);
     pthread_mutex_destroy(&a->pool_mu);
     pthread_cond_destroy(&a->pool_cv);
-    pthread_mutex_destroy(&a->q_mu);
-    pthread_cond_destroy(&a->q_cv);
-    pthread_cond_destroy(&a->q_space);
-    pthread_cond_destroy(&a->q_done);
     free(a);
+}
+
+/* A tool that says it changes something must not be in the read-only class, which "*"
+ * grants: the class table (policy/tool_class.c) and the tool files must agree. */
+static int mcp_tool_class_check(const mcp_tool *t, cb_error *e)
+{
+    if (!t->read_only && policy_tool_class_of(t->name) == POLICY_TOOL_READ)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "tool %s changes state but is in the read-only class", t->name);
+    return 0;
 }
 
 /* Every tool file's set, in tools/list order. */
@@ -613,17 +511,21 @@ mcp_server *mcp_app_server(mcp_app *a, cb_error *e)
         const mcp_tool_set *ts = TOOL_SETS[i];
         if (ts->needs_rotate && !a->rotate) continue;
         for (size_t j = 0; j < ts->n; j++)
-            if (mcp_server_add_tool(s, &ts->tools[j], e)) {
+            if (mcp_tool_class_check(&ts->tools[j], e) || mcp_server_add_tool(s, &ts->tools[j], e)) {
                 mcp_server_free(s);
                 return NULL;
             }
     }
+    if (a->cfg && a->cfg->http.max_batch > 0) mcp_server_set_max_batch(s, a->cfg->http.max_batch);
     if (a->cfg && a->cfg->rate_per_min > 0) {
         int burst = a->cfg->rate_burst > 0 ? a->cfg->rate_burst : a->cfg->rate_per_min;
         int window = burst * 60 / a->cfg->rate_per_min;
         mcp_server_set_call_limit(s, burst, window > 0 ? window : 1);
     }
-    if (!a->q_started) a->q_started = pthread_create(&a->q_thread, NULL, audit_writer, a) == 0;
+    if (!a->audit && !(a->audit = mcp_audit_start(a->store, &a->store_mu, e))) {
+        mcp_server_free(s);
+        return NULL;
+    }
     a->srv = s;
     return s;
 }
@@ -663,6 +565,7 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
 {
     mcp_server *s = mcp_app_server(a, e);
     if (!s) return e->code;
+    if (mcp_auth_open(a, e)) return e->code ? e->code : CB_ERR; /* API keys; bootstrap key from the environment */
     const char *listen = listen_override ? listen_override : a->cfg && a->cfg->listen ? a->cfg->listen : CONFIG_DEFAULT_LISTEN;
     const char *cf = tls_cert_file ? tls_cert_file : a->cfg ? a->cfg->tls_cert : NULL;
     const char *kf = tls_key_file ? tls_key_file : a->cfg ? a->cfg->tls_key : NULL;
@@ -687,6 +590,18 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     obs_set_tick_interval(tick ? tick_interval_s : 0);
     mcp_http_opts o = {.listen = listen, .tls_cert_pem = cert, .tls_key_pem = key, .allowed_origins = origins,
                        .allowed_hosts = hosts, .metrics_token = mtok, .health = obs_health, .health_arg = a};
+    if (a->cfg) { /* credbroker.json "http" (0 = the transport's default) */
+        o.max_connections = a->cfg->http.max_connections;
+        o.max_sessions = a->cfg->http.max_sessions;
+        o.max_sessions_per_key = a->cfg->http.max_sessions_per_key;
+        o.session_idle_s = a->cfg->http.session_idle_s;
+        o.request_deadline_s = a->cfg->http.request_deadline_s;
+        o.workers = a->cfg->http.workers;
+        o.auth_fail_limit = a->cfg->http.auth_fail_limit;
+        o.max_inflight_per_key = a->cfg->http.max_inflight_per_key;
+        o.max_connections_per_ip = a->cfg->http.max_connections_per_ip;
+        o.max_response = (size_t)a->cfg->http.max_response_bytes;
+    }
     if (!host_is_loopback(listen))
         fprintf(stderr, "credbroker: WARNING: listening on %s, which is NOT a loopback address: the MCP endpoint is "
                         "reachable from the network%s. Use strong API keys and allowed_hosts/allowed_origins.\n",

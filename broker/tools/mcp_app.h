@@ -61,17 +61,13 @@ typedef struct mcp_app {
     mcp_pool_entry *pool;       /* pool_n slots */
     int pool_n, pool_per_client;
     int pool_waiting;           /* calls waiting for a session (under pool_mu) */
-    char *bootstrap_key;        /* CREDBROKER_API_KEY (secret), NULL when unset */
-    char *bootstrap_policy;     /* CREDBROKER_API_KEY_POLICY, default "local" */
+    char *bootstrap_key;        /* CREDBROKER_BOOTSTRAP_API_KEY (secret; mcp_auth.c), NULL when unset */
+    char *bootstrap_policy;     /* CREDBROKER_BOOTSTRAP_API_KEY_POLICY, default "local" */
     /* rate limiting per policy client (rate_limit_per_min) */
     struct { char name[65]; double tokens; int64_t last_ms; } buckets[64];
     int nbuckets;
-    /* audit writer (group commit, see mcp_app.c) */
-    pthread_t q_thread;
-    pthread_mutex_t q_mu;
-    pthread_cond_t q_cv, q_space, q_done;
-    struct audit_item *q_head, *q_tail;
-    int q_len, q_stop, q_started, q_writing, q_flush;
+    struct mcp_audit *audit;    /* audit writer (mcp_audit.h), started with the server */
+    struct mcp_auth *auth;      /* bearer tokens (mcp_auth.c), opened for HTTP serving */
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
     /* serve: called once the HTTP port is bound, before the first tick (NULL: nothing) */
@@ -128,6 +124,14 @@ int mcp_db_acquire(mcp_app *a, const char *client, const char *name, mcp_db *db,
 void mcp_db_release(mcp_app *a, mcp_db *db);
 /* Resolves and parses a connection's URL (store lock taken inside). */
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e);
+
+/* HTTP bearer tokens (mcp_auth.c): opens the API-key connection, keeps the hashing key in
+ * memory, reads the bootstrap key from the environment. close wipes it. */
+int mcp_auth_open(mcp_app *a, cb_error *e);
+void mcp_auth_close(mcp_app *a);
+/* 0 with *principal (policy client) and *key_name (malloc'd) for a valid token, else -1.
+ * *how: "api_key" or "bootstrap_key". */
+int mcp_auth_authenticate(mcp_app *a, const char *token, char **principal, char **key_name, const char **how);
 
 /* Makes e's message safe for a client (mcp_sanitize) in place; returns its code. */
 int mcp_sanitize_error(cb_error *e, const char *password);

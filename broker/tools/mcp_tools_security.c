@@ -6,12 +6,53 @@
 #include <string.h>
 #include "store/apikeys.h"
 #include "store/crypto.h"
+#include "store/key_ref.h"
 #include "conn/assess.h"
 #include "mcp_leases.h"
 #include "mcp_app.h"
 #include "secrets/secret_provider.h"
 
 /* ---- security_assess ---- */
+
+static int sev_rank(const char *s)
+{
+    return !s ? 0 : !strcmp(s, "high") ? 3 : !strcmp(s, "medium") ? 2 : !strcmp(s, "low") ? 1 : 0;
+}
+
+/* A model learns that a password is weak and how bad, never which rule it failed ("equals
+ * the user name" beside connections_list's user is the password): password findings
+ * become one "weak_password" finding per connection with the worst severity. The
+ * operator's `credbroker assess` keeps the detail. */
+static json_t *redact_password_findings(json_t *in)
+{
+    json_t *out = json_array(), *weak = json_object(); /* connection -> finding in out */
+    size_t i;
+    json_t *f;
+    json_array_foreach(in, i, f) {
+        const char *check = json_string_value(json_object_get(f, "check"));
+        if (!check || strncmp(check, "password_", 9) != 0) {
+            json_array_append(out, f);
+            continue;
+        }
+        const char *conn = json_string_value(json_object_get(f, "target"));
+        const char *sev = json_string_value(json_object_get(f, "severity"));
+        json_t *w = json_object_get(weak, conn ? conn : "");
+        if (w) {
+            if (sev_rank(sev) > sev_rank(json_string_value(json_object_get(w, "severity"))))
+                json_object_set_new(w, "severity", json_string(sev));
+            continue;
+        }
+        w = json_deep_copy(f);
+        json_object_set_new(w, "check", json_string("weak_password"));
+        json_object_set_new(w, "message", json_string("weak password"));
+        json_object_set_new(w, "fix", json_string("rotate to a long random password (credentials_rotate)"));
+        json_object_set(weak, conn ? conn : "", w);
+        json_array_append_new(out, w);
+    }
+    json_decref(weak);
+    json_decref(in);
+    return out;
+}
 
 static int t_assess(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
 {
@@ -44,6 +85,7 @@ static int t_assess(mcp_call_ctx *cx, json_t *args, json_t **structured, char **
         return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no connection named '%s'", only);
     }
     mcp_lp_assess(a, c, only, out); /* what each read-only query login can do (issue 10) */
+    out = redact_password_findings(out);
     int high = 0, medium = 0, low = 0;
     size_t i;
     json_t *o;
@@ -62,16 +104,13 @@ static int t_assess(mcp_call_ctx *cx, json_t *args, json_t **structured, char **
 
 /* ---- security_rotate_key ---- */
 
+/* read twice and file:// checked (store/key_ref.h): a reference chosen by a client must
+ * not re-key the store to a value nobody can read again */
 static int key_from_ref(const char *ref, char **key, cb_error *e)
 {
-    secret_ref r;
-    if (secret_ref_parse(ref, &r, e)) return CB_EUSAGE;
-    secret_ref_free(&r);
-    secret_value v;
-    if (secret_fetch(ref, &v, e)) return mcp_sanitize_error(e, NULL);
-    *key = cb_strdup(v.value);
-    secret_value_free(&v);
-    return 0;
+    int rc = store_key_from_ref(ref, key, e);
+    if (rc == CB_EUSAGE) return rc;
+    return rc ? mcp_sanitize_error(e, NULL) : 0;
 }
 
 static int t_rotate_key(mcp_call_ctx *cx, json_t *args, json_t **structured, char **text, cb_error *e)
@@ -94,7 +133,10 @@ static int t_rotate_key(mcp_call_ctx *cx, json_t *args, json_t **structured, cha
         source = "CREDBROKER_NEW_MASTER_KEY";
         nk = cb_strdup(v);
     }
-    cx->audit_summary = json_pack("{s:b,s:s,s:s?}", "reencrypt", reenc, "key_source", source, "ref", ref);
+    char fpr[17];
+    store_key_fingerprint(nk, fpr);
+    cx->audit_summary = json_pack("{s:b,s:s,s:s?,s:s}", "reencrypt", reenc, "key_source", source, "ref", ref,
+                                  "key_fingerprint", fpr);
     json_t *report = json_object();
     pthread_mutex_lock(&a->store_mu);
     int rc = store_rekey(a->store, nk, reenc, report, e);
@@ -105,9 +147,9 @@ static int t_rotate_key(mcp_call_ctx *cx, json_t *args, json_t **structured, cha
         json_decref(report);
         return mcp_sanitize_error(e, NULL);
     }
-    *structured = json_pack("{s:b,s:b,s:I,s:i,s:s,s:s}", "rotated", 1, "reencrypted", reenc, "rows",
+    *structured = json_pack("{s:b,s:b,s:I,s:i,s:s,s:s,s:s}", "rotated", 1, "reencrypted", reenc, "rows",
                             json_integer_value(json_object_get(report, "rows")), "key_version", kv, "key_source", source,
-                            "note", "the old master key no longer opens the store: start credbroker with the new key");
+                            "key_fingerprint", fpr, "note", "the old master key no longer opens the store: start credbroker with the new key");
     json_decref(report);
     return 0;
 }
@@ -252,7 +294,7 @@ static const mcp_tool SECURITY_TOOLS[] = {
      "{\"type\":\"object\",\"properties\":{\"reencrypt\":{\"type\":\"boolean\"},\"new_key_ref\":{\"type\":\"string\","
      "\"minLength\":1,\"maxLength\":1024}},\"additionalProperties\":false}",
      "{\"type\":\"object\",\"properties\":{\"rotated\":{\"type\":\"boolean\"},\"reencrypted\":{\"type\":\"boolean\"},"
-     "\"rows\":{\"type\":\"integer\"},\"key_version\":{\"type\":\"integer\"},\"key_source\":{\"type\":\"string\"},"
+     "\"rows\":{\"type\":\"integer\"},\"key_version\":{\"type\":\"integer\"},\"key_source\":{\"type\":\"string\"},\"key_fingerprint\":{\"type\":\"string\"},"
      "\"note\":{\"type\":\"string\"}},\"required\":[\"rotated\",\"reencrypted\",\"key_version\"]}",
      0, 1, 0, 0, rotate_aliases, t_rotate_key},
     {"security_migrate_connections_to_encrypted", "Encrypt plaintext values",

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "mcp/metrics.h"
 #include "mcp_app.h"
+#include "mcp_audit.h"
 #include "monitor/monitor.h"
 #include "rotation/schedule_state.h"
 
@@ -109,9 +110,7 @@ static void collect(void *arg)
     pthread_mutex_unlock(&a->pool_mu);
     mx_set(f_pool, in_use, (const char *const[]){"in_use"});
     mx_set(f_pool, idle, (const char *const[]){"idle"});
-    pthread_mutex_lock(&a->q_mu);
-    int q = a->q_len;
-    pthread_mutex_unlock(&a->q_mu);
+    int q = mcp_audit_queue_len(a->audit);
     mx_set(f_queue, q, NULL);
     pthread_mutex_lock(&a->store_mu);
     pthread_mutex_lock(&obs_mu);

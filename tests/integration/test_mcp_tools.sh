@@ -76,10 +76,14 @@ cat >"$CREDBROKER_POLICIES/clients.json" <<'JSON'
     "broken": { "connection": "shop" }
   },
   "clients": {
-    "local": { "tools": ["*"], "connections": ["*"], "mode": "read-only", "max_rows": 5, "statement_timeout_ms": 1000 },
+    "local": { "tools": ["connections_list", "connection_test", "schema_describe", "query_readonly", "query_execute",
+                         "security_assess", "audit_recent", "security_rotate_key", "security_migrate_connections_to_encrypted",
+                         "security_generate_secure_key", "credentials_rotate", "credentials_emergency_rotate", "security_monitor"],
+               "connections": ["*"], "mode": "read-only", "max_rows": 5, "statement_timeout_ms": 1000 },
     "analyst": { "tools": ["connections_list", "schema_describe", "query_readonly", "audit_recent"],
                  "connections": ["shop"], "mode": "read-only", "sensitive_params": true },
-    "writer": { "tools": ["*"], "connections": ["shop_rw", "shop_admin"], "mode": "read-write", "reveal": true },
+    "writer": { "tools": ["connections_list", "schema_describe", "query_readonly", "query_execute", "security_generate_secure_key"],
+                "connections": ["shop_rw", "shop_admin"], "mode": "read-write", "reveal": true },
     "temp": { "tools": ["connections_list"], "connections": [] }
   }
 }

@@ -26,7 +26,7 @@ echo '{}' >"$CREDBROKER_CONFIG"
 mkdir -p "$CREDBROKER_POLICIES"
 cat >"$CREDBROKER_POLICIES/clients.json" <<'JSON'
 { "credentials": { "litecred": { "connection": "shop" } },
-  "clients": { "local": { "tools": ["*"], "connections": ["*"], "mode": "read-write", "max_rows": 5, "statement_timeout_ms": 1000 } } }
+  "clients": { "local": { "tools": ["*"], "admin": true, "connections": ["*"], "mode": "read-write", "max_rows": 5, "statement_timeout_ms": 1000 } } }
 JSON
 printf 'sqlite://%s\n' "$DB" | "$CB" -q conn add shop
 export TRAFFIC="$TMP/traffic.log"

@@ -186,7 +186,7 @@ like "${L[3]}" '"id":2,"error":\{"code":-32602,"message":"Invalid params: argume
 like "${L[4]}" '"id":3,"result":\{"content":\[\{"type":"text","text":"slept 1 ms"\}\]\}' "2024-11-05: no structuredContent"
 like "$(cat "$TMP/stdio.err")" 'rc 0' "stdio exits 0 on EOF"
 
-# ---- rate limit on a separate instance (it blocks this address) ----
+# ---- rate limit on a separate instance (it counts this address's failures) ----
 start_http rl || { done_testing; exit 1; }
 PORT_rl=$LAST_PORT
 RURL="http://127.0.0.1:$PORT_rl/mcp"
@@ -195,8 +195,32 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do codes+="$(req -X POST "$RURL" -H "$ACC" -H "$C
 is "$codes" "401 401 401 401 401 401 401 401 401 401 " "10 bad tokens -> 401 each"
 is "$(req -X POST "$RURL" -H "$ACC" -H "$CT" -H 'Authorization: Bearer guess' -d "$INIT")" 429 "11th attempt -> 429"
 like "$(hdrval Retry-After)" '^[0-9]+$' "429 carries Retry-After"
-is "$(req -X POST "$RURL" -H "$ACC" -H "$CT" -H "$AUTH" -d "$INIT")" 429 "blocked address is refused even with a good token"
+# issue 11: failures are only ever held against failing requests; a token that verifies
+# from the same (loopback) address is never refused because of them
+is "$(req -X POST "$RURL" -H "$ACC" -H "$CT" -H "$AUTH" -d "$INIT")" 200 "a good token from an address with failures -> 200"
+is "$(req -X POST "$RURL" -H "$ACC" -H "$CT" -H 'Authorization: Bearer guess' -d "$INIT")" 429 "bad token after the good one -> still 429"
 is "$(req "http://127.0.0.1:$PORT_rl/healthz")" 200 "/healthz still answers"
+
+# ---- one token cannot occupy every worker (issue 11) ----
+MCP_TEST_INFLIGHT=2 start_http inflight || { done_testing; exit 1; }
+IURL="http://127.0.0.1:$LAST_PORT/mcp"
+ISID=$(curl -s -D - -o /dev/null -X POST "$IURL" -H "$ACC" -H "$CT" -H "$AUTH" -d "$INIT" | tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+LAUTH="Authorization: Bearer $MCP_TEST_TOKEN_LIMITED"
+LSID=$(curl -s -D - -o /dev/null -X POST "$IURL" -H "$ACC" -H "$CT" -H "$LAUTH" -d "$INIT" | tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+cpids=()
+for i in 1 2 3 4 5; do
+  curl -s -o /dev/null -w '%{http_code}\n' -X POST "$IURL" -H "$ACC" -H "$CT" -H "$AUTH" -H "Mcp-Session-Id: $ISID" -H "$V" \
+    -d '{"jsonrpc":"2.0","id":'"$i"',"method":"tools/call","params":{"name":"slow","arguments":{"ms":1500}}}' >"$TMP/infl.$i" &
+  cpids+=($!)
+done
+sleep 0.5
+t0=$(date +%s%N)
+is "$(req -X POST "$IURL" -H "$ACC" -H "$CT" -H "$LAUTH" -H "Mcp-Session-Id: $LSID" -H "$V" -d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"sum","arguments":{"a":1,"b":2}}}')" 200 "another token is served while one token is at its in-flight cap"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+ok $(( ms < 1000 ? 0 : 1 )) "without waiting for the busy token (${ms} ms)"
+wait "${cpids[@]}"
+codes=$(cat "$TMP"/infl.* | sort | tr '\n' ' ')
+is "$codes" "200 200 429 429 429 " "5 concurrent calls of one token with max_inflight_per_key 2: 2 run, 3 get 429"
 
 # ---- TLS ----
 if openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/k.pem" -out "$TMP/c.pem" -days 1 \

@@ -44,7 +44,7 @@ for name, key in (("claude-desktop", "mcpServers"), ("vscode", "servers"), ("cur
     spec = {"label": name, "command": cb if entry["command"].endswith("/credbroker") else entry["command"],
             "args": entry.get("args", []),
             "env": {k: v.replace("/home/me", home) for k, v in entry.get("env", {}).items()},
-            "expect": ["connections_list", "query_readonly", "schema_describe", "audit_recent", "credentials_rotate"]}
+            "expect": ["connections_list", "query_readonly", "schema_describe", "audit_recent", "security_assess"]}  # issue 11: the shipped local gets read-only tools, credentials_rotate is admin
     json.dump(spec, open("%s/%s.json" % (tmp, name), "w"))
     print("extracted", name)
 PY

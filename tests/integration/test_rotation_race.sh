@@ -196,7 +196,7 @@ conn_add srvc "$(pg_url srvu "$P_S")"
 SPOL="$TMP/spol"; mkdir -p "$SPOL"
 cat >"$SPOL/10-serve.json" <<'J'
 { "credentials": { "srv-db": { "connection": "srvc", "admin_connection": "pgadmin", "schedule": "* * * * *" } },
-  "clients": { "ops": { "tools": ["*"], "connections": ["*"], "mode": "read-only" } } }
+  "clients": { "ops": { "tools": ["*"], "admin": true, "connections": ["*"], "mode": "read-only" } } }
 J
 sqlite3 "$CREDBROKER_DB" "INSERT INTO schedule_state(credential, schedule, first_seen) VALUES('srv-db', '* * * * *', strftime('%s','now') - 600)"
 port=$(free_port); KEY=$(openssl rand -hex 24)

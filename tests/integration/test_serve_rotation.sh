@@ -23,7 +23,7 @@ cat > "$POL/10-test.json" <<JSON
     "svc":  { "connection": "svc",  "admin_connection": "pgadmin", "schedule": "* * * * *" },
     "mcpu": { "connection": "mcpu", "admin_connection": "pgadmin" },
     "inc":  { "connection": "inc",  "admin_connection": "pgadmin" } },
-  "clients": { "local": { "tools": ["*"], "connections": ["*"], "mode": "read-only" } } }
+  "clients": { "local": { "tools": ["*"], "admin": true, "connections": ["*"], "mode": "read-only" } } }
 JSON
 expect_exit 0 "the test policy is valid" "$CB" policy check
 

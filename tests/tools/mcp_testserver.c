@@ -156,6 +156,7 @@ int main(int argc, char **argv)
         o.allowed_origins = origins;
         o.allowed_hosts = hosts;
         if (getenv("MCP_TEST_MAX_BODY")) o.max_body = strtoul(getenv("MCP_TEST_MAX_BODY"), NULL, 10);
+        if (getenv("MCP_TEST_INFLIGHT")) o.max_inflight_per_key = atoi(getenv("MCP_TEST_INFLIGHT"));
         rc = mcp_http_run(s, &o, print_port, NULL, &e);
         cb_free_secret(key);
         free(cert);

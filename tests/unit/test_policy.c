@@ -164,13 +164,49 @@ static void test_full_file(void **s)
     policy_free(p);
 }
 
+static void test_tool_classes(void **s)
+{
+    (void)s;
+    cb_policy *p = load_ok("{\"clients\": {"
+                           "\"ro\": {\"tools\": [\"*\"]},"
+                           "\"rw\": {\"tools\": [\"*\"], \"mode\": \"read-write\"},"
+                           "\"named\": {\"tools\": [\"security_rotate_key\", \"query_execute\"]},"
+                           "\"adm\": {\"tools\": [\"connections_list\"], \"admin\": true}}}");
+    const policy_client *ro = policy_client(p, "ro"), *rw = policy_client(p, "rw"), *nm = policy_client(p, "named"),
+                        *ad = policy_client(p, "adm");
+    for (size_t i = 0; policy_admin_tools[i]; i++) {
+        assert_int_equal(policy_tool_class_of(policy_admin_tools[i]), POLICY_TOOL_ADMIN);
+        assert_false(policy_client_may_call(ro, policy_admin_tools[i]));
+        assert_false(policy_client_may_call(rw, policy_admin_tools[i]));
+        assert_true(policy_client_may_call(ad, policy_admin_tools[i]));
+    }
+    assert_int_equal(policy_tool_class_of("query_execute"), POLICY_TOOL_WRITE);
+    assert_int_equal(policy_tool_class_of("connections_list"), POLICY_TOOL_READ);
+    assert_true(policy_client_may_call(ro, "query_readonly"));
+    assert_false(policy_client_may_call(ro, "query_execute"));
+    assert_true(policy_client_may_call(rw, "query_execute"));
+    assert_true(policy_client_may_call(nm, "security_rotate_key"));
+    assert_false(policy_client_may_call(nm, "credentials_emergency_rotate"));
+    assert_false(policy_client_may_call(nm, "query_execute")); /* named, but read-only */
+    assert_false(policy_client_may_call(ad, "query_readonly"));
+    const char **lost = NULL;
+    assert_int_equal(policy_client_lost_tools(ro, &lost), 5);
+    free(lost);
+    assert_int_equal(policy_client_lost_tools(nm, &lost), 0);
+    json_t *j = policy_to_json(p);
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "clients"), "adm"), "admin")));
+    json_decref(j);
+    policy_free(p);
+}
+
 static void test_access(void **s)
 {
     (void)s;
     cb_policy *p = load_ok(FULL);
     const policy_client *l = policy_client(p, "local"), *a = policy_client(p, "analyst");
     assert_true(policy_client_may_call(l, "query_readonly"));
-    assert_true(policy_client_may_call(l, "security_rotate_key"));
+    /* issue 11: "*" grants the read-only class only; admin tools must be named */
+    assert_false(policy_client_may_call(l, "security_rotate_key"));
     assert_true(policy_client_may_use(l, "anything"));
     assert_false(policy_client_may_call(l, ""));
     assert_false(policy_client_may_call(l, NULL));
@@ -672,6 +708,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_access),
+        cmocka_unit_test(test_tool_classes),
         cmocka_unit_test(test_merge_order_and_selection),
         cmocka_unit_test(test_duplicates_across_files),
         cmocka_unit_test(test_unknown_keys),
