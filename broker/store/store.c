@@ -244,6 +244,23 @@ static int open_db(const char *path, cb_store **out, cb_error *e)
     return 0;
 }
 
+/* Metadata is sealed (the redacted form is derived from the sealed URL on read): a
+ * plaintext redacted URL left in the file, by a store copied from an older broker or
+ * restored from an old backup after its migration ran, is cleared on open. The check
+ * reads only; the file is written only when there is something to clear. */
+static int clear_plain_redacted(cb_store *s, cb_error *e)
+{
+    sqlite3_stmt *q;
+    int dirty = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM connections WHERE redacted IS NOT NULL LIMIT 1", -1, &q, NULL) == SQLITE_OK) {
+        dirty = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+    if (dirty && sqlite3_exec(s->db, "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL", NULL, NULL, NULL) != SQLITE_OK)
+        return store_i_sqlerr(s, e, "clearing plaintext metadata");
+    return 0;
+}
+
 static int migrate(cb_store *s, int allow_create, cb_error *e)
 {
     sqlite3_stmt *st;
@@ -257,7 +274,7 @@ static int migrate(cb_store *s, int allow_create, cb_error *e)
     }
     if (v > NMIGRATIONS)
         return cb_fail(e, CB_ERR, CB_K_INVALID, "store %s has schema %d, newer than this credbroker (%d)", s->path, v, NMIGRATIONS);
-    if (v == NMIGRATIONS) return 0;
+    if (v == NMIGRATIONS) return clear_plain_redacted(s, e);
     if (store_begin(s, e)) return e ? e->code : CB_ERR;
     for (int i = v; i < NMIGRATIONS; i++) {
         if (sqlite3_exec(s->db, MIGRATIONS[i], NULL, NULL, NULL) != SQLITE_OK) {
@@ -273,7 +290,8 @@ static int migrate(cb_store *s, int allow_create, cb_error *e)
         store_rollback(s);
         return rc;
     }
-    return store_commit(s, e);
+    int rc = store_commit(s, e);
+    return rc ? rc : clear_plain_redacted(s, e);
 }
 
 static void kdf_defaults(store_kdf *k)

@@ -14,18 +14,11 @@
 #include "db_json.h"
 #include "db_target.h"
 #include "postgres.h"
+#include "postgres_internal.h"
 #include "pg_lexer.h"
 #include "recv_budget.h"
 
-#define PG_TYPE_CACHE 32
 
-struct db_conn {
-    PGconn *pg;     /* NULL after drop_session() until the next call logs in again */
-    char *password; /* for redacting driver messages */
-    char *conninfo; /* secret: to log in again after a dropped session */
-    int ntypes;     /* type names asked of the catalog (query results) */
-    struct { Oid oid; char name[64]; } types[PG_TYPE_CACHE];
-};
 
 int pg_readonly_prefilter = 1;
 
@@ -36,7 +29,7 @@ static void quiet_notices(void *arg, const char *msg)
 }
 
 /* One-line, sanitized driver message (no password, no URL/conninfo). */
-static int pg_fail(cb_error *e, int kind, const char *what, const char *msg, const char *pw)
+int pg_driver_fail(cb_error *e, int kind, const char *what, const char *msg, const char *pw)
 {
     char *r = conn_redact_text(msg ? msg : "", pw);
     for (char *p = r; *p; p++)
@@ -75,7 +68,7 @@ static int pg_connect(const conn_url *url, db_conn **out, cb_error *e)
     if (!pg) { cb_free_secret(ci); return cb_fail(e, CB_ERR, CB_K_INTERNAL, "out of memory"); }
     if (PQstatus(pg) != CONNECTION_OK) {
         const char *m = PQerrorMessage(pg);
-        int rc = pg_fail(e, classify(m), "connection failed", m, url->password);
+        int rc = pg_driver_fail(e, classify(m), "connection failed", m, url->password);
         PQfinish(pg);
         cb_free_secret(ci);
         return rc;
@@ -98,7 +91,7 @@ static void pg_close(db_conn *c)
     free(c);
 }
 
-static int res_fail(db_conn *c, PGresult *r, const char *what, cb_error *e)
+int pg_res_fail(db_conn *c, PGresult *r, const char *what, cb_error *e)
 {
     const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg);
     if (!m || !*m) m = PQerrorMessage(c->pg);
@@ -107,17 +100,17 @@ static int res_fail(db_conn *c, PGresult *r, const char *what, cb_error *e)
     if (st && (!strncmp(st, "42501", 5) || !strncmp(st, "28", 2))) kind = CB_K_DENIED;
     else if (st && !strcmp(st, "57014")) kind = CB_K_UNAVAILABLE; /* statement timeout / cancel */
     else if (!r || PQstatus(c->pg) != CONNECTION_OK) kind = CB_K_UNAVAILABLE;
-    int rc = pg_fail(e, kind, what, m, c->password);
+    int rc = pg_driver_fail(e, kind, what, m, c->password);
     PQclear(r);
     return rc;
 }
 
 /* Runs one statement of ours (constant text or properly escaped). */
-__attribute__((unused)) static int exec_cmd(db_conn *c, const char *sql, cb_error *e)
+int pg_exec_cmd(db_conn *c, const char *sql, cb_error *e)
 {
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return res_fail(c, r, "query failed", e);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_res_fail(c, r, "query failed", e);
     PQclear(r);
     return 0;
 }
@@ -128,7 +121,7 @@ static int pg_set_password(db_conn *c, const char *user, const char *pw, const c
     if (!user || !*user || !pw) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "user and password required");
     /* NULL algorithm: the server's password_encryption (scram-sha-256 by default) */
     char *hash = PQencryptPasswordConn(c->pg, pw, user, NULL);
-    if (!hash) return pg_fail(e, CB_K_UNAVAILABLE, "password hashing failed", PQerrorMessage(c->pg), pw);
+    if (!hash) return pg_driver_fail(e, CB_K_UNAVAILABLE, "password hashing failed", PQerrorMessage(c->pg), pw);
     char *id = PQescapeIdentifier(c->pg, user, strlen(user));
     char *lit = PQescapeLiteral(c->pg, hash, strlen(hash));
     cb_wipe(hash, strlen(hash));
@@ -144,7 +137,7 @@ static int pg_set_password(db_conn *c, const char *user, const char *pw, const c
     PQfreemem(id);
     PGresult *r = PQexec(c->pg, sql);
     cb_free_secret(sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) return res_fail(c, r, "ALTER ROLE failed", e);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return pg_res_fail(c, r, "ALTER ROLE failed", e);
     PQclear(r);
     return 0;
 }
@@ -157,13 +150,13 @@ static int pg_test_login(const conn_url *url, cb_error *e)
     return rc;
 }
 
-static int pg_terminate(db_conn *c, const char *user, int *count, cb_error *e)
+int pg_terminate_user(db_conn *c, const char *user, int *count, cb_error *e)
 {
     const char *vals[1] = {user};
     PGresult *r = PQexecParams(c->pg,
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()",
         1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "terminate failed", e);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_res_fail(c, r, "terminate failed", e);
     if (count) *count = atoi(PQgetvalue(r, 0, 0));
     PQclear(r);
     return 0;
@@ -191,7 +184,7 @@ static int lock_call(db_conn *c, const char *fn, const char *name, int *out, cb_
     char *sql = cb_sprintf("SELECT pg_catalog.%s($1::bigint)", fn);
     PGresult *r = PQexecParams(c->pg, sql, 1, NULL, vals, NULL, NULL, 0);
     free(sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "advisory lock failed", e);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_res_fail(c, r, "advisory lock failed", e);
     *out = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     return 0;
@@ -596,7 +589,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         !PQsendQueryParams(c->pg, readonly ? "ROLLBACK" : "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
         !PQpipelineSync(c->pg) ||
         !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
-        rc = pg_fail(e, CB_K_UNAVAILABLE, "query failed", PQerrorMessage(c->pg), c->password);
+        rc = pg_driver_fail(e, CB_K_UNAVAILABLE, "query failed", PQerrorMessage(c->pg), c->password);
         drop_session(c); /* half a pipeline was sent: never reuse it */
         goto out;
     }
@@ -635,12 +628,12 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         } else if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR) {
             const char *ss = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             if (!(q.truncated && ss && !strcmp(ss, "57014")) && !rc) {
-                rc = res_fail(c, r, "query failed", e);
+                rc = pg_res_fail(c, r, "query failed", e);
                 continue;
             }
         } else if (st == PGRES_PIPELINE_ABORTED) {
             /* one of our own steps failed: the statement never ran */
-            if (!rc) rc = err ? res_fail(c, err, "query failed", e) : pg_fail(e, CB_K_UNAVAILABLE, "query failed", "session setup failed", NULL);
+            if (!rc) rc = err ? pg_res_fail(c, err, "query failed", e) : pg_driver_fail(e, CB_K_UNAVAILABLE, "query failed", "session setup failed", NULL);
             err = NULL;
         } else if (st != PGRES_SINGLE_TUPLE) { /* COPY, bad response: not in a pipeline */
             if (!rc) rc = cb_fail(e, CB_EUSAGE, CB_K_DENIED, "%s is not supported",
@@ -651,7 +644,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         }
         PQclear(r);
     }
-    if (guard_failed && !rc) rc = err ? res_fail(c, err, "query failed", e) : cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "query failed: session setup failed");
+    if (guard_failed && !rc) rc = err ? pg_res_fail(c, err, "query failed", e) : cb_fail(e, CB_ERR, CB_K_UNAVAILABLE, "query failed: session setup failed");
     err = NULL;
     if (x.over == 1) {
         /* the rest of a value far over the cap is still in flight: never read it */
@@ -670,7 +663,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         if (read_sync(c, &x)) dead = 1;
         else if (read_step(c, &x, &cerr)) {
             dead = 1;
-            if (!readonly && !rc) rc = res_fail(c, cerr, "commit failed", e), cerr = NULL;
+            if (!readonly && !rc) rc = pg_res_fail(c, cerr, "commit failed", e), cerr = NULL;
         } else if (read_sync(c, &x) || read_step(c, &x, NULL) || read_sync(c, &x)) {
             dead = 1; /* the reset failed (e.g. hit by our own cancel): never reuse it */
         }
@@ -775,7 +768,7 @@ static int pg_describe(db_conn *c, json_t **out, cb_error *e)
         " WHERE c.relkind IN ('r','p','v','m','f') AND pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND"
         " n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'"
         " AND n.nspname NOT LIKE 'pg\\_temp\\_%' ORDER BY 1, 2, a.attnum");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "describe failed", e);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) return pg_res_fail(c, r, "describe failed", e);
     json_t *tables = json_array(), *idx = json_object();
     for (int i = 0; i < PQntuples(r); i++) {
         const char *s = PQgetvalue(r, i, 0), *t = PQgetvalue(r, i, 1);
@@ -807,7 +800,7 @@ static int pg_describe(db_conn *c, json_t **out, cb_error *e)
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         json_decref(tables);
         json_decref(idx);
-        return res_fail(c, r, "describe failed", e);
+        return pg_res_fail(c, r, "describe failed", e);
     }
     json_t *cur_fk = NULL;
     char *cur_name = NULL;
@@ -840,144 +833,13 @@ static int pg_describe(db_conn *c, json_t **out, cb_error *e)
     return 0;
 }
 
-/* ---------- lease family: per-client query logins ----------
- * CREATE ROLE with a verifier hashed here (PQencryptPasswordConn), so the plaintext
- * never reaches the server or its log; no attribute beyond LOGIN; inherited membership
- * of the DBA's roles. Identifiers go through PQescapeIdentifier. */
-
-static char *pg_ident(db_conn *c, const char *s, cb_error *e)
-{
-    char *q = s ? PQescapeIdentifier(c->pg, s, strlen(s)) : NULL;
-    if (!q) cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot quote identifier");
-    return q;
-}
-
-static int pg_lease_create(db_conn *c, const db_lease_spec *spec, const char *password, cb_error *e)
-{
-    if (!spec || !spec->login || !*spec->login || !password)
-        return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease: login and password required");
-    char *hash = PQencryptPasswordConn(c->pg, password, spec->login, NULL);
-    if (!hash) return pg_fail(e, CB_K_UNAVAILABLE, "password hashing failed", PQerrorMessage(c->pg), password);
-    char *lit = PQescapeLiteral(c->pg, hash, strlen(hash));
-    cb_wipe(hash, strlen(hash));
-    PQfreemem(hash);
-    char *id = pg_ident(c, spec->login, e);
-    if (!lit || !id) {
-        if (lit) { cb_wipe(lit, strlen(lit)); PQfreemem(lit); }
-        PQfreemem(id);
-        return id ? cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot escape password") : CB_ERR;
-    }
-    cb_buf b;
-    cb_buf_init(&b, 1);
-    char *head = cb_sprintf("CREATE ROLE %s LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT"
-                            " CONNECTION LIMIT %d PASSWORD ", id, spec->connection_limit > 0 ? spec->connection_limit : -1);
-    cb_buf_append(&b, head, strlen(head));
-    free(head);
-    cb_buf_append(&b, lit, strlen(lit));
-    cb_wipe(lit, strlen(lit));
-    PQfreemem(lit);
-    if (spec->valid_until > 0) {
-        char vu[96], ts[32];
-        cb_iso8601(spec->valid_until, ts);
-        snprintf(vu, sizeof vu, " VALID UNTIL '%s'", ts);
-        cb_buf_append(&b, vu, strlen(vu));
-    }
-    int rc = 0;
-    if (spec->member_of && spec->member_of[0]) {
-        cb_buf_append(&b, " IN ROLE ", 9);
-        for (size_t i = 0; spec->member_of[i] && !rc; i++) {
-            char *r = pg_ident(c, spec->member_of[i], e);
-            if (!r) { rc = CB_ERR; break; }
-            if (i) cb_buf_append(&b, ", ", 2);
-            cb_buf_append(&b, r, strlen(r));
-            PQfreemem(r);
-        }
-    }
-    PQfreemem(id);
-    char *sql = cb_buf_steal(&b);
-    if (!rc) {
-        PGresult *r = PQexec(c->pg, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = res_fail(c, r, "CREATE ROLE failed", e);
-        else PQclear(r);
-    }
-    cb_free_secret(sql);
-    return rc;
-}
-
-static int pg_lease_renew(db_conn *c, const char *login, int64_t valid_until, cb_error *e)
-{
-    char *id = pg_ident(c, login, e);
-    if (!id) return CB_ERR;
-    char ts[32];
-    cb_iso8601(valid_until, ts);
-    char *sql = cb_sprintf("ALTER ROLE %s VALID UNTIL '%s'", id, ts);
-    PQfreemem(id);
-    int rc = exec_cmd(c, sql, e);
-    free(sql);
-    return rc;
-}
-
-static int pg_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e)
-{
-    (void)host;
-    const char *vals[1] = {login};
-    PGresult *r = PQexecParams(c->pg, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "lease drop failed", e);
-    int exists = PQntuples(r) == 1;
-    PQclear(r);
-    if (!exists) return 0; /* idempotent: crash recovery drops what may not exist */
-    char *id = pg_ident(c, login, e);
-    if (!id) return CB_ERR;
-    /* NOLOGIN first so no new session appears between the terminate and the DROP */
-    char *sql = cb_sprintf("ALTER ROLE %s NOLOGIN", id);
-    int rc = exec_cmd(c, sql, e);
-    free(sql);
-    int n = 0;
-    if (!rc) rc = pg_terminate(c, login, &n, e);
-    /* the login should own nothing; REASSIGN/DROP OWNED (per database: this one) only
-     * when it does, since they need the admin to have the login's privileges */
-    int owns = 0;
-    if (!rc) {
-        r = PQexecParams(c->pg, "SELECT count(*) FROM pg_catalog.pg_shdepend d JOIN pg_catalog.pg_roles r ON r.oid = d.refobjid"
-                                " WHERE r.rolname = $1 AND d.deptype IN ('o', 'a')", 1, NULL, vals, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) rc = res_fail(c, r, "lease drop failed", e);
-        else { owns = atoi(PQgetvalue(r, 0, 0)) > 0; PQclear(r); }
-    }
-    if (!rc && owns) {
-        sql = cb_sprintf("REASSIGN OWNED BY %s TO CURRENT_USER; DROP OWNED BY %s", id, id);
-        rc = exec_cmd(c, sql, e);
-        free(sql);
-    }
-    if (!rc) {
-        sql = cb_sprintf("DROP ROLE IF EXISTS %s", id);
-        rc = exec_cmd(c, sql, e);
-        free(sql);
-    }
-    PQfreemem(id);
-    return rc;
-}
-
-static int pg_lease_list(db_conn *c, const char *prefix, json_t **out, cb_error *e)
-{
-    *out = NULL;
-    const char *vals[1] = {prefix ? prefix : ""};
-    PGresult *r = PQexecParams(c->pg,
-        "SELECT rolname FROM pg_catalog.pg_roles WHERE starts_with(rolname, $1) ORDER BY 1", 1, NULL, vals, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) return res_fail(c, r, "lease list failed", e);
-    json_t *a = json_array();
-    for (int i = 0; i < PQntuples(r); i++) json_array_append_new(a, json_string(PQgetvalue(r, i, 0)));
-    PQclear(r);
-    *out = a;
-    return 0;
-}
-
 const db_target postgres_target = {
     .engine = "postgres",
     .connect = pg_connect,
     .close = pg_close,
     .set_password = pg_set_password,
     .test_login = pg_test_login,
-    .terminate_sessions = pg_terminate,
+    .terminate_sessions = pg_terminate_user,
     .lock = pg_lock,
     .unlock = pg_unlock,
     .query_readonly = pg_query_ro,
