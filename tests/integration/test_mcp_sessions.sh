@@ -9,7 +9,8 @@
 # - one call is one pipeline: log_statement shows our steps around the client's
 #   statement, and the server sees a single round trip's worth of syncs;
 # - select repeat('x', 40000000) with a 1 MiB cap: truncated, VmHWM grows < 8 MiB;
-# - the pool's per-client cap holds under 10 parallel slow calls (backends counted), the
+# - the pool's per-client cap holds under 10 and under 100 parallel slow calls (backends counted; the
+#   application's own login keeps working), the
 #   waiting calls succeed, and past the statement timeout a call fails "busy".
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
@@ -180,23 +181,37 @@ out, peak, stop = [], [0], [False]
 def backends():
     return int(subprocess.run(["psql", "-X", "-q", "-A", "-t", "-h", os.environ["PGSOCK"], "-p", os.environ["PGPORT"],
                                "-U", "postgres", "-d", "postgres", "-c",
-                               "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app'"],
+                               "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND application_name <> 'psql'"],
                               capture_output=True, text=True).stdout.strip() or 0)
 def watch():
     while not stop[0]:
         peak[0] = max(peak[0], backends()); time.sleep(0.05)
 clients = [mcp_raw.Http(url, key) for _ in range(n)]
 def one(c):
-    out.append(mcp_raw.result(c.call("query_readonly", {"connection": "db", "sql": "SELECT pg_sleep(%s)" % sleep_s})))
+    try:
+        out.append(mcp_raw.result(c.call("query_readonly", {"connection": "db", "sql": "SELECT pg_sleep(%s)" % sleep_s})))
+    except Exception as ex:  # an HTTP refusal (e.g. the per-key in-flight cap) is not a backend
+        rejected.append(str(ex)[:200])
+rejected, app_logins = [], []
+def app_login():
+    # the application's own login, over TCP with its password, while the calls run
+    while not stop[0]:
+        r = subprocess.run(["psql", os.environ["APP_URL"], "-X", "-q", "-A", "-t", "-c", "SELECT 1"],
+                           capture_output=True, text=True, timeout=20)
+        app_logins.append(r.returncode == 0 and r.stdout.strip() == "1"); time.sleep(0.2)
 w = threading.Thread(target=watch); w.start()
+a = threading.Thread(target=app_login)
+if os.environ.get("APP_URL"): a.start()
 ts = [threading.Thread(target=one, args=(c,)) for c in clients]
 for t in ts: t.start()
 for t in ts: t.join()
 stop[0] = True; w.join()
+if a.is_alive() or a.ident: a.join()
 ok = sum(1 for e, _, _ in out if not e)
 busy = [t for e, _, t in out if e and "busy" in t]
 other = [t for e, _, t in out if e and "busy" not in t]
-print("peak=%d ok=%d busy=%d other=%d" % (peak[0], ok, len(busy), len(other)))
+print("peak=%d ok=%d busy=%d other=%d rejected=%d app_logins=%d/%d" % (peak[0], ok, len(busy), len(other), len(rejected),
+      sum(app_logins), len(app_logins)))
 if busy: print("busy_msg=" + busy[0])
 if other: print("other_msg=" + other[0])
 PY
@@ -211,6 +226,22 @@ like "$res" "busy=[1-9]" "past its statement timeout a waiting call fails"
 like "$res" "busy_msg=.*busy: no free database session for client 'hurried'" "with a clear busy error"
 peak=$(sed -n 's/^peak=\([0-9]*\).*/\1/p' <<<"$res")
 ok "$([ -n "$peak" ] && [ "$peak" -ge 1 ] && [ "$peak" -le 6 ]; echo $?)" "two clients never exceed their caps together (saw $peak backends)"
+# connection exhaustion: 100 parallel slow calls from one key never open more backends than
+# the client's cap, and the application's own login keeps working meanwhile (a fresh serve,
+# so no other client's pooled sessions are counted; the app's own psql logins are not)
+kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+"$CB" serve --listen "127.0.0.1:$PORT" 2>>"$TMP/serve.err" &
+SPID=$!
+wait_port "$PORT" 15 || fail "serve did not restart"
+res=$(APP_URL="postgresql://app:$APP_PW@127.0.0.1:$PGPORT/shop?sslmode=disable" \
+      python3 "$TMP/pool.py" "http://127.0.0.1:$PORT/mcp" "$SLOW_KEY" 100 0.2 any)
+diag "$res"
+peak=$(sed -n 's/^peak=\([0-9]*\).*/\1/p' <<<"$res")
+ok "$([ -n "$peak" ] && [ "$peak" -ge 1 ] && [ "$peak" -le 3 ]; echo $?)" "100 parallel slow calls of one client: at most 3 backends (the per-client cap), saw $peak"
+like "$res" "ok=[1-9]" "some of the 100 calls were served"
+like "$res" "other=0 " "every call that was not served got a clear busy error or an HTTP refusal"
+nl=$(sed -n 's/.*app_logins=\([0-9]*\)\/\([0-9]*\).*/\1 \2/p' <<<"$res")
+ok "$(read -r g t <<<"$nl"; [ "${t:-0}" -ge 1 ] && [ "$g" = "$t" ]; echo $?)" "the application's own login worked every time meanwhile ($nl)"
 kill "$SPID" 2>/dev/null
 wait "$SPID" 2>/dev/null
 done_testing
