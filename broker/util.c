@@ -500,3 +500,18 @@ int cb_compat_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
     }
 }
 #endif
+
+int cb_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}

@@ -116,4 +116,7 @@ int cb_compat_sigtimedwait(const sigset_t *set, siginfo_t *info, const struct ti
 #define sigtimedwait cb_compat_sigtimedwait
 #endif
 
+/* Writes all n bytes to fd (retrying on EINTR and short writes); 0 or -1. */
+int cb_write_all(int fd, const void *p, size_t n);
+
 #endif

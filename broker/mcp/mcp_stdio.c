@@ -8,26 +8,12 @@
 #include <unistd.h>
 #include "mcp.h"
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int emit(int fd, char *line)
 {
     if (!line) return 0;
     size_t n = strlen(line);
     line[n] = 0;
-    int rc = write_all(fd, line, n) || write_all(fd, "\n", 1);
+    int rc = cb_write_all(fd, line, n) || cb_write_all(fd, "\n", 1);
     free(line);
     return rc;
 }

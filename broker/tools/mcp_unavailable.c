@@ -24,20 +24,6 @@ static void say(const char *problem)
     fflush(stderr);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int is_tools_list(const char *line, size_t n)
 {
     json_t *m = json_loadb(line, n, 0, NULL);
@@ -76,7 +62,7 @@ int mcp_unavailable_serve_stdio(const char *problem, int in_fd, int out_fd)
         }
         char *out = mcp_handle_text(s, &c, line, (size_t)n);
         if (out) {
-            int w = write_all(out_fd, out, strlen(out)) || write_all(out_fd, "\n", 1);
+            int w = cb_write_all(out_fd, out, strlen(out)) || cb_write_all(out_fd, "\n", 1);
             free(out);
             if (w) { rc = 1; break; }
         }
