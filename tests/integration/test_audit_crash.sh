@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-runner: exclusive (latency bounds and load: run alone, after the parallel phase)
 # Issue 11: the audit is written before the answer. `credbroker serve` is killed with
 # SIGKILL 10 times while 16 HTTP clients call a tool; every call that got its answer must
 # have its audit row (rows >= answered calls in every round), and `audit verify` is clean

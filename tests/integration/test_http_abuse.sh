@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-runner: exclusive (latency bounds and load: run alone, after the parallel phase)
 # Issue 11: `credbroker serve` under the attacks of the issue, loopback only, every loop
 # bounded and self-stopping: slow-loris (1,000 connections trickling header lines for
 # 20 s) while /healthz and an authenticated tools/call are probed; 2,000 initialize from
