@@ -42,7 +42,9 @@ stored_ok() {
   login_ok "$u"
 }
 # remember PASSWORD: adds a generated password to the leak list.
-remember() { grep -qxF -- "$1" "$PWLIST" || printf '%s\n' "$1" >>"$PWLIST"; }
+# An empty value (a URL that could not be read just then, e.g. a busy store) is never a
+# pattern: as one it would match every line and turn the leak check into noise.
+remember() { [ -n "$1" ] && [ "$1" != None ] || return 0; grep -qxF -- "$1" "$PWLIST" || printf '%s\n' "$1" >>"$PWLIST"; }
 # wait_pause FILE POINT: waits (max 10 s) until a broker writing to FILE stopped at the
 # test-only pause POINT (CREDBROKER_TEST_PAUSE_AT).
 wait_pause() {

@@ -71,6 +71,8 @@ wait "$pid"; is "$?" 0 "the first broker finishes"
 cat "$TMP/a.out" >>"$ALL"
 check "the stored URL logs in" ms_stored_ok app
 hit=0; grep -aqF -f "$PWLIST" "$ALL" "$TMP/fake.log" && hit=1
+# where it was found (file names and line counts only: never the line itself)
+[ "$hit" = 1 ] && diag "found in: $(for f in "$ALL" "$TMP/fake.log"; do n=$(grep -acF -f "$PWLIST" "$f"); [ "$n" -gt 0 ] && printf '%s (%s lines, first at line %s) ' "$(basename "$f")" "$n" "$(grep -anF -f "$PWLIST" "$f" | head -1 | cut -d: -f1)"; done)"
 is "$hit" 0 "no generated password in any output or the server log"
 is "$(grep -cE 'Sanitizer|runtime error' "$ALL")" 0 "no sanitizer report in any broker output"
 done_testing
