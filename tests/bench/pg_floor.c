@@ -1,6 +1,7 @@
 /* The floor for `make bench`: the broker's own per-call sequence for query_readonly, sent
  * through libpq's pipeline on one connection with no MCP, JSON or audit around it:
- *   BEGIN READ ONLY; SELECT set_config(limits); <sql>; SYNC; ROLLBACK; SYNC; DISCARD ALL; SYNC
+ *   BEGIN READ ONLY; SET LOCAL statement_timeout; SET LOCAL idle_in_transaction_session_timeout;
+ *   SELECT 1; <sql>; SYNC; ROLLBACK; SYNC; DISCARD ALL; SYNC
  * Connection from the libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE),
  * never argv. Usage: pg_floor SECONDS SQL. Prints
  *   {"calls":n,"calls_per_s":x,"p50_ms":x,"p99_ms":x,"bytes_per_call":x}            */
@@ -39,8 +40,9 @@ int main(int argc, char **argv)
     while ((t = now_s()) - t0 < seconds || warm > 0) {
         PQenterPipelineMode(pg);
         send0(pg, "BEGIN READ ONLY");
-        send0(pg, "SELECT pg_catalog.set_config('statement_timeout', '5000', true), "
-                  "pg_catalog.set_config('idle_in_transaction_session_timeout', '10000', true)");
+        send0(pg, "SET LOCAL statement_timeout = 5000");
+        send0(pg, "SET LOCAL idle_in_transaction_session_timeout = 10000");
+        send0(pg, "SELECT 1");
         send0(pg, sql);
         PQpipelineSync(pg);
         send0(pg, "ROLLBACK");
@@ -49,13 +51,13 @@ int main(int argc, char **argv)
         PQpipelineSync(pg);
         int syncs = 0, step = 0;
         while (syncs < 3) {
-            if (step == 2) PQsetSingleRowMode(pg);
+            if (step == 4) PQsetSingleRowMode(pg);
             PGresult *r = PQgetResult(pg);
             if (!r) { step++; continue; }
             ExecStatusType st = PQresultStatus(r);
             if (st == PGRES_PIPELINE_SYNC) syncs++;
             else if (st == PGRES_FATAL_ERROR) { fprintf(stderr, "pg_floor: %s", PQresultErrorMessage(r)); return 1; }
-            else if (step == 2)
+            else if (step == 4)
                 for (int i = 0; i < PQntuples(r); i++)
                     for (int j = 0; j < PQnfields(r); j++) bytes += PQgetlength(r, i, j);
             PQclear(r);
