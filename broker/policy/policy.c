@@ -1,5 +1,6 @@
 /* Policy files: parse, validate (every error with its file:line:column), merge. */
 #include "policy.h"
+#include "policy_values.h"
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -54,19 +55,13 @@ static void credential_free(policy_credential *c)
     memset(c, 0, sizeof *c);
 }
 
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
-
 static void client_free(policy_client *c)
 {
     free(c->name);
-    strv_free(c->tools, c->ntools);
-    strv_free(c->connections, c->nconnections);
-    strv_free(c->setting_names, c->nsettings);
-    strv_free(c->setting_values, c->nsettings);
+    policy_strv_free(c->tools, c->ntools);
+    policy_strv_free(c->connections, c->nconnections);
+    policy_strv_free(c->setting_names, c->nsettings);
+    policy_strv_free(c->setting_values, c->nsettings);
     origin_free(&c->origin);
     memset(c, 0, sizeof *c);
 }
@@ -81,7 +76,7 @@ void policy_free(cb_policy *p)
     free(p->clients);
     free(p->connections);
     origin_free(&p->requirements.mcp_least_privilege_origin);
-    strv_free(p->files, p->nfiles);
+    policy_strv_free(p->files, p->nfiles);
     origin_free(&p->requirements.min_sslmode_origin);
     origin_free(&p->requirements.max_connect_timeout_origin);
     origin_free(&p->requirements.require_encryption_origin);
@@ -106,30 +101,6 @@ int policy_is_empty(const cb_policy *p)
 
 /* ---------------- value helpers ---------------- */
 
-static void set_origin(policy_origin *o, const char *file, const jdoc_pos *at)
-{
-    o->file = cb_strdup(file);
-    o->line = at ? at->key_line : 0;
-    o->column = at ? at->key_col : 0;
-}
-
-/* Reads an integer in [lo, hi]; returns 0 and sets *out, else reports and returns -1. */
-static int get_int(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path,
-                   long long lo, long long hi, long long *out)
-{
-    if (!json_is_integer(v)) {
-        jdoc_err(c, at, "%s: must be an integer %lld..%lld", path, lo, hi);
-        return -1;
-    }
-    long long x = json_integer_value(v);
-    if (x < lo || x > hi) {
-        jdoc_err(c, at, "%s: %lld out of range %lld..%lld", path, x, lo, hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 static int get_bool(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path, int *out)
 {
     if (!json_is_boolean(v)) {
@@ -138,44 +109,6 @@ static int get_bool(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path
     }
     *out = json_is_true(v);
     return 0;
-}
-
-/* A non-empty string of at most max bytes without control characters. */
-static const char *get_str(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path, size_t max)
-{
-    if (!json_is_string(v)) {
-        jdoc_err(c, at, "%s: must be a string", path);
-        return NULL;
-    }
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if (n == 0) {
-        jdoc_err(c, at, "%s: must not be empty", path);
-        return NULL;
-    }
-    if (n > max) {
-        jdoc_err(c, at, "%s: longer than %zu characters", path, max);
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-            jdoc_err(c, at, "%s: contains a control character", path);
-            return NULL;
-        }
-    return s;
-}
-
-static const char *get_name(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path)
-{
-    const char *s = get_str(c, v, at, path, 1024);
-    if (!s) return NULL;
-    if (!policy_valid_name(s)) {
-        char q[80];
-        jdoc_quote(s, q);
-        jdoc_err(c, at, "%s: \"%s\" is not a valid name (1..%d of A-Z a-z 0-9 _ . -)", path, q, POLICY_NAME_MAX);
-        return NULL;
-    }
-    return s;
 }
 
 static int get_enum(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path,
@@ -191,12 +124,6 @@ static int get_enum(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path
     jdoc_quote(json_string_value(v), q);
     jdoc_err(c, at, "%s: \"%s\" is not one of %s", path, q, list);
     return -1;
-}
-
-static const jdoc_pos *member_or(const jdoc_pos *obj, const char *key)
-{
-    const jdoc_pos *m = jdoc_member(obj, key);
-    return m ? m : obj;
 }
 
 /* Checks that a zone name is a TZif file under the zoneinfo directory. */
@@ -261,11 +188,11 @@ static void parse_password(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, const ch
     long long x;
     if ((v = json_object_get(o, "length"))) {
         sub = cb_sprintf("%s.length", path);
-        if (get_int(c, v, member_or(pos, "length"), sub, 8, 256, &x) == 0) pw->length = (int)x;
+        if (policy_get_int(c, v, policy_member_or(pos, "length"), sub, 8, 256, &x) == 0) pw->length = (int)x;
         free(sub);
     }
     if ((v = json_object_get(o, "classes"))) {
-        const jdoc_pos *ap = member_or(pos, "classes");
+        const jdoc_pos *ap = policy_member_or(pos, "classes");
         sub = cb_sprintf("%s.classes", path);
         if (!json_is_array(v) || json_array_size(v) == 0) {
             jdoc_err(c, ap, "%s: must be a non-empty array of lower, upper, digit, symbol", sub);
@@ -285,7 +212,7 @@ static void parse_password(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, const ch
         free(sub);
     }
     if ((v = json_object_get(o, "exclude"))) {
-        const jdoc_pos *ep = member_or(pos, "exclude");
+        const jdoc_pos *ep = policy_member_or(pos, "exclude");
         sub = cb_sprintf("%s.exclude", path);
         if (!json_is_string(v)) jdoc_err(c, ep, "%s: must be a string", sub);
         else if (json_string_length(v) > 128) jdoc_err(c, ep, "%s: longer than 128 characters", sub);
@@ -314,7 +241,7 @@ static void parse_credential(jdoc_ctx *c, const char *name, json_t *o, const jdo
     jdoc_quote(name, q);
     char *path = cb_sprintf("credentials.%s", q);
     cr->name = cb_strdup(name);
-    set_origin(&cr->origin, c->file, pos);
+    policy_set_origin(&cr->origin, c->file, pos);
     cr->strategy = POLICY_SINGLE_USER;
     cr->timezone = cb_strdup("UTC");
     cr->password.length = POLICY_PASSWORD_DEFAULT_LENGTH;
@@ -332,20 +259,20 @@ static void parse_credential(jdoc_ctx *c, const char *name, json_t *o, const jdo
     sub = NULL;
     if ((v = json_object_get(o, "connection"))) {
         SUBPATH("connection");
-        if ((s = get_name(c, v, member_or(pos, "connection"), sub))) cr->connection = cb_strdup(s);
+        if ((s = policy_get_name(c, v, policy_member_or(pos, "connection"), sub))) cr->connection = cb_strdup(s);
     } else {
         jdoc_err(c, pos, "%s: missing required key \"connection\"", path);
     }
     if ((v = json_object_get(o, "admin_connection"))) {
         SUBPATH("admin_connection");
-        if ((s = get_name(c, v, member_or(pos, "admin_connection"), sub))) cr->admin_connection = cb_strdup(s);
+        if ((s = policy_get_name(c, v, policy_member_or(pos, "admin_connection"), sub))) cr->admin_connection = cb_strdup(s);
     }
     int tz_ok = 1;
     if ((v = json_object_get(o, "timezone"))) {
         SUBPATH("timezone");
-        const jdoc_pos *tp = member_or(pos, "timezone");
+        const jdoc_pos *tp = policy_member_or(pos, "timezone");
         tz_ok = 0;
-        if ((s = get_str(c, v, tp, sub, 128))) {
+        if ((s = policy_get_str(c, v, tp, sub, 128))) {
             const char *why = NULL;
             jdoc_quote(s, q);
             if (tz_check(s, &why) == 0) { free(cr->timezone); cr->timezone = cb_strdup(s); tz_ok = 1; }
@@ -354,8 +281,8 @@ static void parse_credential(jdoc_ctx *c, const char *name, json_t *o, const jdo
     }
     if ((v = json_object_get(o, "schedule"))) {
         SUBPATH("schedule");
-        const jdoc_pos *sp = member_or(pos, "schedule");
-        if ((s = get_str(c, v, sp, sub, 256))) {
+        const jdoc_pos *sp = policy_member_or(pos, "schedule");
+        if ((s = policy_get_str(c, v, sp, sub, 256))) {
             cb_error ce = {0};
             if (policy_schedule_validator && tz_ok && policy_schedule_validator(s, cr->timezone, &ce) != 0)
                 jdoc_err(c, sp, "%s: %s", sub, ce.msg[0] ? ce.msg : "invalid cron expression");
@@ -365,13 +292,13 @@ static void parse_credential(jdoc_ctx *c, const char *name, json_t *o, const jdo
     if ((v = json_object_get(o, "strategy"))) {
         static const char *const names[] = {NULL, "single-user", "alternating-users"};
         SUBPATH("strategy");
-        int k = get_enum(c, v, member_or(pos, "strategy"), sub, names, 3, "single-user, alternating-users");
+        int k = get_enum(c, v, policy_member_or(pos, "strategy"), sub, names, 3, "single-user, alternating-users");
         if (k > 0) cr->strategy = (policy_strategy)k;
     }
     json_t *users = json_object_get(o, "users");
     json_t *alt = json_object_get(o, "alternate_connection");
     if (users) {
-        const jdoc_pos *up = member_or(pos, "users");
+        const jdoc_pos *up = policy_member_or(pos, "users");
         SUBPATH("users");
         if (!json_is_array(users) || json_array_size(users) != 2) {
             jdoc_err(c, up, "%s: must be an array of exactly two login names", sub);
@@ -379,7 +306,7 @@ static void parse_credential(jdoc_ctx *c, const char *name, json_t *o, const jdo
             const char *u[2] = {NULL, NULL};
             for (size_t i = 0; i < 2; i++) {
                 const jdoc_pos *ip = jdoc_item(up, i);
-                u[i] = get_name(c, json_array_get(users, i), ip ? ip : up, sub);
+                u[i] = policy_get_name(c, json_array_get(users, i), ip ? ip : up, sub);
             }
             if (u[0] && u[1] && strcmp(u[0], u[1]) == 0)
                 jdoc_err(c, up, "%s: the two logins must differ", sub);
@@ -388,8 +315,8 @@ static void parse_credential(jdoc_ctx *c, const char *name, json_t *o, const jdo
     }
     if (alt) {
         SUBPATH("alternate_connection");
-        const jdoc_pos *ap = member_or(pos, "alternate_connection");
-        if ((s = get_name(c, alt, ap, sub))) {
+        const jdoc_pos *ap = policy_member_or(pos, "alternate_connection");
+        if ((s = policy_get_name(c, alt, ap, sub))) {
             if (cr->connection && strcmp(s, cr->connection) == 0)
                 jdoc_err(c, ap, "%s: must differ from connection", sub);
             else cr->alternate_connection = cb_strdup(s);
@@ -397,21 +324,21 @@ static void parse_credential(jdoc_ctx *c, const char *name, json_t *o, const jdo
     }
     if (cr->strategy == POLICY_ALTERNATING_USERS) {
         if (users && alt)
-            jdoc_err(c, member_or(pos, "alternate_connection"), "%s: give either \"users\" or \"alternate_connection\", not both", path);
+            jdoc_err(c, policy_member_or(pos, "alternate_connection"), "%s: give either \"users\" or \"alternate_connection\", not both", path);
         else if (!users && !alt)
-            jdoc_err(c, member_or(pos, "strategy"), "%s: alternating-users needs \"users\": [login_a, login_b] or \"alternate_connection\"", path);
+            jdoc_err(c, policy_member_or(pos, "strategy"), "%s: alternating-users needs \"users\": [login_a, login_b] or \"alternate_connection\"", path);
     } else {
-        if (users) jdoc_err(c, member_or(pos, "users"), "%s: \"users\" is only allowed with strategy alternating-users", path);
-        if (alt) jdoc_err(c, member_or(pos, "alternate_connection"), "%s: \"alternate_connection\" is only allowed with strategy alternating-users", path);
+        if (users) jdoc_err(c, policy_member_or(pos, "users"), "%s: \"users\" is only allowed with strategy alternating-users", path);
+        if (alt) jdoc_err(c, policy_member_or(pos, "alternate_connection"), "%s: \"alternate_connection\" is only allowed with strategy alternating-users", path);
     }
     if ((v = json_object_get(o, "password"))) {
         SUBPATH("password");
-        parse_password(c, v, member_or(pos, "password"), sub, &cr->password);
+        parse_password(c, v, policy_member_or(pos, "password"), sub, &cr->password);
     }
     if ((v = json_object_get(o, "publish_to"))) {
         SUBPATH("publish_to");
-        const jdoc_pos *pp = member_or(pos, "publish_to");
-        if ((s = get_str(c, v, pp, sub, 2048))) {
+        const jdoc_pos *pp = policy_member_or(pos, "publish_to");
+        if ((s = policy_get_str(c, v, pp, sub, 2048))) {
             secret_ref r;
             cb_error re = {0};
             if (secret_ref_parse(s, &r, &re) != 0) jdoc_err(c, pp, "%s: %s", sub, re.msg);
@@ -441,7 +368,7 @@ static void parse_name_list(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const ch
         const jdoc_pos *ip = jdoc_item(at, i);
         if (!ip) ip = at;
         if (json_is_string(it) && strcmp(json_string_value(it), "*") == 0) { star = 1; continue; }
-        const char *s = get_name(c, it, ip, path);
+        const char *s = policy_get_name(c, it, ip, path);
         if (s) (*out)[(*n)++] = cb_strdup(s);
     }
     if (star && cnt > 1) jdoc_err(c, at, "%s: \"*\" must be the only entry", path);
@@ -457,7 +384,7 @@ static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
     jdoc_quote(name, q);
     char *path = cb_sprintf("clients.%s", q);
     cl->name = cb_strdup(name);
-    set_origin(&cl->origin, c->file, pos);
+    policy_set_origin(&cl->origin, c->file, pos);
     cl->mode = POLICY_READ_ONLY;
     cl->max_rows = 1000;
     cl->statement_timeout_ms = 5000;
@@ -471,50 +398,50 @@ static void parse_client(jdoc_ctx *c, const char *name, json_t *o, const jdoc_po
 #define SUBPATH(k) (free(sub), sub = cb_sprintf("%s.%s", path, k))
     if ((v = json_object_get(o, "tools"))) {
         SUBPATH("tools");
-        parse_name_list(c, v, member_or(pos, "tools"), sub, &cl->all_tools, &cl->tools, &cl->ntools);
+        parse_name_list(c, v, policy_member_or(pos, "tools"), sub, &cl->all_tools, &cl->tools, &cl->ntools);
     }
     if ((v = json_object_get(o, "connections"))) {
         SUBPATH("connections");
-        parse_name_list(c, v, member_or(pos, "connections"), sub, &cl->all_connections, &cl->connections, &cl->nconnections);
+        parse_name_list(c, v, policy_member_or(pos, "connections"), sub, &cl->all_connections, &cl->connections, &cl->nconnections);
     }
     if ((v = json_object_get(o, "mode"))) {
         static const char *const names[] = {NULL, "read-only", "read-write"};
         SUBPATH("mode");
-        int k = get_enum(c, v, member_or(pos, "mode"), sub, names, 3, "read-only, read-write");
+        int k = get_enum(c, v, policy_member_or(pos, "mode"), sub, names, 3, "read-only, read-write");
         if (k > 0) cl->mode = (policy_mode)k;
     }
     if ((v = json_object_get(o, "max_rows"))) {
         SUBPATH("max_rows");
-        if (get_int(c, v, member_or(pos, "max_rows"), sub, 1, 100000, &x) == 0) cl->max_rows = (int)x;
+        if (policy_get_int(c, v, policy_member_or(pos, "max_rows"), sub, 1, 100000, &x) == 0) cl->max_rows = (int)x;
     }
     if ((v = json_object_get(o, "statement_timeout_ms"))) {
         SUBPATH("statement_timeout_ms");
-        if (get_int(c, v, member_or(pos, "statement_timeout_ms"), sub, 100, 600000, &x) == 0) cl->statement_timeout_ms = (int)x;
+        if (policy_get_int(c, v, policy_member_or(pos, "statement_timeout_ms"), sub, 100, 600000, &x) == 0) cl->statement_timeout_ms = (int)x;
     }
     if ((v = json_object_get(o, "max_bytes"))) {
         SUBPATH("max_bytes");
-        if (get_int(c, v, member_or(pos, "max_bytes"), sub, 1024, 1073741824LL, &x) == 0) cl->max_bytes = x;
+        if (policy_get_int(c, v, policy_member_or(pos, "max_bytes"), sub, 1024, 1073741824LL, &x) == 0) cl->max_bytes = x;
     }
     if ((v = json_object_get(o, "reveal"))) {
         SUBPATH("reveal");
-        get_bool(c, v, member_or(pos, "reveal"), sub, &cl->reveal);
+        get_bool(c, v, policy_member_or(pos, "reveal"), sub, &cl->reveal);
     }
     if ((v = json_object_get(o, "sensitive_params"))) {
         SUBPATH("sensitive_params");
-        get_bool(c, v, member_or(pos, "sensitive_params"), sub, &cl->sensitive_params);
+        get_bool(c, v, policy_member_or(pos, "sensitive_params"), sub, &cl->sensitive_params);
     }
     if ((v = json_object_get(o, "admin"))) {
         SUBPATH("admin");
-        get_bool(c, v, member_or(pos, "admin"), sub, &cl->admin);
+        get_bool(c, v, policy_member_or(pos, "admin"), sub, &cl->admin);
         cl->admin_set = 1;
     }
     if ((v = json_object_get(o, "rate_limit_per_min"))) {
         SUBPATH("rate_limit_per_min");
-        if (get_int(c, v, member_or(pos, "rate_limit_per_min"), sub, 1, 100000, &x) == 0) cl->rate_limit_per_min = (int)x;
+        if (policy_get_int(c, v, policy_member_or(pos, "rate_limit_per_min"), sub, 1, 100000, &x) == 0) cl->rate_limit_per_min = (int)x;
     }
     if ((v = json_object_get(o, "session_settings"))) {
         SUBPATH("session_settings");
-        policy_parse_session_settings(c, v, member_or(pos, "session_settings"), sub, cl);
+        policy_parse_session_settings(c, v, policy_member_or(pos, "session_settings"), sub, cl);
     }
 #undef SUBPATH
     free(sub);
@@ -530,27 +457,27 @@ static void parse_requirements(jdoc_ctx *c, json_t *o, const jdoc_pos *pos, poli
     json_t *v;
     long long x;
     if ((v = json_object_get(o, "min_sslmode"))) {
-        const jdoc_pos *at = member_or(pos, "min_sslmode");
+        const jdoc_pos *at = policy_member_or(pos, "min_sslmode");
         int k = get_enum(c, v, at, "requirements.min_sslmode", SSLMODES, 7,
                          "disable, allow, prefer, require, verify-ca, verify-full");
-        if (k > 0) { r->min_sslmode = (policy_sslmode)k; set_origin(&r->min_sslmode_origin, c->file, at); }
+        if (k > 0) { r->min_sslmode = (policy_sslmode)k; policy_set_origin(&r->min_sslmode_origin, c->file, at); }
     }
     if ((v = json_object_get(o, "max_connect_timeout_s"))) {
-        const jdoc_pos *at = member_or(pos, "max_connect_timeout_s");
-        if (get_int(c, v, at, "requirements.max_connect_timeout_s", 1, 600, &x) == 0) {
+        const jdoc_pos *at = policy_member_or(pos, "max_connect_timeout_s");
+        if (policy_get_int(c, v, at, "requirements.max_connect_timeout_s", 1, 600, &x) == 0) {
             r->max_connect_timeout_s = (int)x;
-            set_origin(&r->max_connect_timeout_origin, c->file, at);
+            policy_set_origin(&r->max_connect_timeout_origin, c->file, at);
         }
     }
     if ((v = json_object_get(o, "require_encryption"))) {
-        const jdoc_pos *at = member_or(pos, "require_encryption");
+        const jdoc_pos *at = policy_member_or(pos, "require_encryption");
         if (get_bool(c, v, at, "requirements.require_encryption", &r->require_encryption) == 0)
-            set_origin(&r->require_encryption_origin, c->file, at);
+            policy_set_origin(&r->require_encryption_origin, c->file, at);
     }
     if ((v = json_object_get(o, "mcp_least_privilege"))) {
-        const jdoc_pos *at = member_or(pos, "mcp_least_privilege");
+        const jdoc_pos *at = policy_member_or(pos, "mcp_least_privilege");
         if (get_bool(c, v, at, "requirements.mcp_least_privilege", &r->mcp_least_privilege) == 0)
-            set_origin(&r->mcp_least_privilege_origin, c->file, at);
+            policy_set_origin(&r->mcp_least_privilege_origin, c->file, at);
     }
 }
 
@@ -563,16 +490,16 @@ static void parse_doc(jdoc_ctx *c, const jdoc *doc, cb_policy *f)
     jdoc_check_keys(c, doc->root, doc->pos, "", keys);
     json_t *v;
     if ((v = json_object_get(doc->root, "$schema")) && !json_is_string(v))
-        jdoc_err(c, member_or(doc->pos, "$schema"), "$schema: must be a string");
+        jdoc_err(c, policy_member_or(doc->pos, "$schema"), "$schema: must be a string");
     if ((v = json_object_get(doc->root, "requirements")))
-        parse_requirements(c, v, member_or(doc->pos, "requirements"), &f->requirements);
+        parse_requirements(c, v, policy_member_or(doc->pos, "requirements"), &f->requirements);
     if ((v = json_object_get(doc->root, "monitoring")))
-        policy_monitoring_parse(c, v, member_or(doc->pos, "monitoring"), &f->monitoring);
+        policy_monitoring_parse(c, v, policy_member_or(doc->pos, "monitoring"), &f->monitoring);
     for (int sec = 0; sec < 2; sec++) {
         const char *sname = sec == 0 ? "credentials" : "clients";
         json_t *o = json_object_get(doc->root, sname);
         if (!o) continue;
-        const jdoc_pos *sp = member_or(doc->pos, sname);
+        const jdoc_pos *sp = policy_member_or(doc->pos, sname);
         if (!json_is_object(o)) { jdoc_err(c, sp, "%s: must be an object", sname); continue; }
         size_t n = json_object_size(o);
         if (sec == 0) f->credentials = cb_calloc(n ? n : 1, sizeof *f->credentials);
@@ -580,14 +507,14 @@ static void parse_doc(jdoc_ctx *c, const jdoc *doc, cb_policy *f)
         const char *k;
         json_t *it;
         json_object_foreach(o, k, it) {
-            const jdoc_pos *ip = member_or(sp, k);
+            const jdoc_pos *ip = policy_member_or(sp, k);
             if (sec == 0) parse_credential(c, k, it, ip, &f->credentials[f->ncredentials++]);
             else parse_client(c, k, it, ip, &f->clients[f->nclients++]);
         }
     }
     json_t *co = json_object_get(doc->root, "connections");
     if (co) {
-        const jdoc_pos *cp = member_or(doc->pos, "connections");
+        const jdoc_pos *cp = policy_member_or(doc->pos, "connections");
         if (!json_is_object(co)) {
             jdoc_err(c, cp, "connections: must be an object");
         } else {
@@ -595,7 +522,7 @@ static void parse_doc(jdoc_ctx *c, const jdoc *doc, cb_policy *f)
             f->connections = cb_calloc(n ? n : 1, sizeof *f->connections);
             const char *k;
             json_t *it;
-            json_object_foreach(co, k, it) policy_parse_connection(c, k, it, member_or(cp, k), &f->connections[f->nconnections++]);
+            json_object_foreach(co, k, it) policy_parse_connection(c, k, it, policy_member_or(cp, k), &f->connections[f->nconnections++]);
         }
     }
 }
@@ -773,7 +700,7 @@ int policy_load(const char *dir, cb_policy **out, cb_diags *diags, cb_error *e)
         free(text);
         free(full);
     }
-    strv_free(names, n);
+    policy_strv_free(names, n);
     if (bad) {
         policy_free(p);
         int rc = cb_diags_fail(d, before, e, CB_K_INVALID);

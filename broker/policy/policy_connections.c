@@ -1,73 +1,17 @@
 /* Policy sections for least privilege (issue 10): connections.NAME.query_identity and a
  * client's session_settings. Parsed with the same file:line:column diagnostics as policy.c. */
 #include "policy_connections.h"
+#include "policy_values.h"
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const jdoc_pos *member_or(const jdoc_pos *obj, const char *key)
-{
-    const jdoc_pos *m = jdoc_member(obj, key);
-    return m ? m : obj;
-}
-
-static void set_origin(policy_origin *o, const char *file, const jdoc_pos *at)
-{
-    o->file = cb_strdup(file);
-    o->line = at ? at->key_line : 0;
-    o->column = at ? at->key_col : 0;
-}
-
-static int get_int(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path, long long lo, long long hi, long long *out)
-{
-    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        jdoc_err(c, at, "%s: must be an integer %lld..%lld", path, lo, hi);
-        return -1;
-    }
-    *out = json_integer_value(v);
-    return 0;
-}
-
-/* A non-empty string of at most max bytes without control characters. */
-static const char *get_str(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path, size_t max)
-{
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max) {
-        jdoc_err(c, at, "%s: must be a string of 1..%zu characters", path, max);
-        return NULL;
-    }
-    const char *s = json_string_value(v);
-    for (size_t i = 0; i < json_string_length(v); i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-            jdoc_err(c, at, "%s: contains a control character", path);
-            return NULL;
-        }
-    return s;
-}
-
-static const char *get_name(jdoc_ctx *c, json_t *v, const jdoc_pos *at, const char *path)
-{
-    const char *s = get_str(c, v, at, path, 1024);
-    if (s && !policy_valid_name(s)) {
-        char q[80];
-        jdoc_quote(s, q);
-        jdoc_err(c, at, "%s: \"%s\" is not a valid name (1..%d of A-Z a-z 0-9 _ . -)", path, q, POLICY_NAME_MAX);
-        return NULL;
-    }
-    return s;
-}
-
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i]);
-    free(v);
-}
 
 void policy_connection_free(policy_connection *c)
 {
     free(c->name);
     if (c->query_identity) {
         free(c->query_identity->admin_connection);
-        strv_free(c->query_identity->member_of, c->query_identity->nmember_of);
+        policy_strv_free(c->query_identity->member_of, c->query_identity->nmember_of);
         free(c->query_identity);
     }
     free(c->origin.file);
@@ -113,11 +57,11 @@ void policy_parse_session_settings(jdoc_ctx *c, json_t *v, const jdoc_pos *at, c
     const char *k;
     json_t *it;
     json_object_foreach(v, k, it) {
-        const jdoc_pos *ip = member_or(at, k);
+        const jdoc_pos *ip = policy_member_or(at, k);
         char q[80];
         jdoc_quote(k, q);
         char *sub = cb_sprintf("%s.%s", path, q);
-        const char *val = get_str(c, it, ip, sub, 1024);
+        const char *val = policy_get_str(c, it, ip, sub, 1024);
         const char *why = val ? setting_template_error(val) : NULL;
         if (!valid_setting_name(k))
             jdoc_err(c, ip, "%s: not a custom setting name (lower-case prefix.name, e.g. app.current_user_id)", sub);
@@ -139,14 +83,14 @@ void policy_parse_connection(jdoc_ctx *c, const char *name, json_t *o, const jdo
     jdoc_quote(name, q);
     char *path = cb_sprintf("connections.%s", q);
     pc->name = cb_strdup(name);
-    set_origin(&pc->origin, c->file, pos);
+    policy_set_origin(&pc->origin, c->file, pos);
     if (!policy_valid_name(name))
         jdoc_err(c, pos, "%s: not a valid connection name (1..%d of A-Z a-z 0-9 _ . -)", path, POLICY_NAME_MAX);
     if (!json_is_object(o)) { jdoc_err(c, pos, "%s: must be an object", path); free(path); return; }
     jdoc_check_keys(c, o, pos, path, keys);
     json_t *qi = json_object_get(o, "query_identity");
     if (!qi) { free(path); return; }
-    const jdoc_pos *qp = member_or(pos, "query_identity");
+    const jdoc_pos *qp = policy_member_or(pos, "query_identity");
     char *qpath = cb_sprintf("%s.query_identity", path);
     if (!json_is_object(qi)) {
         jdoc_err(c, qp, "%s: must be an object", qpath);
@@ -163,15 +107,15 @@ void policy_parse_connection(jdoc_ctx *c, const char *name, json_t *o, const jdo
 #define SUBPATH(k) (free(sub), sub = cb_sprintf("%s.%s", qpath, k))
     if ((v = json_object_get(qi, "admin_connection"))) {
         SUBPATH("admin_connection");
-        const char *s = get_name(c, v, member_or(qp, "admin_connection"), sub);
-        if (s && !strcmp(s, name)) jdoc_err(c, member_or(qp, "admin_connection"), "%s: must differ from the connection itself", sub);
+        const char *s = policy_get_name(c, v, policy_member_or(qp, "admin_connection"), sub);
+        if (s && !strcmp(s, name)) jdoc_err(c, policy_member_or(qp, "admin_connection"), "%s: must differ from the connection itself", sub);
         else if (s) id->admin_connection = cb_strdup(s);
     } else {
         jdoc_err(c, qp, "%s: missing required key \"admin_connection\"", qpath);
     }
     if ((v = json_object_get(qi, "member_of"))) {
         SUBPATH("member_of");
-        const jdoc_pos *mp = member_or(qp, "member_of");
+        const jdoc_pos *mp = policy_member_or(qp, "member_of");
         if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 16) {
             jdoc_err(c, mp, "%s: must be an array of 1..16 role names", sub);
         } else {
@@ -180,7 +124,7 @@ void policy_parse_connection(jdoc_ctx *c, const char *name, json_t *o, const jdo
             id->member_of = cb_calloc(json_array_size(v), sizeof *id->member_of);
             json_array_foreach(v, i, it) {
                 const jdoc_pos *ip = jdoc_item(mp, i);
-                const char *s = get_name(c, it, ip ? ip : mp, sub);
+                const char *s = policy_get_name(c, it, ip ? ip : mp, sub);
                 if (s) id->member_of[id->nmember_of++] = cb_strdup(s);
             }
         }
@@ -189,11 +133,11 @@ void policy_parse_connection(jdoc_ctx *c, const char *name, json_t *o, const jdo
     }
     if ((v = json_object_get(qi, "ttl_s"))) {
         SUBPATH("ttl_s");
-        if (get_int(c, v, member_or(qp, "ttl_s"), sub, 60, 604800, &x) == 0) id->ttl_s = (int)x;
+        if (policy_get_int(c, v, policy_member_or(qp, "ttl_s"), sub, 60, 604800, &x) == 0) id->ttl_s = (int)x;
     }
     if ((v = json_object_get(qi, "connection_limit"))) {
         SUBPATH("connection_limit");
-        if (get_int(c, v, member_or(qp, "connection_limit"), sub, 1, 1000, &x) == 0) id->connection_limit = (int)x;
+        if (policy_get_int(c, v, policy_member_or(qp, "connection_limit"), sub, 1, 1000, &x) == 0) id->connection_limit = (int)x;
     }
 #undef SUBPATH
     free(sub);
