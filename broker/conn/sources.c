@@ -22,39 +22,38 @@ static void state_free(src_state *st)
 static void state_get(cb_store *s, const char *name, src_state *st)
 {
     memset(st, 0, sizeof *st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT ref, version, fetched_at, last_attempt, last_error FROM source_state WHERE name = ?",
-                           -1, &q, NULL) != SQLITE_OK)
+    sdb_stmt *q;
+    if (sdb_prepare(store_db(s), "SELECT ref, version, fetched_at, last_attempt, last_error FROM source_state WHERE name = ?", &q) != SDB_OK)
         return;
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW) {
+    sdb_bind_text(q, 1, name, -1);
+    if (sdb_step(q) == SDB_ROW) {
         st->found = 1;
-        st->ref = cb_strdup((const char *)sqlite3_column_text(q, 0));
-        st->version = cb_strdup((const char *)sqlite3_column_text(q, 1));
-        st->fetched_at = sqlite3_column_int64(q, 2);
-        st->last_attempt = sqlite3_column_int64(q, 3);
-        st->last_error = cb_strdup((const char *)sqlite3_column_text(q, 4));
+        st->ref = cb_strdup((const char *)sdb_column_text(q, 0));
+        st->version = cb_strdup((const char *)sdb_column_text(q, 1));
+        st->fetched_at = sdb_column_int64(q, 2);
+        st->last_attempt = sdb_column_int64(q, 3);
+        st->last_error = cb_strdup((const char *)sdb_column_text(q, 4));
     }
-    sqlite3_finalize(q);
+    sdb_finalize(q);
 }
 
 static void state_put(cb_store *s, const char *name, const char *ref, const char *version, int ok, const char *err)
 {
-    sqlite3_stmt *q;
+    sdb_stmt *q;
     const char *sql = ok
         ? "INSERT INTO source_state(name, ref, version, fetched_at, last_attempt, last_error) VALUES(?1,?2,?3,?4,?4,NULL)"
           " ON CONFLICT(name) DO UPDATE SET ref=excluded.ref, version=excluded.version, fetched_at=excluded.fetched_at,"
           " last_attempt=excluded.last_attempt, last_error=NULL"
         : "INSERT INTO source_state(name, ref, version, fetched_at, last_attempt, last_error) VALUES(?1,?2,NULL,NULL,?4,?5)"
           " ON CONFLICT(name) DO UPDATE SET last_attempt=excluded.last_attempt, last_error=excluded.last_error";
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &q, NULL) != SQLITE_OK) return;
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, ref, -1, SQLITE_STATIC);
-    if (version) sqlite3_bind_text(q, 3, version, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 4, cb_now());
-    if (err) sqlite3_bind_text(q, 5, err, -1, SQLITE_STATIC);
-    sqlite3_step(q);
-    sqlite3_finalize(q);
+    if (sdb_prepare(store_db(s), sql, &q) != SDB_OK) return;
+    sdb_bind_text(q, 1, name, -1);
+    sdb_bind_text(q, 2, ref, -1);
+    if (version) sdb_bind_text(q, 3, version, -1);
+    sdb_bind_int64(q, 4, cb_now());
+    if (err) sdb_bind_text(q, 5, err, -1);
+    sdb_step(q);
+    sdb_finalize(q);
 }
 
 int source_fetch(cb_store *s, const char *name, const char *ref, const char *engine, json_t *detail, cb_error *e)
@@ -101,11 +100,11 @@ void source_state_record(cb_store *s, const char *name, const char *ref, const c
 
 void source_state_forget(cb_store *s, const char *name)
 {
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(store_db(s), "DELETE FROM source_state WHERE name = ?", -1, &q, NULL) != SQLITE_OK) return;
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    sqlite3_step(q);
-    sqlite3_finalize(q);
+    sdb_stmt *q;
+    if (sdb_prepare(store_db(s), "DELETE FROM source_state WHERE name = ?", &q) != SDB_OK) return;
+    sdb_bind_text(q, 1, name, -1);
+    sdb_step(q);
+    sdb_finalize(q);
 }
 
 static void limits_for(const cb_config *cfg, const char *name, int *ttl, int *stale, const char **engine)
@@ -235,29 +234,28 @@ int sources_sync(cb_store *s, const cb_config *cfg, int force, json_t *report, c
 
 int sources_list(cb_store *s, const cb_config *cfg, json_t **out, cb_error *e)
 {
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT name, ref, version, fetched_at, last_attempt, last_error FROM source_state ORDER BY name",
-                           -1, &q, NULL) != SQLITE_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cache: %s", sqlite3_errmsg(store_db(s)));
+    sdb_stmt *q;
+    if (sdb_prepare(store_db(s), "SELECT name, ref, version, fetched_at, last_attempt, last_error FROM source_state ORDER BY name", &q) != SDB_OK)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cache: %s", sdb_errmsg(store_db(s)));
     json_t *arr = json_array();
     int64_t now = cb_now();
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(q, 0);
+    while (sdb_step(q) == SDB_ROW) {
+        const char *name = (const char *)sdb_column_text(q, 0);
         int ttl, maxstale;
         limits_for(cfg, name, &ttl, &maxstale, NULL);
-        int64_t fetched = sqlite3_column_int64(q, 3);
+        int64_t fetched = sdb_column_int64(q, 3);
         int64_t age = fetched ? now - fetched : -1;
-        const char *err = (const char *)sqlite3_column_text(q, 5);
+        const char *err = (const char *)sdb_column_text(q, 5);
         const char *state = age < 0 ? "failed" : age < ttl ? (err ? "stale" : "fresh") : age <= maxstale ? "stale" : "expired";
         char t[32] = "";
         if (fetched) cb_iso8601(fetched, t);
-        const char *ver = (const char *)sqlite3_column_text(q, 2);
+        const char *ver = (const char *)sdb_column_text(q, 2);
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:i,s:i,s:s,s:s?}", "name", name,
-                                             "ref", (const char *)sqlite3_column_text(q, 1), "version", ver,
+                                             "ref", (const char *)sdb_column_text(q, 1), "version", ver,
                                              "fetched_at", fetched ? t : NULL, "age_s", age >= 0 ? json_integer(age) : json_null(),
                                              "ttl_s", ttl, "max_staleness_s", maxstale, "state", state, "last_error", err));
     }
-    sqlite3_finalize(q);
+    sdb_finalize(q);
     *out = arr;
     return 0;
 }

@@ -56,55 +56,55 @@ static void add(json_t *out, const char *kind, const char *severity, const char 
                                          subject ? subject : "", "summary", msg, "evidence", evidence));
 }
 
-static const char *col(sqlite3_stmt *st, int i)
+static const char *col(sdb_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const unsigned char *t = sdb_column_text(st, i);
     return t ? (const char *)t : "";
 }
 
-static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st, cb_error *e)
+static int prep(sdb *db, const char *sql, sdb_stmt **st, cb_error *e)
 {
-    if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "monitor: %s", sqlite3_errmsg(db));
+    if (sdb_prepare(db, sql, st) != SDB_OK)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "monitor: %s", sdb_errmsg(db));
     return 0;
 }
 
 /* MCP tool calls (not authentication) are actions mcp.<tool> by actors mcp:<client>. */
 #define TOOL_CALL "actor LIKE 'mcp:%' AND action LIKE 'mcp.%' AND action <> 'mcp.authenticate'"
 
-static int rule_auth(sqlite3 *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
+static int rule_auth(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     if (prep(db, "SELECT COALESCE(json_extract(detail,'$.addr'),'unknown'), count(*), min(ts), max(ts),"
                  " count(DISTINCT json_extract(detail,'$.prefix')) FROM audit WHERE action = 'mcp.authenticate'"
                  " AND outcome = 'denied' AND ts >= ? GROUP BY 1 ORDER BY 2 DESC", &st, e))
         return CB_ERR;
-    sqlite3_bind_int64(st, 1, since);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        long long n = sqlite3_column_int64(st, 1);
+    sdb_bind_int64(st, 1, since);
+    while (sdb_step(st) == SDB_ROW) {
+        long long n = sdb_column_int64(st, 1);
         if (n < m->auth_failures) continue;
         add(out, "auth_failures", "high", col(st, 0),
             json_pack("{s:I,s:i,s:o,s:o,s:I}", "failures", (json_int_t)n, "threshold", m->auth_failures, "first",
-                      iso(sqlite3_column_int64(st, 2)), "last", iso(sqlite3_column_int64(st, 3)), "distinct_key_prefixes",
-                      (json_int_t)sqlite3_column_int64(st, 4)),
+                      iso(sdb_column_int64(st, 2)), "last", iso(sdb_column_int64(st, 3)), "distinct_key_prefixes",
+                      (json_int_t)sdb_column_int64(st, 4)),
             "%lld failed authentications from %s (threshold %d)", n, col(st, 0), m->auth_failures);
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return 0;
 }
 
-static int rule_rate(sqlite3 *db, const policy_monitoring *m, int64_t now, json_t *out, cb_error *e)
+static int rule_rate(sdb *db, const policy_monitoring *m, int64_t now, json_t *out, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     /* per client: calls in the last hour, calls in the baseline before it, first call seen */
     if (prep(db, "SELECT actor, sum(ts > ?1), sum(ts <= ?1 AND ts > ?2), min(ts) FROM audit WHERE " TOOL_CALL
                  " AND ts > ?2 GROUP BY actor", &st, e))
         return CB_ERR;
-    sqlite3_bind_int64(st, 1, now - RECENT_S);
-    sqlite3_bind_int64(st, 2, now - RECENT_S - BASELINE_S);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        long long recent = sqlite3_column_int64(st, 1), before = sqlite3_column_int64(st, 2);
-        int64_t first = sqlite3_column_int64(st, 3);
+    sdb_bind_int64(st, 1, now - RECENT_S);
+    sdb_bind_int64(st, 2, now - RECENT_S - BASELINE_S);
+    while (sdb_step(st) == SDB_ROW) {
+        long long recent = sdb_column_int64(st, 1), before = sdb_column_int64(st, 2);
+        int64_t first = sdb_column_int64(st, 3);
         double hours = (double)(now - RECENT_S - first) / 3600.0;
         if (recent < m->rate_min_calls || hours < 1.0) continue; /* no baseline yet: nothing to compare */
         double base = (double)before / hours;
@@ -114,34 +114,34 @@ static int rule_rate(sqlite3 *db, const policy_monitoring *m, int64_t now, json_
                       "baseline_hours", hours, "factor", m->rate_factor),
             "client %s made %lld calls in the last hour, %.1f per hour before", col(st, 0) + 4, recent, base);
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return 0;
 }
 
-static int rule_export(sqlite3 *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
+static int rule_export(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     if (prep(db, "SELECT actor, sum(COALESCE(json_extract(detail,'$.rows'),0)), sum(COALESCE(json_extract(detail,'$.bytes'),0)),"
                  " count(*), max(COALESCE(json_extract(detail,'$.rows'),0)) FROM audit WHERE action IN"
                  " ('mcp.query_readonly','mcp.query_execute') AND outcome = 'ok' AND ts >= ? GROUP BY actor", &st, e))
         return CB_ERR;
-    sqlite3_bind_int64(st, 1, since);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        long long rows = sqlite3_column_int64(st, 1), bytes = sqlite3_column_int64(st, 2);
+    sdb_bind_int64(st, 1, since);
+    while (sdb_step(st) == SDB_ROW) {
+        long long rows = sdb_column_int64(st, 1), bytes = sdb_column_int64(st, 2);
         if (rows < m->export_rows && bytes < m->export_bytes) continue;
         add(out, "large_export", "medium", col(st, 0) + 4,
             json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rows", (json_int_t)rows, "bytes", (json_int_t)bytes, "queries",
-                      (json_int_t)sqlite3_column_int64(st, 3), "largest_query_rows", (json_int_t)sqlite3_column_int64(st, 4),
+                      (json_int_t)sdb_column_int64(st, 3), "largest_query_rows", (json_int_t)sdb_column_int64(st, 4),
                       "threshold_rows", (json_int_t)m->export_rows, "threshold_bytes", (json_int_t)m->export_bytes),
             "client %s read %lld rows (%lld bytes) in the window", col(st, 0) + 4, rows, bytes);
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return 0;
 }
 
-static int rule_new_address(sqlite3 *db, int64_t since, json_t *out, cb_error *e)
+static int rule_new_address(sdb *db, int64_t since, json_t *out, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     /* an address a client first used in the window, after calls from other addresses */
     if (prep(db, "WITH calls AS (SELECT actor, json_extract(detail,'$.addr') AS addr, ts FROM audit WHERE " TOOL_CALL
                  " AND json_extract(detail,'$.addr') IS NOT NULL),"
@@ -149,22 +149,22 @@ static int rule_new_address(sqlite3 *db, int64_t since, json_t *out, cb_error *e
                  " SELECT actor, addr, first, n FROM firsts f WHERE first >= ?1"
                  " AND EXISTS (SELECT 1 FROM calls p WHERE p.actor = f.actor AND p.ts < f.first)", &st, e))
         return CB_ERR;
-    sqlite3_bind_int64(st, 1, since);
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    sdb_bind_int64(st, 1, since);
+    while (sdb_step(st) == SDB_ROW) {
         char *subj = cb_sprintf("%s@%s", col(st, 0) + 4, col(st, 1));
         add(out, "new_address", "medium", subj,
             json_pack("{s:s,s:s,s:o,s:I}", "client", col(st, 0) + 4, "address", col(st, 1), "first_seen",
-                      iso(sqlite3_column_int64(st, 2)), "calls", (json_int_t)sqlite3_column_int64(st, 3)),
+                      iso(sdb_column_int64(st, 2)), "calls", (json_int_t)sdb_column_int64(st, 3)),
             "client %s seen from a new address %s", col(st, 0) + 4, col(st, 1));
         free(subj);
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return 0;
 }
 
-static int rule_statements(sqlite3 *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
+static int rule_statements(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
 #define MSG "lower(COALESCE(json_extract(detail,'$.message'),''))"
     if (prep(db, "SELECT actor, sum(outcome = 'error' AND (" MSG " LIKE '%statement timeout%' OR " MSG
                  " LIKE '%canceling statement%' OR " MSG " LIKE '%timed out%')),"
@@ -172,9 +172,9 @@ static int rule_statements(sqlite3 *db, const policy_monitoring *m, int64_t sinc
                  " FROM audit WHERE " TOOL_CALL " AND ts >= ? GROUP BY actor", &st, e))
         return CB_ERR;
 #undef MSG
-    sqlite3_bind_int64(st, 1, since);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        long long to = sqlite3_column_int64(st, 1), den = sqlite3_column_int64(st, 2);
+    sdb_bind_int64(st, 1, since);
+    while (sdb_step(st) == SDB_ROW) {
+        long long to = sdb_column_int64(st, 1), den = sdb_column_int64(st, 2);
         if (to >= m->statement_timeouts)
             add(out, "statement_timeout", "medium", col(st, 0) + 4,
                 json_pack("{s:I,s:i}", "timeouts", (json_int_t)to, "threshold", m->statement_timeouts),
@@ -182,10 +182,10 @@ static int rule_statements(sqlite3 *db, const policy_monitoring *m, int64_t sinc
         if (den >= m->denied_statements)
             add(out, "statement_denied", "medium", col(st, 0) + 4,
                 json_pack("{s:I,s:i,s:o}", "denied", (json_int_t)den, "threshold", m->denied_statements, "last",
-                          iso(sqlite3_column_int64(st, 3))),
+                          iso(sdb_column_int64(st, 3))),
                 "client %s had %lld calls or statements refused (policy or read-only guard)", col(st, 0) + 4, den);
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return 0;
 }
 
@@ -226,7 +226,7 @@ int monitor_analyze(cb_store *s, const cb_policy *p, int64_t now, int64_t window
     memset(&defaults, 0, sizeof defaults);
     policy_monitoring_defaults(&defaults);
     const policy_monitoring *m = p ? &p->monitoring : &defaults;
-    sqlite3 *db = store_db(s);
+    sdb *db = store_db(s);
     json_t *out = json_array();
     int64_t since = now - window_s;
     int rc = rule_auth(db, m, since, out, e);

@@ -150,49 +150,49 @@ static void jrow_free(jrow *j)
     memset(j, 0, sizeof *j);
 }
 
-static char *coltext(sqlite3_stmt *st, int i)
+static char *coltext(sdb_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const unsigned char *t = sdb_column_text(st, i);
     return t ? cb_strdup((const char *)t) : NULL;
 }
 
 static int sql_fail(cb_store *s, cb_error *e, const char *what)
 {
-    int ec = sqlite3_errcode(store_db(s));
-    return cb_fail(e, CB_ERR, ec == SQLITE_BUSY ? CB_K_CONFLICT : CB_K_INTERNAL, "%s: %s", what, sqlite3_errmsg(store_db(s)));
+    int ec = sdb_errcode(store_db(s));
+    return cb_fail(e, CB_ERR, ec == SDB_BUSY ? CB_K_CONFLICT : CB_K_INTERNAL, "%s: %s", what, sdb_errmsg(store_db(s)));
 }
 
 static int journal_get(cb_store *s, const char *cred, jrow *j, cb_error *e)
 {
     memset(j, 0, sizeof *j);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s),
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s),
                            "SELECT id, step, strategy, target_user, connection, pending_version, owner_pid, owner_host,"
-                           " updated_at FROM rotation_journal WHERE credential = ?", -1, &st, NULL) != SQLITE_OK)
+                           " updated_at FROM rotation_journal WHERE credential = ?", &st) != SDB_OK)
         return sql_fail(s, e, "journal");
-    sqlite3_bind_text(st, 1, cred, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
+    sdb_bind_text(st, 1, cred, -1);
+    int r = sdb_step(st);
+    if (r == SDB_ROW) {
         j->found = 1;
         j->id = coltext(st, 0); j->step = coltext(st, 1); j->strategy = coltext(st, 2); j->target = coltext(st, 3);
         j->connection = coltext(st, 4); j->pending_version = coltext(st, 5);
-        j->owner_pid = (long)sqlite3_column_int64(st, 6); j->owner_host = coltext(st, 7);
-        j->updated_at = sqlite3_column_int64(st, 8);
+        j->owner_pid = (long)sdb_column_int64(st, 6); j->owner_host = coltext(st, 7);
+        j->updated_at = sdb_column_int64(st, 8);
     }
-    sqlite3_finalize(st);
-    if (r != SQLITE_ROW && r != SQLITE_DONE) return sql_fail(s, e, "journal");
+    sdb_finalize(st);
+    if (r != SDB_ROW && r != SDB_DONE) return sql_fail(s, e, "journal");
     return 0;
 }
 
 static int exec_bind(cb_store *s, const char *sql, const char *const *vals, int n, cb_error *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) return sql_fail(s, e, "journal");
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s), sql, &st) != SDB_OK) return sql_fail(s, e, "journal");
     for (int i = 0; i < n; i++)
-        if (vals[i]) sqlite3_bind_text(st, i + 1, vals[i], -1, SQLITE_TRANSIENT);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : sql_fail(s, e, "journal");
+        if (vals[i]) sdb_bind_text(st, i + 1, vals[i], -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    return r == SDB_DONE ? 0 : sql_fail(s, e, "journal");
 }
 
 static int journal_set_step(rot *r, int step, const char *version, cb_error *e)
@@ -640,12 +640,12 @@ static int claim(rot *r, const char *credential, const pw_policy *pw, cb_error *
         }
         if (r->o->scheduled) {
             /* due when the tick looked; a success recorded since means another broker did it */
-            sqlite3_stmt *st;
+            sdb_stmt *st;
             int64_t last = 0;
-            if (sqlite3_prepare_v2(store_db(r->s), "SELECT last_success FROM schedule_state WHERE credential = ?", -1, &st, NULL) == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, credential, -1, SQLITE_STATIC);
-                if (sqlite3_step(st) == SQLITE_ROW) last = sqlite3_column_int64(st, 0);
-                sqlite3_finalize(st);
+            if (sdb_prepare(store_db(r->s), "SELECT last_success FROM schedule_state WHERE credential = ?", &st) == SDB_OK) {
+                sdb_bind_text(st, 1, credential, -1);
+                if (sdb_step(st) == SDB_ROW) last = sdb_column_int64(st, 0);
+                sdb_finalize(st);
             }
             if (last > r->o->due_base) {
                 store_rollback(r->s);

@@ -16,25 +16,24 @@ int rotation_journal_discard(cb_store *s, const cb_policy *p, const char *creden
         return cb_fail(e, CB_EUSAGE, CB_K_CONFLICT,
                        "credential '%s' is still in the policy files: finish its rotation with 'credbroker rotate "
                        "--resume %s' (or remove it from the policy first)", credential, credential);
-    sqlite3 *db = store_db(s);
+    sdb *db = store_db(s);
     int rc = store_begin(s, e);
     if (rc) return rc;
-    sqlite3_stmt *st = NULL;
+    sdb_stmt *st = NULL;
     char step[32] = "", user[130] = "", owner[256] = "";
     long long pid = 0;
     int found = 0;
-    if (sqlite3_prepare_v2(db, "SELECT step, target_user, owner_pid, owner_host FROM rotation_journal WHERE credential = ?1",
-                           -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, credential, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
+    if (sdb_prepare(db, "SELECT step, target_user, owner_pid, owner_host FROM rotation_journal WHERE credential = ?1", &st) == SDB_OK) {
+        sdb_bind_text(st, 1, credential, -1);
+        if (sdb_step(st) == SDB_ROW) {
             found = 1;
-            snprintf(step, sizeof step, "%s", (const char *)sqlite3_column_text(st, 0) ?: "");
-            snprintf(user, sizeof user, "%s", (const char *)sqlite3_column_text(st, 1) ?: "");
-            pid = sqlite3_column_int64(st, 2);
-            snprintf(owner, sizeof owner, "%s", (const char *)sqlite3_column_text(st, 3) ?: "");
+            snprintf(step, sizeof step, "%s", (const char *)sdb_column_text(st, 0) ?: "");
+            snprintf(user, sizeof user, "%s", (const char *)sdb_column_text(st, 1) ?: "");
+            pid = sdb_column_int64(st, 2);
+            snprintf(owner, sizeof owner, "%s", (const char *)sdb_column_text(st, 3) ?: "");
         }
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     if (!found) {
         store_rollback(s);
         return cb_fail(e, CB_EUSAGE, CB_K_NOTFOUND, "no journal row for '%s' (see credbroker rotate --journal)", credential);
@@ -50,11 +49,11 @@ int rotation_journal_discard(cb_store *s, const cb_policy *p, const char *creden
     rc = store_secret_delete(s, "pending", credential, e);
     if (rc && e->kind == CB_K_NOTFOUND) { memset(e, 0, sizeof *e); rc = 0; }
     if (!rc) {
-        sqlite3_stmt *d = NULL;
-        if (sqlite3_prepare_v2(db, "DELETE FROM rotation_journal WHERE credential = ?1", -1, &d, NULL) != SQLITE_OK ||
-            sqlite3_bind_text(d, 1, credential, -1, SQLITE_STATIC) != SQLITE_OK || sqlite3_step(d) != SQLITE_DONE)
-            rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot delete the journal row: %s", sqlite3_errmsg(db));
-        sqlite3_finalize(d);
+        sdb_stmt *d = NULL;
+        if (sdb_prepare(db, "DELETE FROM rotation_journal WHERE credential = ?1", &d) != SDB_OK ||
+            sdb_bind_text(d, 1, credential, -1) != SDB_OK || sdb_step(d) != SDB_DONE)
+            rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot delete the journal row: %s", sdb_errmsg(db));
+        sdb_finalize(d);
     }
     if (!rc) {
         json_t *detail = json_pack("{s:s,s:s,s:s}", "step", step, "user", user, "reason", "not in the policy files");

@@ -52,25 +52,24 @@ int rotation_resume_idle(cb_store *s, const cb_policy *p, const cb_config *cfg, 
 int rotation_journal_list(cb_store *s, json_t **out, cb_error *e)
 {
     *out = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s),
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s),
                            "SELECT credential, id, step, strategy, target_user, connection, pending_version, started_at,"
-                           " updated_at, owner_pid, owner_host, error FROM rotation_journal ORDER BY credential",
-                           -1, &st, NULL) != SQLITE_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "journal: %s", sqlite3_errmsg(store_db(s)));
+                           " updated_at, owner_pid, owner_host, error FROM rotation_journal ORDER BY credential", &st) != SDB_OK)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "journal: %s", sdb_errmsg(store_db(s)));
     json_t *arr = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (sdb_step(st) == SDB_ROW) {
         char t1[32], t2[32];
-        cb_iso8601(sqlite3_column_int64(st, 7), t1);
-        cb_iso8601(sqlite3_column_int64(st, 8), t2);
+        cb_iso8601(sdb_column_int64(st, 7), t1);
+        cb_iso8601(sdb_column_int64(st, 8), t2);
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:I,s:s?,s:s?}",
-            "credential", sqlite3_column_text(st, 0), "id", sqlite3_column_text(st, 1), "step", sqlite3_column_text(st, 2),
-            "strategy", sqlite3_column_text(st, 3), "user", sqlite3_column_text(st, 4), "connection", sqlite3_column_text(st, 5),
-            "pending_version", sqlite3_column_text(st, 6), "started_at", t1, "updated_at", t2,
-            "owner_pid", (json_int_t)sqlite3_column_int64(st, 9), "owner_host", sqlite3_column_text(st, 10),
-            "error", sqlite3_column_text(st, 11)));
+            "credential", sdb_column_text(st, 0), "id", sdb_column_text(st, 1), "step", sdb_column_text(st, 2),
+            "strategy", sdb_column_text(st, 3), "user", sdb_column_text(st, 4), "connection", sdb_column_text(st, 5),
+            "pending_version", sdb_column_text(st, 6), "started_at", t1, "updated_at", t2,
+            "owner_pid", (json_int_t)sdb_column_int64(st, 9), "owner_host", sdb_column_text(st, 10),
+            "error", sdb_column_text(st, 11)));
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     *out = arr;
     return 0;
 }

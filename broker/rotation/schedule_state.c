@@ -10,53 +10,52 @@ void schedule_state_free(schedule_state *st) { free(st->schedule); free(st->last
 
 static int serr(cb_store *s, cb_error *e)
 {
-    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "schedule state: %s", sqlite3_errmsg(store_db(s)));
+    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "schedule state: %s", sdb_errmsg(store_db(s)));
 }
 
 int schedule_state_get(cb_store *s, const char *cred, schedule_state *st, cb_error *e)
 {
     memset(st, 0, sizeof *st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT schedule, first_seen, last_success, last_run, last_result, next_run"
-                                        " FROM schedule_state WHERE credential = ?", -1, &q, NULL) != SQLITE_OK)
+    sdb_stmt *q;
+    if (sdb_prepare(store_db(s), "SELECT schedule, first_seen, last_success, last_run, last_result, next_run"
+                                        " FROM schedule_state WHERE credential = ?", &q) != SDB_OK)
         return serr(s, e);
-    sqlite3_bind_text(q, 1, cred, -1, SQLITE_STATIC);
-    int r = sqlite3_step(q);
-    if (r == SQLITE_ROW) {
+    sdb_bind_text(q, 1, cred, -1);
+    int r = sdb_step(q);
+    if (r == SDB_ROW) {
         st->found = 1;
-        const unsigned char *t = sqlite3_column_text(q, 0);
+        const unsigned char *t = sdb_column_text(q, 0);
         st->schedule = t ? cb_strdup((const char *)t) : NULL;
-        st->first_seen = sqlite3_column_int64(q, 1);
-        st->last_success = sqlite3_column_int64(q, 2);
-        st->last_run = sqlite3_column_int64(q, 3);
-        t = sqlite3_column_text(q, 4);
+        st->first_seen = sdb_column_int64(q, 1);
+        st->last_success = sdb_column_int64(q, 2);
+        st->last_run = sdb_column_int64(q, 3);
+        t = sdb_column_text(q, 4);
         st->last_result = t ? cb_strdup((const char *)t) : NULL;
-        st->next_run = sqlite3_column_int64(q, 5);
+        st->next_run = sdb_column_int64(q, 5);
     }
-    sqlite3_finalize(q);
-    return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : serr(s, e);
+    sdb_finalize(q);
+    return r == SDB_ROW || r == SDB_DONE ? 0 : serr(s, e);
 }
 
 int schedule_state_put(cb_store *s, const char *cred, const schedule_state *st, cb_error *e)
 {
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(store_db(s),
+    sdb_stmt *q;
+    if (sdb_prepare(store_db(s),
                            "INSERT INTO schedule_state(credential, schedule, first_seen, last_success, last_run, last_result, next_run)"
                            " VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(credential) DO UPDATE SET schedule=excluded.schedule,"
                            " first_seen=excluded.first_seen, last_success=excluded.last_success, last_run=excluded.last_run,"
-                           " last_result=excluded.last_result, next_run=excluded.next_run",
-                           -1, &q, NULL) != SQLITE_OK)
+                           " last_result=excluded.last_result, next_run=excluded.next_run", &q) != SDB_OK)
         return serr(s, e);
-    sqlite3_bind_text(q, 1, cred, -1, SQLITE_STATIC);
-    if (st->schedule) sqlite3_bind_text(q, 2, st->schedule, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, st->first_seen);
-    if (st->last_success) sqlite3_bind_int64(q, 4, st->last_success);
-    if (st->last_run) sqlite3_bind_int64(q, 5, st->last_run);
-    if (st->last_result) sqlite3_bind_text(q, 6, st->last_result, -1, SQLITE_STATIC);
-    if (st->next_run) sqlite3_bind_int64(q, 7, st->next_run);
-    int r = sqlite3_step(q);
-    sqlite3_finalize(q);
-    return r == SQLITE_DONE ? 0 : serr(s, e);
+    sdb_bind_text(q, 1, cred, -1);
+    if (st->schedule) sdb_bind_text(q, 2, st->schedule, -1);
+    sdb_bind_int64(q, 3, st->first_seen);
+    if (st->last_success) sdb_bind_int64(q, 4, st->last_success);
+    if (st->last_run) sdb_bind_int64(q, 5, st->last_run);
+    if (st->last_result) sdb_bind_text(q, 6, st->last_result, -1);
+    if (st->next_run) sdb_bind_int64(q, 7, st->next_run);
+    int r = sdb_step(q);
+    sdb_finalize(q);
+    return r == SDB_DONE ? 0 : serr(s, e);
 }
 
 int schedule_compute(const policy_credential *c, const schedule_state *st, int64_t now, int64_t *next, cb_error *e)

@@ -29,38 +29,38 @@ int apikey_attr_parse(const char *arg, json_t *attrs, cb_error *e)
 int apikey_set_attrs(cb_store *s, const char *name, json_t *attrs, cb_error *e)
 {
     char *txt = json_dumps(attrs, JSON_COMPACT | JSON_SORT_KEYS);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "UPDATE api_keys SET attrs = ?2 WHERE name = ?1", -1, &st, NULL) != SQLITE_OK) {
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "UPDATE api_keys SET attrs = ?2 WHERE name = ?1", &st) != SDB_OK) {
         free(txt);
         return store_i_sqlerr(s, e, "api key");
     }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, txt, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sdb_bind_text(st, 1, name, -1);
+    sdb_bind_text(st, 2, txt, -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
     free(txt);
-    if (r != SQLITE_DONE) return store_i_sqlerr(s, e, "api key");
-    if (sqlite3_changes(s->db) == 0) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no API key '%s'", name);
+    if (r != SDB_DONE) return store_i_sqlerr(s, e, "api key");
+    if (sdb_changes(s->db) == 0) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no API key '%s'", name);
     return 0;
 }
 
 int apikey_get_attrs(cb_store *s, const char *name, json_t **out, cb_error *e)
 {
     *out = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT attrs FROM api_keys WHERE name = ?1", -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "SELECT attrs FROM api_keys WHERE name = ?1", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "api key");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st), rc = 0;
-    if (r == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
+    sdb_bind_text(st, 1, name, -1);
+    int r = sdb_step(st), rc = 0;
+    if (r == SDB_ROW) {
+        const char *t = (const char *)sdb_column_text(st, 0);
         json_t *o = t ? json_loads(t, 0, NULL) : NULL;
         *out = json_is_object(o) ? o : (json_decref(o), json_object());
-    } else if (r == SQLITE_DONE) {
+    } else if (r == SDB_DONE) {
         rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no API key '%s'", name);
     } else {
         rc = store_i_sqlerr(s, e, "api key");
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return rc;
 }

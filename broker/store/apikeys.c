@@ -9,7 +9,7 @@
 
 static int sqlfail(cb_store *s, cb_error *e, const char *what)
 {
-    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sqlite3_errmsg(store_db(s)));
+    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sdb_errmsg(store_db(s)));
 }
 
 /* The HMAC key; created (sealed) on first use when create is set. */
@@ -79,23 +79,22 @@ int apikey_create(cb_store *s, const char *name, const char *policy, char **toke
     char *tok = cb_sprintf("%s%s_%s", APIKEY_TOKEN_PREFIX, ph, rb);
     cb_free_secret(rb);
     cb_hmac_sha256(key, sizeof key, tok, strlen(tok), mac);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(store_db(s), "INSERT INTO api_keys (name, policy, hash, prefix, created_at) VALUES (?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK) {
+    sdb_stmt *st = NULL;
+    if (sdb_prepare(store_db(s), "INSERT INTO api_keys (name, policy, hash, prefix, created_at) VALUES (?,?,?,?,?)", &st) != SDB_OK) {
         rc = sqlfail(s, e, "cannot store the API key");
     } else {
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, policy, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 3, mac, sizeof mac, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, ph, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, cb_now());
-        int sr = sqlite3_step(st);
-        if (sr == SQLITE_CONSTRAINT)
+        sdb_bind_text(st, 1, name, -1);
+        sdb_bind_text(st, 2, policy, -1);
+        sdb_bind_blob(st, 3, mac, sizeof mac);
+        sdb_bind_text(st, 4, ph, -1);
+        sdb_bind_int64(st, 5, cb_now());
+        int sr = sdb_step(st);
+        if (sr == SDB_CONSTRAINT)
             rc = cb_fail(e, CB_ERR, CB_K_CONFLICT, "an API key named '%s' already exists", name);
-        else if (sr != SQLITE_DONE)
+        else if (sr != SDB_DONE)
             rc = sqlfail(s, e, "cannot store the API key");
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     free(ph);
     if (!rc) rc = store_commit(s, e);
     else store_rollback(s);
@@ -113,66 +112,64 @@ fail:
     return rc ? rc : CB_ERR;
 }
 
-static json_t *ts_or_null(sqlite3_stmt *st, int col)
+static json_t *ts_or_null(sdb_stmt *st, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL) return json_null();
+    if (sdb_column_type(st, col) == SDB_NULL) return json_null();
     char t[32];
-    cb_iso8601(sqlite3_column_int64(st, col), t);
+    cb_iso8601(sdb_column_int64(st, col), t);
     return json_string(t);
 }
 
 int apikey_list(cb_store *s, json_t **out, cb_error *e)
 {
     *out = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT name, policy, prefix, created_at, last_used, revoked_at FROM api_keys ORDER BY name",
-                           -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s), "SELECT name, policy, prefix, created_at, last_used, revoked_at FROM api_keys ORDER BY name", &st) != SDB_OK)
         return sqlfail(s, e, "cannot list API keys");
     json_t *a = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const char *pre = (const char *)sqlite3_column_text(st, 2);
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s?,s:o,s:o,s:o}", "name", (const char *)sqlite3_column_text(st, 0),
-                                           "policy", (const char *)sqlite3_column_text(st, 1), "prefix", pre,
+    while (sdb_step(st) == SDB_ROW) {
+        const char *pre = (const char *)sdb_column_text(st, 2);
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s?,s:o,s:o,s:o}", "name", (const char *)sdb_column_text(st, 0),
+                                           "policy", (const char *)sdb_column_text(st, 1), "prefix", pre,
                                            "created_at", ts_or_null(st, 3), "last_used", ts_or_null(st, 4),
                                            "revoked_at", ts_or_null(st, 5)));
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     *out = a;
     return 0;
 }
 
 int apikey_revoke(cb_store *s, const char *name, cb_error *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT revoked_at FROM api_keys WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s), "SELECT revoked_at FROM api_keys WHERE name = ?", &st) != SDB_OK)
         return sqlfail(s, e, "cannot revoke");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    int revoked = r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
-    sqlite3_finalize(st);
-    if (r != SQLITE_ROW) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no API key named '%s'", name);
+    sdb_bind_text(st, 1, name, -1);
+    int r = sdb_step(st);
+    int revoked = r == SDB_ROW && sdb_column_type(st, 0) != SDB_NULL;
+    sdb_finalize(st);
+    if (r != SDB_ROW) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no API key named '%s'", name);
     if (revoked) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "API key '%s' is already revoked", name);
-    if (sqlite3_prepare_v2(store_db(s), "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", -1,
-                           &st, NULL) != SQLITE_OK)
+    if (sdb_prepare(store_db(s), "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", &st) != SDB_OK)
         return sqlfail(s, e, "cannot revoke");
-    sqlite3_bind_int64(st, 1, cb_now());
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : sqlfail(s, e, "cannot revoke");
+    sdb_bind_int64(st, 1, cb_now());
+    sdb_bind_text(st, 2, name, -1);
+    r = sdb_step(st);
+    sdb_finalize(st);
+    return r == SDB_DONE ? 0 : sqlfail(s, e, "cannot revoke");
 }
 
 int apikey_revoke_all(cb_store *s, int *count, cb_error *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), "UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL", -1, &st, NULL) !=
-        SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s), "UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL", &st) !=
+        SDB_OK)
         return sqlfail(s, e, "cannot revoke");
-    sqlite3_bind_int64(st, 1, cb_now());
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return sqlfail(s, e, "cannot revoke");
-    if (count) *count = sqlite3_changes(store_db(s));
+    sdb_bind_int64(st, 1, cb_now());
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    if (r != SDB_DONE) return sqlfail(s, e, "cannot revoke");
+    if (count) *count = sdb_changes(store_db(s));
     return 0;
 }
 
@@ -186,63 +183,61 @@ int apikey_verify(cb_store *s, const char *token, char **name, char **policy, cb
     cb_hmac_sha256(key, sizeof key, token, strlen(token), mac);
     cb_wipe(key, sizeof key);
     if (apikey_token_prefix(token, pre)) return cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT name, policy, hash, revoked_at, last_used FROM api_keys WHERE prefix = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s), "SELECT name, policy, hash, revoked_at, last_used FROM api_keys WHERE prefix = ?", &st) != SDB_OK)
         return sqlfail(s, e, "cannot check the API key");
-    sqlite3_bind_text(st, 1, pre, -1, SQLITE_STATIC);
+    sdb_bind_text(st, 1, pre, -1);
     int found = 0;
     int64_t last = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const void *h = sqlite3_column_blob(st, 2);
-        int hl = sqlite3_column_bytes(st, 2);
+    while (sdb_step(st) == SDB_ROW) {
+        const void *h = sdb_column_blob(st, 2);
+        int hl = sdb_column_bytes(st, 2);
         if (hl != 32 || !cb_ct_equal(h, mac, 32)) continue;
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL) break; /* revoked */
-        *name = cb_strdup((const char *)sqlite3_column_text(st, 0));
-        *policy = cb_strdup((const char *)sqlite3_column_text(st, 1));
-        last = sqlite3_column_int64(st, 4);
+        if (sdb_column_type(st, 3) != SDB_NULL) break; /* revoked */
+        *name = cb_strdup((const char *)sdb_column_text(st, 0));
+        *policy = cb_strdup((const char *)sdb_column_text(st, 1));
+        last = sdb_column_int64(st, 4);
         found = 1;
         break;
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     if (!found) return cb_fail(e, CB_ERR, CB_K_DENIED, "invalid API key");
     int64_t now = cb_now();
     if (now - last >= LAST_USED_EVERY_S &&
-        sqlite3_prepare_v2(store_db(s), "UPDATE api_keys SET last_used = ? WHERE name = ?", -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_text(st, 2, *name, -1, SQLITE_STATIC);
-        sqlite3_step(st); /* best effort: a busy store must not refuse a valid key */
-        sqlite3_finalize(st);
+        sdb_prepare(store_db(s), "UPDATE api_keys SET last_used = ? WHERE name = ?", &st) == SDB_OK) {
+        sdb_bind_int64(st, 1, now);
+        sdb_bind_text(st, 2, *name, -1);
+        sdb_step(st); /* best effort: a busy store must not refuse a valid key */
+        sdb_finalize(st);
     }
     return 0;
 }
 
 int apikey_hmac_key_get(cb_store *s, uint8_t out[32], cb_error *e) { return hmac_key(s, 0, out, e); }
 
-int apikey_lookup_mac(sqlite3 *db, const char *prefix, const uint8_t mac[32], char **name, char **policy,
+int apikey_lookup_mac(sdb *db, const char *prefix, const uint8_t mac[32], char **name, char **policy,
                       int64_t *last_used)
 {
     *name = *policy = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT name, policy, hash, revoked_at, last_used FROM api_keys WHERE prefix = ?", -1, &st,
-                           NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(db, "SELECT name, policy, hash, revoked_at, last_used FROM api_keys WHERE prefix = ?", &st) != SDB_OK)
         return -1;
-    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    sdb_bind_text(st, 1, prefix, -1);
     int r = -1;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        const void *h = sqlite3_column_blob(st, 2);
-        if (sqlite3_column_bytes(st, 2) != 32 || !cb_ct_equal(h, mac, 32)) continue;
-        if (sqlite3_column_type(st, 3) != SQLITE_NULL) {
+    while (sdb_step(st) == SDB_ROW) {
+        const void *h = sdb_column_blob(st, 2);
+        if (sdb_column_bytes(st, 2) != 32 || !cb_ct_equal(h, mac, 32)) continue;
+        if (sdb_column_type(st, 3) != SDB_NULL) {
             r = 1;
             break;
         }
-        *name = cb_strdup((const char *)sqlite3_column_text(st, 0));
-        *policy = cb_strdup((const char *)sqlite3_column_text(st, 1));
-        if (last_used) *last_used = sqlite3_column_int64(st, 4);
+        *name = cb_strdup((const char *)sdb_column_text(st, 0));
+        *policy = cb_strdup((const char *)sdb_column_text(st, 1));
+        if (last_used) *last_used = sdb_column_int64(st, 4);
         r = 0;
         break;
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return r;
 }
 
@@ -253,23 +248,23 @@ int apikey_matches_any(cb_store *s, const char *token, char **name)
     if (hmac_key(s, 0, key, NULL)) return 0; /* no key was ever created */
     cb_hmac_sha256(key, sizeof key, token, strlen(token), mac);
     cb_wipe(key, sizeof key);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT name, hash FROM api_keys", -1, &st, NULL) != SQLITE_OK) return 0;
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s), "SELECT name, hash FROM api_keys", &st) != SDB_OK) return 0;
     int found = 0;
-    while (!found && sqlite3_step(st) == SQLITE_ROW)
-        if (sqlite3_column_bytes(st, 1) == 32 && cb_ct_equal(sqlite3_column_blob(st, 1), mac, 32)) {
-            *name = cb_strdup((const char *)sqlite3_column_text(st, 0));
+    while (!found && sdb_step(st) == SDB_ROW)
+        if (sdb_column_bytes(st, 1) == 32 && cb_ct_equal(sdb_column_blob(st, 1), mac, 32)) {
+            *name = cb_strdup((const char *)sdb_column_text(st, 0));
             found = 1;
         }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return found;
 }
 
-int64_t apikey_generation(sqlite3 *db)
+int64_t apikey_generation(sdb *db)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'apikeys_gen'", -1, &st, NULL) != SQLITE_OK) return -1;
-    int64_t g = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
+    sdb_stmt *st;
+    if (sdb_prepare(db, "SELECT v FROM meta WHERE k = 'apikeys_gen'", &st) != SDB_OK) return -1;
+    int64_t g = sdb_step(st) == SDB_ROW ? sdb_column_int64(st, 0) : -1;
+    sdb_finalize(st);
     return g;
 }

@@ -31,12 +31,12 @@ int apikey_hmac_key_get(cb_store *s, uint8_t out[32], cb_error *e);
 /* Looks up mac = HMAC(key, token) among the keys with this prefix on db (any connection
  * to the store; no key needed). 0: an active key (*name, *policy malloc'd, *last_used);
  * 1: a revoked key; -1: none (or an error). */
-int apikey_lookup_mac(sqlite3 *db, const char *prefix, const uint8_t mac[32], char **name, char **policy,
+int apikey_lookup_mac(sdb *db, const char *prefix, const uint8_t mac[32], char **name, char **policy,
                       int64_t *last_used);
 /* Whether token equals any stored key, active or revoked (*name: its name, malloc'd). */
 int apikey_matches_any(cb_store *s, const char *token, char **name);
 /* The API keys' generation (changes whenever a key is created or revoked); -1 on error. */
-int64_t apikey_generation(sqlite3 *db);
+int64_t apikey_generation(sdb *db);
 
 /* Parses the lookup prefix out of a token (8 hex chars + NUL); 0 when well-formed. */
 int apikey_token_prefix(const char *token, char out[9]);

@@ -17,9 +17,9 @@ const char *audit_cli_actor(void)
 }
 
 /* The bytes that are hashed: prev_hash || compact JSON array of the fields, in order. */
-static int entry_hash(const uint8_t prev[32], sqlite3_int64 id, sqlite3_int64 ts, const char *actor,
+static int entry_hash(const uint8_t prev[32], int64_t id, int64_t ts, const char *actor,
                       const char *action, const char *target, const char *outcome, const char *detail,
-                      sqlite3_int64 dur, uint8_t out[32])
+                      int64_t dur, uint8_t out[32])
 {
     json_t *a = json_pack("[I,I,s,s,s?,s,s?,I]", (json_int_t)id, (json_int_t)ts, actor, action, target, outcome,
                           detail, (json_int_t)dur);
@@ -37,7 +37,7 @@ static int entry_hash(const uint8_t prev[32], sqlite3_int64 id, sqlite3_int64 ts
     return rc;
 }
 
-static int head_put(cb_store *s, sqlite3_int64 id, const uint8_t hash[32], cb_error *e)
+static int head_put(cb_store *s, int64_t id, const uint8_t hash[32], cb_error *e)
 {
     char *hx = cb_hex_encode(hash, 32);
     char *v = cb_sprintf("%lld:%s", (long long)id, hx);
@@ -50,53 +50,53 @@ static int head_put(cb_store *s, sqlite3_int64 id, const uint8_t hash[32], cb_er
 int audit_append(cb_store *s, const char *actor, const char *action, const char *target,
                  const char *outcome, json_t *detail, long duration_ms, cb_error *e)
 {
-    sqlite3 *db = store_db(s);
-    int own_tx = sqlite3_get_autocommit(db);
+    sdb *db = store_db(s);
+    int own_tx = !sdb_in_transaction(db);
     if (own_tx && store_begin(s, e)) return e ? e->code : CB_ERR;
     uint8_t prev[32] = {0}, hash[32];
-    sqlite3_int64 id = 1;
-    sqlite3_stmt *st = NULL;
+    int64_t id = 1;
+    sdb_stmt *st = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK) {
-        rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sqlite3_errmsg(db));
+    if (sdb_prepare(db, "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &st) != SDB_OK) {
+        rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
         goto out;
     }
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        id = sqlite3_column_int64(st, 0) + 1;
-        if (sqlite3_column_bytes(st, 1) == 32) memcpy(prev, sqlite3_column_blob(st, 1), 32);
+    if (sdb_step(st) == SDB_ROW) {
+        id = sdb_column_int64(st, 0) + 1;
+        if (sdb_column_bytes(st, 1) == 32) memcpy(prev, sdb_column_blob(st, 1), 32);
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     st = NULL;
     char *dtxt = detail ? json_dumps(detail, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_SORT_KEYS) : NULL;
-    sqlite3_int64 ts = cb_now();
+    int64_t ts = cb_now();
     if (entry_hash(prev, id, ts, actor, action, target, outcome, dtxt, duration_ms, hash)) {
         free(dtxt);
         rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: hashing failed");
         goto out;
     }
-    if (sqlite3_prepare_v2(db, "INSERT INTO audit(id, ts, actor, action, target, outcome, detail, duration_ms, prev_hash, hash)"
-                               " VALUES(?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK) {
+    if (sdb_prepare(db, "INSERT INTO audit(id, ts, actor, action, target, outcome, detail, duration_ms, prev_hash, hash)"
+                               " VALUES(?,?,?,?,?,?,?,?,?,?)", &st) != SDB_OK) {
         free(dtxt);
-        rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sqlite3_errmsg(db));
+        rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
         goto out;
     }
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, ts);
-    sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-    if (target) sqlite3_bind_text(st, 5, target, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, outcome, -1, SQLITE_STATIC);
-    if (dtxt) sqlite3_bind_text(st, 7, dtxt, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, duration_ms);
-    sqlite3_bind_blob(st, 9, prev, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 10, hash, 32, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+    sdb_bind_int64(st, 1, id);
+    sdb_bind_int64(st, 2, ts);
+    sdb_bind_text(st, 3, actor, -1);
+    sdb_bind_text(st, 4, action, -1);
+    if (target) sdb_bind_text(st, 5, target, -1);
+    sdb_bind_text(st, 6, outcome, -1);
+    if (dtxt) sdb_bind_text(st, 7, dtxt, -1);
+    sdb_bind_int64(st, 8, duration_ms);
+    sdb_bind_blob(st, 9, prev, 32);
+    sdb_bind_blob(st, 10, hash, 32);
+    if (sdb_step(st) != SDB_DONE) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
+    sdb_finalize(st);
     st = NULL;
     free(dtxt);
     if (!rc) rc = head_put(s, id, hash, e);
 out:
-    if (st) sqlite3_finalize(st);
+    if (st) sdb_finalize(st);
     if (own_tx) {
         if (rc) store_rollback(s);
         else rc = store_commit(s, e);
@@ -108,29 +108,29 @@ out:
 
 int audit_list(cb_store *s, int limit, int64_t since, json_t **out, cb_error *e)
 {
-    sqlite3 *db = store_db(s);
-    sqlite3_stmt *st;
+    sdb *db = store_db(s);
+    sdb_stmt *st;
     /* newest N, returned oldest first */
     const char *sql = "SELECT * FROM (SELECT id, ts, actor, action, target, outcome, detail, duration_ms FROM audit"
                       " WHERE ts >= ? ORDER BY id DESC LIMIT ?) ORDER BY id";
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sqlite3_errmsg(db));
-    sqlite3_bind_int64(st, 1, since);
-    sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
+    if (sdb_prepare(db, sql, &st) != SDB_OK)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
+    sdb_bind_int64(st, 1, since);
+    sdb_bind_int64(st, 2, limit > 0 ? limit : -1);
     json_t *arr = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    while (sdb_step(st) == SDB_ROW) {
         char ts[32];
-        cb_iso8601(sqlite3_column_int64(st, 1), ts);
-        const char *target = (const char *)sqlite3_column_text(st, 4);
-        const char *detail = (const char *)sqlite3_column_text(st, 6);
+        cb_iso8601(sdb_column_int64(st, 1), ts);
+        const char *target = (const char *)sdb_column_text(st, 4);
+        const char *detail = (const char *)sdb_column_text(st, 6);
         json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
         json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:s,s:o,s:s,s:o,s:I}",
-            "id", (json_int_t)sqlite3_column_int64(st, 0), "time", ts,
-            "actor", (const char *)sqlite3_column_text(st, 2), "action", (const char *)sqlite3_column_text(st, 3),
-            "target", target ? json_string(target) : json_null(), "outcome", (const char *)sqlite3_column_text(st, 5),
-            "detail", d ? d : json_null(), "duration_ms", (json_int_t)sqlite3_column_int64(st, 7)));
+            "id", (json_int_t)sdb_column_int64(st, 0), "time", ts,
+            "actor", (const char *)sdb_column_text(st, 2), "action", (const char *)sdb_column_text(st, 3),
+            "target", target ? json_string(target) : json_null(), "outcome", (const char *)sdb_column_text(st, 5),
+            "detail", d ? d : json_null(), "duration_ms", (json_int_t)sdb_column_int64(st, 7)));
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     *out = arr;
     return 0;
 }
@@ -142,33 +142,33 @@ static void problem(json_t *arr, long long id, const char *what)
 
 int audit_verify(cb_store *s, json_t *problems, long *checked, cb_error *e)
 {
-    sqlite3 *db = store_db(s);
-    sqlite3_stmt *st;
+    sdb *db = store_db(s);
+    sdb_stmt *st;
     *checked = 0;
-    if (sqlite3_prepare_v2(db, "SELECT id, ts, actor, action, target, outcome, detail, duration_ms, prev_hash, hash"
-                               " FROM audit ORDER BY rowid", -1, &st, NULL) != SQLITE_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sqlite3_errmsg(db));
+    if (sdb_prepare(db, "SELECT id, ts, actor, action, target, outcome, detail, duration_ms, prev_hash, hash"
+                               " FROM audit ORDER BY rowid", &st) != SDB_OK)
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
     uint8_t prev[32] = {0}, h[32];
     long long expect_id = 1, last_id = 0;
     size_t before = problems ? json_array_size(problems) : 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        long long id = sqlite3_column_int64(st, 0);
+    while (sdb_step(st) == SDB_ROW) {
+        long long id = sdb_column_int64(st, 0);
         (*checked)++;
         if (id != expect_id) problem(problems, id, id < expect_id ? "entry out of order" : "entries missing before this one");
-        const void *ph = sqlite3_column_blob(st, 8), *hh = sqlite3_column_blob(st, 9);
-        if (sqlite3_column_bytes(st, 8) != 32 || sqlite3_column_bytes(st, 9) != 32 || memcmp(ph, prev, 32) != 0)
+        const void *ph = sdb_column_blob(st, 8), *hh = sdb_column_blob(st, 9);
+        if (sdb_column_bytes(st, 8) != 32 || sdb_column_bytes(st, 9) != 32 || memcmp(ph, prev, 32) != 0)
             problem(problems, id, "chain broken: previous hash does not match");
-        if (entry_hash(ph && sqlite3_column_bytes(st, 8) == 32 ? ph : prev, id, sqlite3_column_int64(st, 1),
-                       (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
-                       (const char *)sqlite3_column_text(st, 4), (const char *)sqlite3_column_text(st, 5),
-                       (const char *)sqlite3_column_text(st, 6), sqlite3_column_int64(st, 7), h) ||
-            sqlite3_column_bytes(st, 9) != 32 || memcmp(h, hh, 32) != 0)
+        if (entry_hash(ph && sdb_column_bytes(st, 8) == 32 ? ph : prev, id, sdb_column_int64(st, 1),
+                       (const char *)sdb_column_text(st, 2), (const char *)sdb_column_text(st, 3),
+                       (const char *)sdb_column_text(st, 4), (const char *)sdb_column_text(st, 5),
+                       (const char *)sdb_column_text(st, 6), sdb_column_int64(st, 7), h) ||
+            sdb_column_bytes(st, 9) != 32 || memcmp(h, hh, 32) != 0)
             problem(problems, id, "entry altered: hash does not match its content");
-        if (sqlite3_column_bytes(st, 9) == 32) memcpy(prev, hh, 32);
+        if (sdb_column_bytes(st, 9) == 32) memcpy(prev, hh, 32);
         last_id = id;
         expect_id = id + 1;
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     /* the sealed head catches removal of the newest entries and a rewritten chain */
     char *head = NULL;
     size_t hl = 0;

@@ -30,16 +30,16 @@ int audit_has_anchor(void)
 /* "<id>:<hex>" of the newest entry, or NULL when the log is empty. */
 static char *head_text(cb_store *s)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     char *r = NULL;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", -1, &st, NULL) != SQLITE_OK)
+    if (sdb_prepare(store_db(s), "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1", &st) != SDB_OK)
         return NULL;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == 32) {
-        char *hx = cb_hex_encode(sqlite3_column_blob(st, 1), 32);
-        r = cb_sprintf("%lld:%s", (long long)sqlite3_column_int64(st, 0), hx);
+    if (sdb_step(st) == SDB_ROW && sdb_column_bytes(st, 1) == 32) {
+        char *hx = cb_hex_encode(sdb_column_blob(st, 1), 32);
+        r = cb_sprintf("%lld:%s", (long long)sdb_column_int64(st, 0), hx);
         free(hx);
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return r;
 }
 
@@ -52,28 +52,27 @@ static const char *anchor_compare(cb_store *s, const char *value, long long *idp
     *idp = 0;
     if (sscanf(value, "%lld:%64[0-9a-f]", &id, hx) != 2 || id <= 0 || strlen(hx) != 64) return "audit anchor is malformed";
     *idp = id;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(s), "SELECT (SELECT max(id) FROM audit), (SELECT hash FROM audit WHERE id = ?)", -1,
-                           &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(s), "SELECT (SELECT max(id) FROM audit), (SELECT hash FROM audit WHERE id = ?)", &st) != SDB_OK)
         return "audit: cannot read the log";
-    sqlite3_bind_int64(st, 1, id);
+    sdb_bind_int64(st, 1, id);
     const char *problem = "audit: cannot read the log";
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        long long last = sqlite3_column_int64(st, 0);
+    if (sdb_step(st) == SDB_ROW) {
+        long long last = sdb_column_int64(st, 0);
         problem = NULL;
         if (last < id) {
             snprintf(buf, bufn, "store rolled back: the audit log ends at entry %lld but the anchor records entry %lld",
                      last, id);
             problem = buf;
-        } else if (sqlite3_column_bytes(st, 1) != 32) {
+        } else if (sdb_column_bytes(st, 1) != 32) {
             problem = "store replaced: the anchored entry is missing";
         } else {
-            char *have = cb_hex_encode(sqlite3_column_blob(st, 1), 32);
+            char *have = cb_hex_encode(sdb_column_blob(st, 1), 32);
             if (strcmp(have, hx)) problem = "store replaced: the anchored entry differs from the anchor (another copy)";
             free(have);
         }
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return problem;
 }
 

@@ -18,30 +18,30 @@ void store_lease_free(store_lease *l)
     memset(l, 0, sizeof *l);
 }
 
-static char *col(sqlite3_stmt *st, int i)
+static char *col(sdb_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const unsigned char *t = sdb_column_text(st, i);
     return t ? cb_strdup((const char *)t) : NULL;
 }
 
 #define LEASE_COLS \
     "id, client, connection, login, admin_connection, created_at, expires_at, updated_at, state, error, owner_pid, owner_host"
 
-static void row(sqlite3_stmt *st, store_lease *l)
+static void row(sdb_stmt *st, store_lease *l)
 {
     memset(l, 0, sizeof *l);
-    const unsigned char *id = sqlite3_column_text(st, 0);
+    const unsigned char *id = sdb_column_text(st, 0);
     snprintf(l->id, sizeof l->id, "%s", id ? (const char *)id : "");
     l->client = col(st, 1);
     l->connection = col(st, 2);
     l->login = col(st, 3);
     l->admin_connection = col(st, 4);
-    l->created_at = sqlite3_column_int64(st, 5);
-    l->expires_at = sqlite3_column_int64(st, 6);
-    l->updated_at = sqlite3_column_int64(st, 7);
+    l->created_at = sdb_column_int64(st, 5);
+    l->expires_at = sdb_column_int64(st, 6);
+    l->updated_at = sdb_column_int64(st, 7);
     l->state = col(st, 8);
     l->error = col(st, 9);
-    l->owner_pid = sqlite3_column_int64(st, 10);
+    l->owner_pid = sdb_column_int64(st, 10);
     l->owner_host = col(st, 11);
 }
 
@@ -62,26 +62,25 @@ int lease_owner_gone(const store_lease *l)
 int lease_journal_create(cb_store *s, const store_lease *l, const char *password, cb_error *e)
 {
     if (store_begin(s, e)) return e->code;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO leases (" LEASE_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?6,'creating',NULL,?8,?9)", -1,
-                           &st, NULL) != SQLITE_OK) {
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "INSERT INTO leases (" LEASE_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?6,'creating',NULL,?8,?9)", &st) != SDB_OK) {
         int rc = store_i_sqlerr(s, e, "lease");
         store_rollback(s);
         return rc;
     }
-    sqlite3_bind_text(st, 1, l->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, l->client, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, l->connection, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, l->login, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, l->admin_connection, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, l->created_at);
-    sqlite3_bind_int64(st, 7, l->expires_at);
-    sqlite3_bind_int64(st, 8, (int64_t)getpid());
-    sqlite3_bind_text(st, 9, this_host(), -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
-        int rc = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE
+    sdb_bind_text(st, 1, l->id, -1);
+    sdb_bind_text(st, 2, l->client, -1);
+    sdb_bind_text(st, 3, l->connection, -1);
+    sdb_bind_text(st, 4, l->login, -1);
+    sdb_bind_text(st, 5, l->admin_connection, -1);
+    sdb_bind_int64(st, 6, l->created_at);
+    sdb_bind_int64(st, 7, l->expires_at);
+    sdb_bind_int64(st, 8, (int64_t)getpid());
+    sdb_bind_text(st, 9, this_host(), -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    if (r != SDB_DONE) {
+        int rc = sdb_errcode(s->db) == SDB_CONSTRAINT
                      ? cb_fail(e, CB_ERR, CB_K_CONFLICT, "client %s already has a lease on %s", l->client, l->connection)
                      : store_i_sqlerr(s, e, "lease");
         store_rollback(s);
@@ -96,37 +95,37 @@ int lease_journal_create(cb_store *s, const store_lease *l, const char *password
 
 int lease_set_state(cb_store *s, const char *id, const char *state, int64_t expires_at, const char *error, cb_error *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
+    sdb_stmt *st;
+    if (sdb_prepare(s->db,
                            "UPDATE leases SET state = ?2, expires_at = CASE WHEN ?3 > 0 THEN ?3 ELSE expires_at END,"
-                           " error = ?4, updated_at = ?5, owner_pid = ?6, owner_host = ?7 WHERE id = ?1", -1, &st, NULL) != SQLITE_OK)
+                           " error = ?4, updated_at = ?5, owner_pid = ?6, owner_host = ?7 WHERE id = ?1", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "lease");
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, expires_at);
-    if (error) sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, cb_now());
-    sqlite3_bind_int64(st, 6, (int64_t)getpid());
-    sqlite3_bind_text(st, 7, this_host(), -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return store_i_sqlerr(s, e, "lease");
-    if (sqlite3_changes(s->db) == 0) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no lease %s", id);
+    sdb_bind_text(st, 1, id, -1);
+    sdb_bind_text(st, 2, state, -1);
+    sdb_bind_int64(st, 3, expires_at);
+    if (error) sdb_bind_text(st, 4, error, -1);
+    sdb_bind_int64(st, 5, cb_now());
+    sdb_bind_int64(st, 6, (int64_t)getpid());
+    sdb_bind_text(st, 7, this_host(), -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    if (r != SDB_DONE) return store_i_sqlerr(s, e, "lease");
+    if (sdb_changes(s->db) == 0) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no lease %s", id);
     return 0;
 }
 
 static int get_one(cb_store *s, const char *sql, const char *a, const char *b, store_lease *out, const char *what, cb_error *e)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_i_sqlerr(s, e, "lease");
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (b) sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st), rc = 0;
-    if (r == SQLITE_ROW) row(st, out);
-    else if (r == SQLITE_DONE) rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no %s", what);
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, sql, &st) != SDB_OK) return store_i_sqlerr(s, e, "lease");
+    sdb_bind_text(st, 1, a, -1);
+    if (b) sdb_bind_text(st, 2, b, -1);
+    int r = sdb_step(st), rc = 0;
+    if (r == SDB_ROW) row(st, out);
+    else if (r == SDB_DONE) rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no %s", what);
     else rc = store_i_sqlerr(s, e, "lease");
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return rc;
 }
 
@@ -145,23 +144,22 @@ int lease_list(cb_store *s, int all, store_lease **out, size_t *n, cb_error *e)
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
+    sdb_stmt *st;
+    if (sdb_prepare(s->db,
                            all ? "SELECT " LEASE_COLS " FROM leases ORDER BY created_at, id"
-                               : "SELECT " LEASE_COLS " FROM leases WHERE state <> 'revoked' ORDER BY created_at, id",
-                           -1, &st, NULL) != SQLITE_OK)
+                               : "SELECT " LEASE_COLS " FROM leases WHERE state <> 'revoked' ORDER BY created_at, id", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "lease");
     int r;
     size_t cap = 0;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = sdb_step(st)) == SDB_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             *out = cb_realloc(*out, cap * sizeof **out);
         }
         row(st, &(*out)[(*n)++]);
     }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
+    sdb_finalize(st);
+    if (r != SDB_DONE) {
         for (size_t i = 0; i < *n; i++) store_lease_free(&(*out)[i]);
         free(*out);
         *out = NULL;

@@ -76,15 +76,15 @@ static const char *const MIGRATIONS[] = {
 
 int store_i_sqlerr(cb_store *s, cb_error *e, const char *what)
 {
-    int ec = sqlite3_errcode(s->db);
-    if (ec == SQLITE_CORRUPT || ec == SQLITE_NOTADB)
-        return cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s is damaged or not a credbroker store (%s)", s->path, sqlite3_errmsg(s->db));
-    if (ec == SQLITE_BUSY || ec == SQLITE_LOCKED)
+    int ec = sdb_errcode(s->db);
+    if (ec == SDB_CORRUPT)
+        return cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s is damaged or not a credbroker store (%s)", s->path, sdb_errmsg(s->db));
+    if (ec == SDB_BUSY)
         return cb_fail(e, CB_ERR, CB_K_CONFLICT, "%s: store is busy (another credbroker is writing)", what);
-    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sqlite3_errmsg(s->db));
+    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sdb_errmsg(s->db));
 }
 
-sqlite3 *store_db(cb_store *s) { return s->db; }
+sdb *store_db(cb_store *s) { return s->db; }
 const char *store_path(const cb_store *s) { return s->path; }
 int store_key_version(const cb_store *s) { return s->key_version; }
 const char *store_key_source(const cb_store *s) { return s->key_source; }
@@ -92,13 +92,13 @@ void store_get_kdf(const cb_store *s, store_kdf *out) { *out = s->kdf; }
 
 int store_begin(cb_store *s, cb_error *e)
 {
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return store_i_sqlerr(s, e, "begin");
+    if (sdb_begin_write(s->db) != SDB_OK) return store_i_sqlerr(s, e, "begin");
     return 0;
 }
 
 int store_commit(cb_store *s, cb_error *e)
 {
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sdb_exec(s->db, "COMMIT") != SDB_OK) {
         int rc = store_i_sqlerr(s, e, "commit");
         store_rollback(s);
         return rc;
@@ -108,40 +108,40 @@ int store_commit(cb_store *s, cb_error *e)
 
 void store_rollback(cb_store *s)
 {
-    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!!sdb_in_transaction(s->db)) sdb_exec(s->db, "ROLLBACK");
 }
 
 /* ---- meta helpers ---- */
 static int meta_get(cb_store *s, const char *k, void **v, size_t *n)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     *v = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = ?", -1, &st, NULL) != SQLITE_OK) return -1;
-    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+    if (sdb_prepare(s->db, "SELECT v FROM meta WHERE k = ?", &st) != SDB_OK) return -1;
+    sdb_bind_text(st, 1, k, -1);
     int rc = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const void *b = sqlite3_column_blob(st, 0);
-        int bl = sqlite3_column_bytes(st, 0);
+    if (sdb_step(st) == SDB_ROW) {
+        const void *b = sdb_column_blob(st, 0);
+        int bl = sdb_column_bytes(st, 0);
         *v = cb_malloc((size_t)bl + 1);
         if (bl) memcpy(*v, b, (size_t)bl);
         ((char *)*v)[bl] = 0;
         *n = (size_t)bl;
         rc = 0;
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return rc;
 }
 
 static int meta_put(cb_store *s, const char *k, const void *v, size_t n)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v", &st) != SDB_OK)
         return -1;
-    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    sqlite3_finalize(st);
+    sdb_bind_text(st, 1, k, -1);
+    sdb_bind_blob(st, 2, v, (int)n);
+    int rc = sdb_step(st) == SDB_DONE ? 0 : -1;
+    sdb_finalize(st);
     return rc;
 }
 
@@ -222,21 +222,16 @@ static int check_mode(const char *path, cb_error *e)
     return 0;
 }
 
-static int open_db(const char *path, cb_store **out, cb_error *e)
+static int open_db(const char *path, int flags, cb_store **out, cb_error *e)
 {
     cb_store *s = cb_calloc(1, sizeof *s);
     s->path = cb_strdup(path);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-        int rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        store_close(s);
-        return rc;
-    }
-    sqlite3_busy_timeout(s->db, 5000);
-    /* WAL for concurrent readers; FULL sync so a journaled rotation step survives a crash;
-     * secure_delete so old ciphertext pages are zeroed, not left in free pages. */
-    const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-        int rc = store_i_sqlerr(s, e, "open");
+    char err[512] = "";
+    int rc = sdb_open(path, flags, &s->db, err, sizeof err);
+    if (rc != SDB_OK) {
+        rc = rc == SDB_CORRUPT
+                 ? cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s is damaged or not a credbroker store (%s)", path, err)
+                 : cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", path, err);
         store_close(s);
         return rc;
     }
@@ -250,23 +245,23 @@ static int open_db(const char *path, cb_store **out, cb_error *e)
  * reads only; the file is written only when there is something to clear. */
 static int clear_plain_redacted(cb_store *s, cb_error *e)
 {
-    sqlite3_stmt *q;
+    sdb_stmt *q;
     int dirty = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM connections WHERE redacted IS NOT NULL LIMIT 1", -1, &q, NULL) == SQLITE_OK) {
-        dirty = sqlite3_step(q) == SQLITE_ROW;
-        sqlite3_finalize(q);
+    if (sdb_prepare(s->db, "SELECT 1 FROM connections WHERE redacted IS NOT NULL LIMIT 1", &q) == SDB_OK) {
+        dirty = sdb_step(q) == SDB_ROW;
+        sdb_finalize(q);
     }
-    if (dirty && sqlite3_exec(s->db, "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL", NULL, NULL, NULL) != SQLITE_OK)
+    if (dirty && sdb_exec(s->db, "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL") != SDB_OK)
         return store_i_sqlerr(s, e, "clearing plaintext metadata");
     return 0;
 }
 
 static int migrate(cb_store *s, int allow_create, cb_error *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) return store_i_sqlerr(s, e, "schema");
-    int v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "PRAGMA user_version", &st) != SDB_OK) return store_i_sqlerr(s, e, "schema");
+    int v = sdb_step(st) == SDB_ROW ? sdb_column_int(st, 0) : -1;
+    sdb_finalize(st);
     if (v < 0) return store_i_sqlerr(s, e, "schema");
     if (v == 0 && !allow_create) {
         /* an empty, non-credbroker SQLite file */
@@ -277,7 +272,7 @@ static int migrate(cb_store *s, int allow_create, cb_error *e)
     if (v == NMIGRATIONS) return clear_plain_redacted(s, e);
     if (store_begin(s, e)) return e ? e->code : CB_ERR;
     for (int i = v; i < NMIGRATIONS; i++) {
-        if (sqlite3_exec(s->db, MIGRATIONS[i], NULL, NULL, NULL) != SQLITE_OK) {
+        if (sdb_exec(s->db, MIGRATIONS[i]) != SDB_OK) {
             int rc = store_i_sqlerr(s, e, "migration");
             store_rollback(s);
             return rc;
@@ -285,7 +280,7 @@ static int migrate(cb_store *s, int allow_create, cb_error *e)
     }
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", NMIGRATIONS);
-    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sdb_exec(s->db, sql) != SDB_OK) {
         int rc = store_i_sqlerr(s, e, "migration");
         store_rollback(s);
         return rc;
@@ -382,7 +377,7 @@ int store_create(const char *path, const char *master_key, cb_error *e)
     fchmod(fd, 0600);
     close(fd);
     cb_store *s = NULL;
-    int rc = open_db(path, &s, e);
+    int rc = open_db(path, 0, &s, e);
     if (!rc) rc = migrate(s, 1, e);
     uint8_t dek[CB_KEY_LEN];
     if (!rc && cb_random(dek, sizeof dek)) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "no randomness");
@@ -410,7 +405,7 @@ int store_open(const char *path, cb_store **out, cb_error *e)
     if (stat(wal, &st) == 0 && (st.st_mode & 077))
         return cb_fail(e, CB_ERR, CB_K_DENIED, "store journal %s is readable by group/others; run: chmod 600 %s", wal, wal);
     cb_store *s;
-    rc = open_db(path, &s, e);
+    rc = open_db(path, 0, &s, e);
     if (rc) return rc;
     rc = migrate(s, 0, e);
     if (rc) {
@@ -564,7 +559,7 @@ int store_open_unlocked(const char *path, cb_store **out, cb_error *e)
 void store_close(cb_store *s)
 {
     if (!s) return;
-    if (s->db) sqlite3_close_v2(s->db);
+    sdb_close(s->db);
     cb_wipe(s->dek, sizeof s->dek);
     free(s->path);
     free(s);

@@ -5,9 +5,9 @@
 #ifndef CB_STORE_H
 #define CB_STORE_H
 #include <stdint.h>
-#include <sqlite3.h>
 #include <jansson.h>
 #include "util.h"
+#include "backend.h"
 
 typedef struct cb_store cb_store;
 
@@ -40,7 +40,7 @@ extern const char *store_master_key_config_ref;
 int store_open_unlocked(const char *path, cb_store **out, cb_error *e);
 void store_close(cb_store *s);
 
-sqlite3 *store_db(cb_store *s);
+sdb *store_db(cb_store *s);
 const char *store_path(const cb_store *s);
 int store_key_version(const cb_store *s);
 const char *store_key_source(const cb_store *s);   /* "env", "ref:<reference>", ... */

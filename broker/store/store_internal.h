@@ -8,7 +8,7 @@
 #include "crypto.h"
 
 struct cb_store {
-    sqlite3 *db;
+    sdb *db;
     char *path;
     int unlocked;
     uint8_t dek[CB_KEY_LEN];

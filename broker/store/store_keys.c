@@ -28,24 +28,24 @@ static void add_failure(json_t *arr, const char *table, const char *row, const c
 
 /* Walks every sealed value of one table. cb returns nonzero to stop. */
 typedef int (*row_fn)(cb_store *s, const sealed_col *c, const char *rowkey, int kv, const void *blob,
-                      size_t len, int is_blob, sqlite3_int64 rowid, void *arg);
+                      size_t len, int is_blob, int64_t rowid, void *arg);
 static int each_sealed(cb_store *s, const sealed_col *c, row_fn fn, void *arg, cb_error *e)
 {
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT rowid, %s, key_version, %s FROM %s WHERE %s ORDER BY rowid", c->rowkey_sql,
              c->value_col, c->table, c->where);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_i_sqlerr(s, e, "scan");
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, sql, &st) != SDB_OK) return store_i_sqlerr(s, e, "scan");
     int r, rc = 0;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *rk = (const char *)sqlite3_column_text(st, 1);
-        int is_blob = sqlite3_column_type(st, 3) == SQLITE_BLOB;
-        rc = fn(s, c, rk ? rk : "", sqlite3_column_int(st, 2), sqlite3_column_blob(st, 3),
-                (size_t)sqlite3_column_bytes(st, 3), is_blob, sqlite3_column_int64(st, 0), arg);
+    while ((r = sdb_step(st)) == SDB_ROW) {
+        const char *rk = (const char *)sdb_column_text(st, 1);
+        int is_blob = sdb_column_type(st, 3) == SDB_BLOB;
+        rc = fn(s, c, rk ? rk : "", sdb_column_int(st, 2), sdb_column_blob(st, 3),
+                (size_t)sdb_column_bytes(st, 3), is_blob, sdb_column_int64(st, 0), arg);
         if (rc) break;
     }
-    if (!rc && r != SQLITE_DONE) rc = store_i_sqlerr(s, e, "scan");
-    sqlite3_finalize(st);
+    if (!rc && r != SDB_DONE) rc = store_i_sqlerr(s, e, "scan");
+    sdb_finalize(st);
     return rc;
 }
 
@@ -54,12 +54,12 @@ struct rekey_ctx {
     int new_kv;
     long rows;
     json_t *failures;
-    sqlite3_stmt *upd;
+    sdb_stmt *upd;
     cb_aead *old_open, *new_seal, *new_open; /* one context per key and direction, for every row */
 };
 
 static int rekey_row(cb_store *s, const sealed_col *c, const char *rowkey, int kv, const void *blob,
-                     size_t len, int is_blob, sqlite3_int64 rowid, void *arg)
+                     size_t len, int is_blob, int64_t rowid, void *arg)
 {
     struct rekey_ctx *x = arg;
     x->rows++;
@@ -92,13 +92,13 @@ static int rekey_row(cb_store *s, const sealed_col *c, const char *rowkey, int k
         add_failure(x->failures, c->table, rowkey, c->column, "re-encryption did not verify");
         return 0;
     }
-    sqlite3_reset(x->upd);
-    sqlite3_bind_blob(x->upd, 1, nb, (int)nl, SQLITE_TRANSIENT);
-    sqlite3_bind_int(x->upd, 2, x->new_kv);
-    sqlite3_bind_int64(x->upd, 3, rowid);
-    int r = sqlite3_step(x->upd);
+    sdb_reset(x->upd);
+    sdb_bind_blob(x->upd, 1, nb, (int)nl);
+    sdb_bind_int64(x->upd, 2, x->new_kv);
+    sdb_bind_int64(x->upd, 3, rowid);
+    int r = sdb_step(x->upd);
     free(nb);
-    if (r != SQLITE_DONE) add_failure(x->failures, c->table, rowkey, c->column, sqlite3_errmsg(s->db));
+    if (r != SDB_DONE) add_failure(x->failures, c->table, rowkey, c->column, sdb_errmsg(s->db));
     return 0;
 }
 
@@ -127,12 +127,12 @@ int store_rekey(cb_store *s, const char *new_master_key, int reencrypt, json_t *
         for (size_t i = 0; i < NSEALED && !rc; i++) {
             char sql[256];
             snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE rowid = ?", SEALED[i].table, SEALED[i].value_col);
-            if (sqlite3_prepare_v2(s->db, sql, -1, &x.upd, NULL) != SQLITE_OK) {
+            if (sdb_prepare(s->db, sql, &x.upd) != SDB_OK) {
                 rc = store_i_sqlerr(s, e, "rekey");
                 break;
             }
             rc = each_sealed(s, &SEALED[i], rekey_row, &x, e);
-            sqlite3_finalize(x.upd);
+            sdb_finalize(x.upd);
             x.upd = NULL;
         }
         if (rc) goto fail;
@@ -179,10 +179,10 @@ fail_nc:
     return rc;
 }
 
-struct mig_ctx { int count; sqlite3_stmt *upd; int failed; };
+struct mig_ctx { int count; sdb_stmt *upd; int failed; };
 
 static int migrate_row(cb_store *s, const sealed_col *c, const char *rowkey, int kv, const void *blob,
-                       size_t len, int is_blob, sqlite3_int64 rowid, void *arg)
+                       size_t len, int is_blob, int64_t rowid, void *arg)
 {
     (void)kv;
     struct mig_ctx *m = arg;
@@ -193,13 +193,13 @@ static int migrate_row(cb_store *s, const sealed_col *c, const char *rowkey, int
         m->failed = 1;
         return 1;
     }
-    sqlite3_reset(m->upd);
-    sqlite3_bind_blob(m->upd, 1, nb, (int)nl, SQLITE_TRANSIENT);
-    sqlite3_bind_int(m->upd, 2, s->key_version);
-    sqlite3_bind_int64(m->upd, 3, rowid);
-    int r = sqlite3_step(m->upd);
+    sdb_reset(m->upd);
+    sdb_bind_blob(m->upd, 1, nb, (int)nl);
+    sdb_bind_int64(m->upd, 2, s->key_version);
+    sdb_bind_int64(m->upd, 3, rowid);
+    int r = sdb_step(m->upd);
     free(nb);
-    if (r != SQLITE_DONE) {
+    if (r != SDB_DONE) {
         m->failed = 1;
         return 1;
     }
@@ -216,12 +216,12 @@ int store_migrate_plaintext(cb_store *s, int *migrated, cb_error *e)
     for (size_t i = 0; i < NSEALED && !rc; i++) {
         char sql[256];
         snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE rowid = ?", SEALED[i].table, SEALED[i].value_col);
-        if (sqlite3_prepare_v2(s->db, sql, -1, &m.upd, NULL) != SQLITE_OK) {
+        if (sdb_prepare(s->db, sql, &m.upd) != SDB_OK) {
             rc = store_i_sqlerr(s, e, "migrate");
             break;
         }
         rc = each_sealed(s, &SEALED[i], migrate_row, &m, e);
-        sqlite3_finalize(m.upd);
+        sdb_finalize(m.upd);
         if (!rc && m.failed) rc = store_i_sqlerr(s, e, "migrate");
     }
     /* redacted copies of migrated connection URLs are refreshed by the caller */
@@ -237,7 +237,7 @@ int store_migrate_plaintext(cb_store *s, int *migrated, cb_error *e)
 struct verify_ctx { json_t *failures; int checked; };
 
 static int verify_row(cb_store *s, const sealed_col *c, const char *rowkey, int kv, const void *blob,
-                      size_t len, int is_blob, sqlite3_int64 rowid, void *arg)
+                      size_t len, int is_blob, int64_t rowid, void *arg)
 {
     (void)rowid;
     struct verify_ctx *v = arg;
@@ -279,17 +279,16 @@ int store_sealed_meta_put(cb_store *s, const char *name, const void *value, size
         free(k);
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "encryption failed");
     }
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     int rc = 0;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(k, v, key_version) VALUES(?, ?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v, key_version = excluded.key_version",
-                           -1, &st, NULL) != SQLITE_OK) {
+    if (sdb_prepare(s->db, "INSERT INTO meta(k, v, key_version) VALUES(?, ?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v, key_version = excluded.key_version", &st) != SDB_OK) {
         rc = store_i_sqlerr(s, e, "meta");
     } else {
-        sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 2, blob, (int)bl, SQLITE_STATIC);
-        sqlite3_bind_int(st, 3, s->key_version);
-        if (sqlite3_step(st) != SQLITE_DONE) rc = store_i_sqlerr(s, e, "meta");
-        sqlite3_finalize(st);
+        sdb_bind_text(st, 1, k, -1);
+        sdb_bind_blob(st, 2, blob, (int)bl);
+        sdb_bind_int64(st, 3, s->key_version);
+        if (sdb_step(st) != SDB_DONE) rc = store_i_sqlerr(s, e, "meta");
+        sdb_finalize(st);
     }
     free(blob);
     free(k);
@@ -299,24 +298,24 @@ int store_sealed_meta_put(cb_store *s, const char *name, const void *value, size
 int store_sealed_meta_get(cb_store *s, const char *name, char **value, size_t *len, cb_error *e)
 {
     char *k = cb_sprintf("sealed:%s", name);
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     int rc;
     *value = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT v, key_version FROM meta WHERE k = ?", -1, &st, NULL) != SQLITE_OK) {
+    if (sdb_prepare(s->db, "SELECT v, key_version FROM meta WHERE k = ?", &st) != SDB_OK) {
         free(k);
         return store_i_sqlerr(s, e, "meta");
     }
-    sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        rc = store_unseal(s, "meta", k, "v", sqlite3_column_int(st, 1), sqlite3_column_blob(st, 0),
-                          (size_t)sqlite3_column_bytes(st, 0), value, len, e);
-    } else if (r == SQLITE_DONE) {
+    sdb_bind_text(st, 1, k, -1);
+    int r = sdb_step(st);
+    if (r == SDB_ROW) {
+        rc = store_unseal(s, "meta", k, "v", sdb_column_int(st, 1), sdb_column_blob(st, 0),
+                          (size_t)sdb_column_bytes(st, 0), value, len, e);
+    } else if (r == SDB_DONE) {
         rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no %s", name);
     } else {
         rc = store_i_sqlerr(s, e, "meta");
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     free(k);
     return rc;
 }

@@ -29,34 +29,34 @@ int store_conn_put(cb_store *s, const char *name, const char *engine, const char
           " source_ref=excluded.source_ref, key_version=excluded.key_version, updated_at=excluded.updated_at"
         : "INSERT INTO connections(name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8)";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, sql, &st) != SDB_OK) {
         free(blob);
         return store_i_sqlerr(s, e, "conn");
     }
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, engine, -1, SQLITE_STATIC);
-    if (description) sqlite3_bind_text(st, 3, description, -1, SQLITE_STATIC);
-    if (blob) sqlite3_bind_blob(st, 4, blob, (int)bl, SQLITE_STATIC);
+    sdb_bind_text(st, 1, name, -1);
+    sdb_bind_text(st, 2, engine, -1);
+    if (description) sdb_bind_text(st, 3, description, -1);
+    if (blob) sdb_bind_blob(st, 4, blob, (int)bl);
     (void)redacted; /* never stored: host, user and database stay inside the sealed URL */
-    if (source_ref) sqlite3_bind_text(st, 6, source_ref, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 7, s->key_version);
-    sqlite3_bind_int64(st, 8, cb_now());
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
+    if (source_ref) sdb_bind_text(st, 6, source_ref, -1);
+    sdb_bind_int64(st, 7, s->key_version);
+    sdb_bind_int64(st, 8, cb_now());
+    int r = sdb_step(st);
+    sdb_finalize(st);
     free(blob);
-    if (r == SQLITE_CONSTRAINT) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "connection '%s' already exists (use conn update)", name);
-    if (r != SQLITE_DONE) return store_i_sqlerr(s, e, "conn");
+    if (r == SDB_CONSTRAINT) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "connection '%s' already exists (use conn update)", name);
+    if (r != SDB_DONE) return store_i_sqlerr(s, e, "conn");
     return 0;
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+static char *col_text(sdb_stmt *st, int i)
 {
-    const unsigned char *t = sqlite3_column_text(st, i);
+    const unsigned char *t = sdb_column_text(st, i);
     return t ? cb_strdup((const char *)t) : NULL;
 }
 
-static void conn_from_row(sqlite3_stmt *st, store_conn *c)
+static void conn_from_row(sdb_stmt *st, store_conn *c)
 {
     memset(c, 0, sizeof *c);
     c->name = col_text(st, 0);
@@ -64,78 +64,78 @@ static void conn_from_row(sqlite3_stmt *st, store_conn *c)
     c->description = col_text(st, 2);
     c->redacted = col_text(st, 4);
     c->source_ref = col_text(st, 5);
-    c->created_at = sqlite3_column_int64(st, 7);
-    c->updated_at = sqlite3_column_int64(st, 8);
-    c->last_used = sqlite3_column_int64(st, 9);
-    c->last_rotated = sqlite3_column_int64(st, 10);
-    c->encrypted = sqlite3_column_type(st, 3) == SQLITE_NULL ||
-                   (sqlite3_column_type(st, 3) == SQLITE_BLOB &&
-                    cb_is_sealed(sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3)));
+    c->created_at = sdb_column_int64(st, 7);
+    c->updated_at = sdb_column_int64(st, 8);
+    c->last_used = sdb_column_int64(st, 9);
+    c->last_rotated = sdb_column_int64(st, 10);
+    c->encrypted = sdb_column_type(st, 3) == SDB_NULL ||
+                   (sdb_column_type(st, 3) == SDB_BLOB &&
+                    cb_is_sealed(sdb_column_blob(st, 3), (size_t)sdb_column_bytes(st, 3)));
 }
 
 #define CONN_COLS "name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at, last_used, last_rotated"
 
 int store_conn_get(cb_store *s, const char *name, int decrypt, store_conn *out, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     memset(out, 0, sizeof *out);
-    if (sqlite3_prepare_v2(s->db, "SELECT " CONN_COLS " FROM connections WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+    if (sdb_prepare(s->db, "SELECT " CONN_COLS " FROM connections WHERE name = ?", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "conn");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st), rc = 0;
-    if (r == SQLITE_ROW) {
+    sdb_bind_text(st, 1, name, -1);
+    int r = sdb_step(st), rc = 0;
+    if (r == SDB_ROW) {
         conn_from_row(st, out);
-        if (decrypt && sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            const void *b = sqlite3_column_blob(st, 3);
-            size_t bl = (size_t)sqlite3_column_bytes(st, 3);
+        if (decrypt && sdb_column_type(st, 3) != SDB_NULL) {
+            const void *b = sdb_column_blob(st, 3);
+            size_t bl = (size_t)sdb_column_bytes(st, 3);
             if (!out->encrypted) {
                 out->url = cb_strndup(b, bl); /* plaintext row: served, but flagged */
             } else {
                 size_t pl;
-                rc = store_unseal(s, "connections", name, "url", sqlite3_column_int(st, 6), b, bl, &out->url, &pl, e);
+                rc = store_unseal(s, "connections", name, "url", sdb_column_int(st, 6), b, bl, &out->url, &pl, e);
             }
         }
-    } else if (r == SQLITE_DONE) {
+    } else if (r == SDB_DONE) {
         rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no connection named '%s'", name);
     } else {
         rc = store_i_sqlerr(s, e, "conn");
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     if (rc) store_conn_free(out);
     return rc;
 }
 
 int store_conn_list(cb_store *s, store_conn **out, size_t *n, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     *out = NULL;
     *n = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT " CONN_COLS " FROM connections ORDER BY name", -1, &st, NULL) != SQLITE_OK)
+    if (sdb_prepare(s->db, "SELECT " CONN_COLS " FROM connections ORDER BY name", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "conn");
     size_t cap = 0;
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = sdb_step(st)) == SDB_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             *out = cb_realloc(*out, cap * sizeof **out);
         }
         conn_from_row(st, &(*out)[(*n)++]);
     }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return store_i_sqlerr(s, e, "conn list");
+    sdb_finalize(st);
+    if (r != SDB_DONE) return store_i_sqlerr(s, e, "conn list");
     return 0;
 }
 
 int store_conn_remove(cb_store *s, const char *name, cb_error *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM connections WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "DELETE FROM connections WHERE name = ?", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "conn");
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) return store_i_sqlerr(s, e, "conn remove");
-    if (sqlite3_changes(s->db) == 0) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no connection named '%s'", name);
+    sdb_bind_text(st, 1, name, -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    if (r != SDB_DONE) return store_i_sqlerr(s, e, "conn remove");
+    if (sdb_changes(s->db) == 0) return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no connection named '%s'", name);
     return 0;
 }
 
@@ -144,13 +144,13 @@ int store_conn_touch(cb_store *s, const char *name, const char *field, cb_error 
     const char *sql = strcmp(field, "last_rotated") == 0
                           ? "UPDATE connections SET last_rotated = ? WHERE name = ?"
                           : "UPDATE connections SET last_used = ? WHERE name = ?";
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_i_sqlerr(s, e, "conn");
-    sqlite3_bind_int64(st, 1, cb_now());
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : store_i_sqlerr(s, e, "conn");
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, sql, &st) != SDB_OK) return store_i_sqlerr(s, e, "conn");
+    sdb_bind_int64(st, 1, cb_now());
+    sdb_bind_text(st, 2, name, -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    return r == SDB_DONE ? 0 : store_i_sqlerr(s, e, "conn");
 }
 
 /* ---- generic secrets ---- */
@@ -172,97 +172,95 @@ int store_secret_put(cb_store *s, const char *ns, const char *name, const char *
     int rc = store_seal(s, "secrets", rk, "value", value, len, &blob, &bl);
     free(rk);
     if (rc) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "encryption failed");
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
+    sdb_stmt *st;
+    if (sdb_prepare(s->db,
                            "INSERT INTO secrets(ns, name, value_enc, version, meta, key_version, fetched_at, updated_at)"
                            " VALUES(?1,?2,?3,?4,?5,?6,?7,?7) ON CONFLICT(ns, name) DO UPDATE SET value_enc=excluded.value_enc,"
                            " version=excluded.version, meta=excluded.meta, key_version=excluded.key_version,"
-                           " fetched_at=excluded.fetched_at, updated_at=excluded.updated_at",
-                           -1, &st, NULL) != SQLITE_OK) {
+                           " fetched_at=excluded.fetched_at, updated_at=excluded.updated_at", &st) != SDB_OK) {
         free(blob);
         return store_i_sqlerr(s, e, "secret");
     }
-    sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, blob, (int)bl, SQLITE_STATIC);
-    if (version) sqlite3_bind_text(st, 4, version, -1, SQLITE_STATIC);
-    if (meta_json) sqlite3_bind_text(st, 5, meta_json, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, s->key_version);
-    sqlite3_bind_int64(st, 7, cb_now());
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sdb_bind_text(st, 1, ns, -1);
+    sdb_bind_text(st, 2, name, -1);
+    sdb_bind_blob(st, 3, blob, (int)bl);
+    if (version) sdb_bind_text(st, 4, version, -1);
+    if (meta_json) sdb_bind_text(st, 5, meta_json, -1);
+    sdb_bind_int64(st, 6, s->key_version);
+    sdb_bind_int64(st, 7, cb_now());
+    int r = sdb_step(st);
+    sdb_finalize(st);
     free(blob);
-    return r == SQLITE_DONE ? 0 : store_i_sqlerr(s, e, "secret");
+    return r == SDB_DONE ? 0 : store_i_sqlerr(s, e, "secret");
 }
 
 int store_secret_get(cb_store *s, const char *ns, const char *name, store_secret *out, cb_error *e)
 {
     memset(out, 0, sizeof *out);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT value_enc, version, meta, key_version, fetched_at, updated_at FROM secrets WHERE ns = ? AND name = ?",
-                           -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(s->db,
+                           "SELECT value_enc, version, meta, key_version, fetched_at, updated_at FROM secrets WHERE ns = ? AND name = ?", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "secret");
-    sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st), rc = 0;
-    if (r == SQLITE_ROW) {
+    sdb_bind_text(st, 1, ns, -1);
+    sdb_bind_text(st, 2, name, -1);
+    int r = sdb_step(st), rc = 0;
+    if (r == SDB_ROW) {
         char *rk = cb_sprintf("%s/%s", ns, name);
-        rc = store_unseal(s, "secrets", rk, "value", sqlite3_column_int(st, 3), sqlite3_column_blob(st, 0),
-                          (size_t)sqlite3_column_bytes(st, 0), &out->value, &out->len, e);
+        rc = store_unseal(s, "secrets", rk, "value", sdb_column_int(st, 3), sdb_column_blob(st, 0),
+                          (size_t)sdb_column_bytes(st, 0), &out->value, &out->len, e);
         free(rk);
         out->ns = cb_strdup(ns);
         out->name = cb_strdup(name);
         out->version = col_text(st, 1);
         out->meta = col_text(st, 2);
-        out->fetched_at = sqlite3_column_int64(st, 4);
-        out->updated_at = sqlite3_column_int64(st, 5);
-    } else if (r == SQLITE_DONE) {
+        out->fetched_at = sdb_column_int64(st, 4);
+        out->updated_at = sdb_column_int64(st, 5);
+    } else if (r == SDB_DONE) {
         rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "nothing stored for %s/%s", ns, name);
     } else {
         rc = store_i_sqlerr(s, e, "secret");
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     if (rc) store_secret_free(out);
     return rc;
 }
 
 int store_secret_delete(cb_store *s, const char *ns, const char *name, cb_error *e)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "DELETE FROM secrets WHERE ns = ? AND name = ?", -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "DELETE FROM secrets WHERE ns = ? AND name = ?", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "secret");
-    sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    int r = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return r == SQLITE_DONE ? 0 : store_i_sqlerr(s, e, "secret");
+    sdb_bind_text(st, 1, ns, -1);
+    sdb_bind_text(st, 2, name, -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    return r == SDB_DONE ? 0 : store_i_sqlerr(s, e, "secret");
 }
 
 int store_secret_list(cb_store *s, const char *ns, json_t **out, cb_error *e)
 {
-    sqlite3_stmt *st;
+    sdb_stmt *st;
     const char *sql = ns ? "SELECT ns, name, version, fetched_at, updated_at, meta FROM secrets WHERE ns = ? ORDER BY ns, name"
                          : "SELECT ns, name, version, fetched_at, updated_at, meta FROM secrets ORDER BY ns, name";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return store_i_sqlerr(s, e, "secret list");
-    if (ns) sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+    if (sdb_prepare(s->db, sql, &st) != SDB_OK) return store_i_sqlerr(s, e, "secret list");
+    if (ns) sdb_bind_text(st, 1, ns, -1);
     json_t *arr = json_array();
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((r = sdb_step(st)) == SDB_ROW) {
         json_t *o = json_object();
-        json_object_set_new(o, "ns", json_string((const char *)sqlite3_column_text(st, 0)));
-        json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
-        const char *v = (const char *)sqlite3_column_text(st, 2);
+        json_object_set_new(o, "ns", json_string((const char *)sdb_column_text(st, 0)));
+        json_object_set_new(o, "name", json_string((const char *)sdb_column_text(st, 1)));
+        const char *v = (const char *)sdb_column_text(st, 2);
         json_object_set_new(o, "version", v ? json_string(v) : json_null());
-        json_object_set_new(o, "fetched_at", json_integer(sqlite3_column_int64(st, 3)));
-        json_object_set_new(o, "updated_at", json_integer(sqlite3_column_int64(st, 4)));
-        const char *m = (const char *)sqlite3_column_text(st, 5);
+        json_object_set_new(o, "fetched_at", json_integer(sdb_column_int64(st, 3)));
+        json_object_set_new(o, "updated_at", json_integer(sdb_column_int64(st, 4)));
+        const char *m = (const char *)sdb_column_text(st, 5);
         json_t *mj = m ? json_loads(m, 0, NULL) : NULL;
         json_object_set_new(o, "meta", mj ? mj : json_null());
         json_array_append_new(arr, o);
     }
-    sqlite3_finalize(st);
-    if (r != SQLITE_DONE) {
+    sdb_finalize(st);
+    if (r != SDB_DONE) {
         json_decref(arr);
         return store_i_sqlerr(s, e, "secret list");
     }

@@ -14,19 +14,9 @@ int store_open_sibling(cb_store *s, int sync_normal, cb_store **out, cb_error *e
     if (!s->unlocked) return cb_fail(e, CB_EKEY, CB_K_DENIED, "store is locked");
     cb_store *n = cb_calloc(1, sizeof *n);
     n->path = cb_strdup(s->path);
-    if (sqlite3_open_v2(s->path, &n->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-        int rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", s->path,
-                         n->db ? sqlite3_errmsg(n->db) : "out of memory");
-        store_close(n);
-        return rc;
-    }
-    sqlite3_busy_timeout(n->db, 5000);
-    const char *pragmas = sync_normal ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=20000; "
-                                        "PRAGMA secure_delete=ON;"
-                                      : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
-                                        "PRAGMA secure_delete=ON;";
-    if (sqlite3_exec(n->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-        int rc = store_i_sqlerr(n, e, "open");
+    char err[512] = "";
+    if (sdb_open(s->path, sync_normal ? SDB_OPEN_SYNC_NORMAL : 0, &n->db, err, sizeof err) != SDB_OK) {
+        int rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", s->path, err);
         store_close(n);
         return rc;
     }
@@ -46,13 +36,13 @@ void store_sibling_sync_key(cb_store *dst, const cb_store *src)
 
 int store_stored_key_version(cb_store *s)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'key_version'", -1, &st, NULL) != SQLITE_OK) return -1;
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "SELECT v FROM meta WHERE k = 'key_version'", &st) != SDB_OK) return -1;
     int v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
+    if (sdb_step(st) == SDB_ROW) {
+        const char *t = (const char *)sdb_column_text(st, 0);
         v = t ? atoi(t) : -1;
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
     return v;
 }

@@ -40,13 +40,13 @@ static void item_free(audit_item *it)
 
 static void touch_key(cb_store *db, const char *name)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(db), "UPDATE api_keys SET last_used = ? WHERE name = ?", -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(db), "UPDATE api_keys SET last_used = ? WHERE name = ?", &st) != SDB_OK)
         return;
-    sqlite3_bind_int64(st, 1, cb_now());
-    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
+    sdb_bind_int64(st, 1, cb_now());
+    sdb_bind_text(st, 2, name, -1);
+    sdb_step(st);
+    sdb_finalize(st);
 }
 
 /* One transaction for the whole batch. A re-key on the main connection (re-encrypt:

@@ -28,11 +28,10 @@ typedef struct cache_ent {
 
 struct mcp_auth {
     pthread_mutex_t mu;
-    sqlite3 *db;                /* own connection: reads api_keys and the generation */
+    sdb *db;                /* own connection: reads api_keys and the generation */
     uint8_t key[32];            /* the HMAC key (secret) */
     int have_key;
     int64_t gen, data_version;
-    sqlite3_stmt *dv_st;        /* PRAGMA data_version, prepared once (every request runs it) */
     cache_ent cache[CACHE_N];
 };
 
@@ -45,13 +44,9 @@ static void cache_clear(struct mcp_auth *m)
     memset(m->cache, 0, sizeof m->cache);
 }
 
-static int64_t data_version(struct mcp_auth *m)
-{
-    if (!m->dv_st && sqlite3_prepare_v2(m->db, "PRAGMA data_version", -1, &m->dv_st, NULL) != SQLITE_OK) return -1;
-    int64_t v = sqlite3_step(m->dv_st) == SQLITE_ROW ? sqlite3_column_int64(m->dv_st, 0) : -1;
-    sqlite3_reset(m->dv_st);
-    return v;
-}
+/* Changes when another connection commits (SQLite: PRAGMA data_version, prepared once by
+ * the backend; every request runs it). */
+static int64_t data_version(struct mcp_auth *m) { return sdb_data_version(m->db); }
 
 static void load_key(mcp_app *a, struct mcp_auth *m)
 {
@@ -104,14 +99,11 @@ int mcp_auth_open(mcp_app *a, cb_error *e)
 {
     if (a->auth) return 0;
     struct mcp_auth *m = cb_calloc(1, sizeof *m);
-    if (sqlite3_open_v2(store_path(a->store), &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-        int rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open the store for API keys: %s",
-                         m->db ? sqlite3_errmsg(m->db) : "out of memory");
-        sqlite3_close_v2(m->db);
+    char err[512] = "";
+    if (sdb_open(store_path(a->store), 0, &m->db, err, sizeof err) != SDB_OK) {
         free(m);
-        return rc;
+        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open the store for API keys: %s", err);
     }
-    sqlite3_busy_timeout(m->db, 2000);
     pthread_mutex_init(&m->mu, NULL);
     m->gen = apikey_generation(m->db);
     m->data_version = data_version(m);
@@ -126,8 +118,7 @@ void mcp_auth_close(mcp_app *a)
     if (!m) return;
     cache_clear(m);
     cb_wipe(m->key, sizeof m->key);
-    sqlite3_finalize(m->dv_st);
-    sqlite3_close_v2(m->db);
+    sdb_close(m->db);
     pthread_mutex_destroy(&m->mu);
     free(m);
     a->auth = NULL;

@@ -54,17 +54,17 @@ static void obs_register(void)
  * so the counts only grow). */
 static void scan_rotations(mcp_app *a)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(store_db(a->store), "SELECT id, COALESCE(target,''), outcome FROM audit WHERE id > ? AND"
-                                               " action LIKE 'rotate%' ORDER BY id", -1, &st, NULL) != SQLITE_OK)
+    sdb_stmt *st;
+    if (sdb_prepare(store_db(a->store), "SELECT id, COALESCE(target,''), outcome FROM audit WHERE id > ? AND"
+                                               " action LIKE 'rotate%' ORDER BY id", &st) != SDB_OK)
         return;
-    sqlite3_bind_int64(st, 1, rot_scanned_id);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        rot_scanned_id = sqlite3_column_int64(st, 0);
-        mx_add(f_rot, 1, (const char *const[]){(const char *)sqlite3_column_text(st, 1),
-                                               (const char *)sqlite3_column_text(st, 2)});
+    sdb_bind_int64(st, 1, rot_scanned_id);
+    while (sdb_step(st) == SDB_ROW) {
+        rot_scanned_id = sdb_column_int64(st, 0);
+        mx_add(f_rot, 1, (const char *const[]){(const char *)sdb_column_text(st, 1),
+                                               (const char *)sdb_column_text(st, 2)});
     }
-    sqlite3_finalize(st);
+    sdb_finalize(st);
 }
 
 static void schedules(mcp_app *a)
@@ -212,10 +212,10 @@ int obs_health(void *app, char **json)
     int bad = 0;
     /* store: a read; key: a sealed value (the API-key HMAC key or the audit head) opens */
     pthread_mutex_lock(&a->store_mu);
-    sqlite3_stmt *st = NULL;
-    int store_ok = sqlite3_prepare_v2(store_db(a->store), "SELECT count(*) FROM audit", -1, &st, NULL) == SQLITE_OK &&
-                   sqlite3_step(st) == SQLITE_ROW;
-    if (st) sqlite3_finalize(st);
+    sdb_stmt *st = NULL;
+    int store_ok = sdb_prepare(store_db(a->store), "SELECT count(*) FROM audit", &st) == SDB_OK &&
+                   sdb_step(st) == SDB_ROW;
+    if (st) sdb_finalize(st);
     char *v = NULL;
     size_t vl = 0;
     cb_error e = {0};

@@ -54,9 +54,8 @@ static int verify(cb_store *s)
 
 static void exec_sql(cb_store *s, const char *sql)
 {
-    char *err = NULL;
-    int rc = sqlite3_exec(store_db(s), sql, NULL, NULL, &err);
-    if (rc != SQLITE_OK) fail_msg("%s: %s", sql, err);
+    int rc = sdb_exec(store_db(s), sql);
+    if (rc != SDB_OK) fail_msg("%s: %s", sql, sdb_errmsg(store_db(s)));
 }
 
 static void test_intact(void **st)
@@ -74,8 +73,8 @@ static void test_intact(void **st)
 static void test_append_only_triggers(void **st)
 {
     cb_store *s = *st;
-    assert_int_not_equal(sqlite3_exec(store_db(s), "UPDATE audit SET outcome='error' WHERE id=3", NULL, NULL, NULL), SQLITE_OK);
-    assert_int_not_equal(sqlite3_exec(store_db(s), "DELETE FROM audit WHERE id=3", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_not_equal(sdb_exec(store_db(s), "UPDATE audit SET outcome='error' WHERE id=3"), SDB_OK);
+    assert_int_not_equal(sdb_exec(store_db(s), "DELETE FROM audit WHERE id=3"), SDB_OK);
 }
 
 static void test_altered(void **st)

@@ -177,11 +177,11 @@ static void test_apikeys(void **st)
     bad[20] = 0;
     assert_int_not_equal(apikey_verify(s, bad, &name, &pol, &e), 0);
     free(bad);
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(store_db(s), "SELECT lower(hex(hash)) FROM api_keys WHERE name = 'k1'", -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    char *hash = cb_strdup((const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
+    sdb_stmt *q;
+    assert_int_equal(sdb_prepare(store_db(s), "SELECT lower(hex(hash)) FROM api_keys WHERE name = 'k1'", &q), SDB_OK);
+    assert_int_equal(sdb_step(q), SDB_ROW);
+    char *hash = cb_strdup((const char *)sdb_column_text(q, 0));
+    sdb_finalize(q);
     assert_int_equal(strlen(hash), 64);
     assert_int_not_equal(apikey_verify(s, hash, &name, &pol, &e), 0);
     char *hashtok = cb_sprintf("cbk_%s_%s", pre, hash);

@@ -105,7 +105,7 @@ static void test_conn_roundtrip_and_binding(void **st)
     assert_true(c.encrypted);
     store_conn_free(&c);
     /* swapping ciphertexts between rows must not decrypt: AAD binds the row */
-    sqlite3_exec(store_db(s), "UPDATE connections SET url_enc = (SELECT url_enc FROM connections WHERE name='b') WHERE name='a'", NULL, NULL, NULL);
+    sdb_exec(store_db(s), "UPDATE connections SET url_enc = (SELECT url_enc FROM connections WHERE name='b') WHERE name='a'");
     assert_int_not_equal(store_conn_get(s, "a", 1, &c, &e), 0);
     assert_int_equal(e.kind, CB_K_TAMPERED);
     json_t *f = json_array();
@@ -181,8 +181,8 @@ static void test_migrate_plaintext(void **st)
     assert_int_equal(store_create(path, KEY, &e), 0);
     cb_store *s = open_with(KEY);
     /* a manual SQL insert leaves a plaintext URL */
-    assert_int_equal(sqlite3_exec(store_db(s), "INSERT INTO connections(name, engine, url_enc, created_at, updated_at)"
-                                  " VALUES('manual','postgres','postgresql://m:PLAIN@h/db',0,0)", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sdb_exec(store_db(s), "INSERT INTO connections(name, engine, url_enc, created_at, updated_at)"
+                                  " VALUES('manual','postgres','postgresql://m:PLAIN@h/db',0,0)"), SDB_OK);
     json_t *f = json_array();
     int checked = 0;
     assert_int_equal(store_verify(s, f, &checked, &e), CB_EFINDINGS);

@@ -1,0 +1,162 @@
+/* The embedded default backend (backend.h): a SQLite file, WAL mode. The calls pass
+ * straight through; what is SQLite's own is here: the pragmas a store needs and
+ * BEGIN IMMEDIATE for writers. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "backend.h"
+
+typedef struct {
+    sdb base;
+    sqlite3 *h;
+    sqlite3_stmt *dv;     /* PRAGMA data_version, prepared once */
+} lite;
+
+typedef struct {
+    sdb_stmt base;
+    sqlite3_stmt *st;
+} lite_stmt;
+
+#define L(db) ((lite *)(db))
+#define S(st) (((lite_stmt *)(st))->st)
+
+static void l_close(sdb *db)
+{
+    if (!db) return;
+    sqlite3_finalize(L(db)->dv);
+    sqlite3_close_v2(L(db)->h);
+    free(db);
+}
+
+static int l_open(const char *path, int flags, sdb **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    lite *d = calloc(1, sizeof *d);
+    if (!d) return SDB_ERROR;
+    d->base.ops = &sdb_sqlite_ops;
+    int of = (flags & SDB_OPEN_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (sqlite3_open_v2(path, &d->h, of | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", d->h ? sqlite3_errmsg(d->h) : "out of memory");
+        l_close(&d->base);
+        return SDB_ERROR;
+    }
+    sqlite3_busy_timeout(d->h, 5000);
+    /* WAL for concurrent readers; FULL sync so a journaled rotation step survives a crash
+     * (a writer thread's own connection: NORMAL, which in WAL mode still survives a
+     * process crash, and a larger checkpoint interval); secure_delete so old ciphertext
+     * pages are zeroed, not left in free pages. */
+    const char *pragmas = (flags & SDB_OPEN_SYNC_NORMAL)
+        ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+          "PRAGMA wal_autocheckpoint=20000; PRAGMA secure_delete=ON;"
+        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
+    if (!(flags & SDB_OPEN_READONLY) && sqlite3_exec(d->h, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(d->h));
+        int rc = sqlite3_errcode(d->h);
+        l_close(&d->base);
+        return rc == SQLITE_NOTADB ? SDB_CORRUPT : rc;
+    }
+    *out = &d->base;
+    return SDB_OK;
+}
+
+static int l_exec(sdb *db, const char *sql) { return sqlite3_exec(L(db)->h, sql, NULL, NULL, NULL); }
+
+static int l_prepare(sdb *db, const char *sql, sdb_stmt **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(L(db)->h, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) return rc;
+    lite_stmt *s = calloc(1, sizeof *s);
+    if (!s) {
+        sqlite3_finalize(st);
+        return SDB_ERROR;
+    }
+    s->base.db = db;
+    s->st = st;
+    *out = &s->base;
+    return SDB_OK;
+}
+
+/* Bound values are copied (SQLITE_TRANSIENT): callers may free them before the step. */
+static int l_bind_text(sdb_stmt *st, int i, const char *v, int n) { return sqlite3_bind_text(S(st), i, v, n, SQLITE_TRANSIENT); }
+static int l_bind_int64(sdb_stmt *st, int i, int64_t v) { return sqlite3_bind_int64(S(st), i, v); }
+static int l_bind_blob(sdb_stmt *st, int i, const void *v, int n) { return sqlite3_bind_blob(S(st), i, v, n, SQLITE_TRANSIENT); }
+static int l_bind_null(sdb_stmt *st, int i) { return sqlite3_bind_null(S(st), i); }
+
+static int l_step(sdb_stmt *st)
+{
+    int rc = sqlite3_step(S(st));
+    /* extended codes (SQLITE_CONSTRAINT_UNIQUE, ...) are not returned by step: primary only */
+    return rc;
+}
+
+static int l_reset(sdb_stmt *st) { return sqlite3_reset(S(st)); }
+
+static void l_finalize(sdb_stmt *st)
+{
+    sqlite3_finalize(S(st));
+    free(st);
+}
+
+static int l_column_type(sdb_stmt *st, int i)
+{
+    switch (sqlite3_column_type(S(st), i)) {
+    case SQLITE_INTEGER: return SDB_INTEGER;
+    case SQLITE_BLOB: return SDB_BLOB;
+    case SQLITE_NULL: return SDB_NULL;
+    default: return SDB_TEXT;   /* TEXT and FLOAT (the store has none) */
+    }
+}
+
+static int64_t l_column_int64(sdb_stmt *st, int i) { return sqlite3_column_int64(S(st), i); }
+static const unsigned char *l_column_text(sdb_stmt *st, int i) { return sqlite3_column_text(S(st), i); }
+static const void *l_column_blob(sdb_stmt *st, int i) { return sqlite3_column_blob(S(st), i); }
+static int l_column_bytes(sdb_stmt *st, int i) { return sqlite3_column_bytes(S(st), i); }
+static int l_changes(sdb *db) { return sqlite3_changes(L(db)->h); }
+static int l_in_transaction(sdb *db) { return !sqlite3_get_autocommit(L(db)->h); }
+static int l_begin_write(sdb *db) { return sqlite3_exec(L(db)->h, "BEGIN IMMEDIATE", NULL, NULL, NULL); }
+
+static int l_errcode(sdb *db)
+{
+    int ec = sqlite3_errcode(L(db)->h);
+    return ec == SQLITE_NOTADB ? SDB_CORRUPT : ec == SQLITE_LOCKED ? SDB_BUSY : ec;
+}
+
+static const char *l_errmsg(sdb *db) { return sqlite3_errmsg(L(db)->h); }
+
+static int64_t l_data_version(sdb *db)
+{
+    lite *d = L(db);
+    if (!d->dv && sqlite3_prepare_v2(d->h, "PRAGMA data_version", -1, &d->dv, NULL) != SQLITE_OK) return -1;
+    int64_t v = sqlite3_step(d->dv) == SQLITE_ROW ? sqlite3_column_int64(d->dv, 0) : -1;
+    sqlite3_reset(d->dv);
+    return v;
+}
+
+const sdb_ops sdb_sqlite_ops = {
+    .name = "sqlite",
+    .kind = SDB_KIND_SQLITE,
+    .open = l_open,
+    .close = l_close,
+    .exec = l_exec,
+    .prepare = l_prepare,
+    .bind_text = l_bind_text,
+    .bind_int64 = l_bind_int64,
+    .bind_blob = l_bind_blob,
+    .bind_null = l_bind_null,
+    .step = l_step,
+    .reset = l_reset,
+    .finalize = l_finalize,
+    .column_type = l_column_type,
+    .column_int64 = l_column_int64,
+    .column_text = l_column_text,
+    .column_blob = l_column_blob,
+    .column_bytes = l_column_bytes,
+    .changes = l_changes,
+    .in_transaction = l_in_transaction,
+    .begin_write = l_begin_write,
+    .errcode = l_errcode,
+    .errmsg = l_errmsg,
+    .data_version = l_data_version,
+};
