@@ -67,6 +67,13 @@ typedef struct sdb_ops {
     /* A number that changes when another connection commits a change (SQLite: PRAGMA
      * data_version); -1 when the backend cannot tell cheaply (then callers re-read). */
     int64_t (*data_version)(sdb *db);
+    /* Leadership among the brokers sharing this store (one scheduler for all): 1 when this
+     * connection holds the named lock (just taken, or still held), 0 when another holds
+     * it, -1 on error. The lock belongs to the connection: it goes with the connection or
+     * the process, so a dead leader's successor takes over at its next try. SQLite: an
+     * flock on "<file>.<name>.lock"; PostgreSQL: a session advisory lock. */
+    int (*try_lock)(sdb *db, const char *name);
+    void (*unlock)(sdb *db, const char *name);
 } sdb_ops;
 
 /* Every backend's handle starts with this. */
@@ -109,5 +116,7 @@ static inline int sdb_begin_write(sdb *db) { return db->ops->begin_write(db); }
 static inline int sdb_errcode(sdb *db) { return db->ops->errcode(db); }
 static inline const char *sdb_errmsg(sdb *db) { return db->ops->errmsg(db); }
 static inline int64_t sdb_data_version(sdb *db) { return db->ops->data_version(db); }
+static inline int sdb_try_lock(sdb *db, const char *name) { return db->ops->try_lock(db, name); }
+static inline void sdb_unlock(sdb *db, const char *name) { db->ops->unlock(db, name); }
 
 #endif

@@ -1,15 +1,23 @@
 /* The embedded default backend (backend.h): a SQLite file, WAL mode. The calls pass
  * straight through; what is SQLite's own is here: the pragmas a store needs and
  * BEGIN IMMEDIATE for writers. */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include "backend.h"
+
+#define MAX_LOCKS 4
 
 typedef struct {
     sdb base;
     sqlite3 *h;
     sqlite3_stmt *dv;     /* PRAGMA data_version, prepared once */
+    struct { char name[32]; int fd; } locks[MAX_LOCKS];   /* held leadership locks */
 } lite;
 
 typedef struct {
@@ -23,6 +31,8 @@ typedef struct {
 static void l_close(sdb *db)
 {
     if (!db) return;
+    for (int i = 0; i < MAX_LOCKS; i++)
+        if (L(db)->locks[i].name[0]) close(L(db)->locks[i].fd);
     sqlite3_finalize(L(db)->dv);
     sqlite3_close_v2(L(db)->h);
     free(db);
@@ -134,6 +144,44 @@ static int64_t l_data_version(sdb *db)
     return v;
 }
 
+/* flock, not fcntl locks: an fcntl lock is the process's (any close of the file by any
+ * handle drops it); an flock belongs to this open file description, so it is held
+ * exactly as long as this connection, and the kernel drops it when the process dies. */
+static int l_try_lock(sdb *db, const char *name)
+{
+    lite *d = L(db);
+    int slot = -1;
+    for (int i = 0; i < MAX_LOCKS; i++) {
+        if (strcmp(d->locks[i].name, name) == 0 && d->locks[i].name[0]) return 1;
+        if (!d->locks[i].name[0] && slot < 0) slot = i;
+    }
+    if (slot < 0 || strlen(name) >= sizeof d->locks[0].name) return -1;
+    const char *file = sqlite3_db_filename(d->h, "main");
+    if (!file || !*file) return -1;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s.%s.lock", file, name) >= (int)sizeof path) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int busy = errno == EWOULDBLOCK;
+        close(fd);
+        return busy ? 0 : -1;
+    }
+    snprintf(d->locks[slot].name, sizeof d->locks[slot].name, "%s", name);
+    d->locks[slot].fd = fd;
+    return 1;
+}
+
+static void l_unlock(sdb *db, const char *name)
+{
+    lite *d = L(db);
+    for (int i = 0; i < MAX_LOCKS; i++)
+        if (d->locks[i].name[0] && strcmp(d->locks[i].name, name) == 0) {
+            close(d->locks[i].fd);   /* drops the flock */
+            d->locks[i].name[0] = 0;
+        }
+}
+
 const sdb_ops sdb_sqlite_ops = {
     .name = "sqlite",
     .kind = SDB_KIND_SQLITE,
@@ -159,4 +207,6 @@ const sdb_ops sdb_sqlite_ops = {
     .errcode = l_errcode,
     .errmsg = l_errmsg,
     .data_version = l_data_version,
+    .try_lock = l_try_lock,
+    .unlock = l_unlock,
 };
