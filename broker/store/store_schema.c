@@ -143,19 +143,31 @@ static const migration *steps_of(sdb *db, int *n)
     return SQLITE_STEPS;
 }
 
-int store_schema_version(sdb *db, int *v)
+static int query_int(sdb *db, const char *sql, int *v)
 {
     sdb_stmt *st;
     *v = -1;
-    /* PostgreSQL: no table yet (current_schema() is NULL while the schema does not exist) */
-    const char *sql = sdb_kind_of(db) == SDB_KIND_POSTGRES
-        ? "SELECT CASE WHEN to_regclass(quote_ident(current_schema()) || '.schema_version') IS NULL THEN 0"
-          " ELSE (SELECT max(v) FROM schema_version) END"
-        : "PRAGMA user_version";
     if (sdb_prepare(db, sql, &st) != SDB_OK) return -1;
-    if (sdb_step(st) == SDB_ROW) *v = sdb_column_int(st, 0);
+    int r = sdb_step(st);
+    if (r == SDB_ROW) *v = sdb_column_type(st, 0) == SDB_NULL ? 0 : sdb_column_int(st, 0);
     sdb_finalize(st);
-    return *v < 0 ? -1 : 0;
+    return r == SDB_ROW && *v >= 0 ? 0 : -1;
+}
+
+int store_schema_version(sdb *db, int *v)
+{
+    if (sdb_kind_of(db) != SDB_KIND_POSTGRES) return query_int(db, "PRAGMA user_version", v);
+    /* no table yet: a schema with no store (current_schema() is NULL while the schema
+     * itself does not exist) */
+    int have;
+    if (query_int(db, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_version'",
+                  &have))
+        return -1;
+    if (!have) {
+        *v = 0;
+        return 0;
+    }
+    return query_int(db, "SELECT max(v) FROM schema_version", v);
 }
 
 static int set_version(sdb *db, int v)
