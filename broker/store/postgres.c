@@ -33,6 +33,7 @@ typedef struct {
     char msg[512];
     int changes;
     int64_t notes;        /* notifications received (and reconnections) */
+    int flags;            /* SDB_OPEN_* */
 } pg;
 
 typedef struct {
@@ -114,16 +115,29 @@ static int session_setup(pg *d, int flags)
     return run(d, sql);
 }
 
-/* A connection lost between transactions is reopened once, as SQLite reopens its file. */
+/* A connection lost between transactions (server restart, failover, an idle timeout) is
+ * reopened before the next statement, as SQLite reopens nothing but never loses its file.
+ * Reading what is waiting (non-blocking) is how libpq learns the server has gone. Within
+ * a transaction a lost connection is an error: the transaction is gone with it. */
 static int ensure_conn(pg *d)
 {
+    /* twice: a server's goodbye (FATAL) and its end of stream may need one read each */
+    for (int i = 0; i < 2 && PQstatus(d->c) == CONNECTION_OK && !in_tx(d); i++) PQconsumeInput(d->c);
     if (PQstatus(d->c) == CONNECTION_OK) return SDB_OK;
     PQreset(d->c);
     if (PQstatus(d->c) != CONNECTION_OK) {
         set_err(d, SDB_ERROR, "lost the connection to the store database: ", PQerrorMessage(d->c));
         return SDB_ERROR;
     }
-    return session_setup(d, 0);
+    return session_setup(d, d->flags);
+}
+
+/* Server notices (and a FATAL that arrives while idle) are not for the terminal: the
+ * error that matters reaches the caller through errmsg. */
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
 }
 
 static void p_close(sdb *db)
@@ -181,12 +195,14 @@ static int p_open(const char *url, int flags, sdb **out, char *err, size_t errle
         PQfinish(c);
         return SDB_ERROR;
     }
+    PQsetNoticeProcessor(c, quiet_notice, NULL);
     pg *d = calloc(1, sizeof *d);
     if (!d) { PQfinish(c); return SDB_ERROR; }
     d->base.ops = &sdb_postgres_ops;
     d->c = c;
     snprintf(d->schema, sizeof d->schema, "%s", schema);
     d->lock_key = pgsql_lock_key(schema, "write");
+    d->flags = flags & SDB_OPEN_READONLY;
     int rc = SDB_OK;
     if (flags & SDB_OPEN_CREATE) {
         /* IF NOT EXISTS still needs CREATE on the database: a login that owns an existing
@@ -350,34 +366,78 @@ static int cmd_changes(PGresult *r)
     return atoi(PQcmdTuples(r));
 }
 
-static PGresult *exec_params(pg *d, pg_stmt *s)
+/* Inside a transaction: SAVEPOINT, the statement and RELEASE in one round trip (libpq's
+ * pipeline mode), so the savepoint costs no extra wait on the network. After a failure
+ * the pipeline skips the rest, and ROLLBACK TO undoes the statement alone. Returns the
+ * statement's result, or NULL with d->err set. */
+static PGresult *exec_savepoint(pg *d, pg_stmt *s)
 {
-    return PQexecParams(d->c, s->sql, s->np, s->types, (const char *const *)s->vals, s->lens, s->fmts, 0);
+    PGconn *c = d->c;
+    if (!PQenterPipelineMode(c)) {
+        set_err(d, SDB_ERROR, "store database: ", PQerrorMessage(c));
+        return NULL;
+    }
+    int sent = PQsendQueryParams(c, "SAVEPOINT sdb_s", 0, NULL, NULL, NULL, NULL, 0) &&
+               PQsendQueryParams(c, s->sql, s->np, s->types, (const char *const *)s->vals, s->lens, s->fmts, 0) &&
+               PQsendQueryParams(c, "RELEASE SAVEPOINT sdb_s", 0, NULL, NULL, NULL, NULL, 0) &&
+               PQpipelineSync(c);
+    PGresult *res[3] = {NULL, NULL, NULL};
+    int got = 0, nulls = 0;
+    while (sent) {
+        PGresult *r = PQgetResult(c);
+        if (!r) {
+            /* NULL ends each query's results; many in a row mean the connection is gone */
+            if (PQstatus(c) != CONNECTION_OK || ++nulls > 8) break;
+            continue;
+        }
+        nulls = 0;
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (got < 3) res[got++] = r;
+        else PQclear(r);
+    }
+    PQexitPipelineMode(c);
+    PGresult *bad = NULL;
+    for (int i = 0; i < got && !bad; i++) {
+        ExecStatusType st = PQresultStatus(res[i]);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) bad = res[i];
+    }
+    if (!sent || got < 3 || bad) {
+        result_err(d, bad);
+        if (!sent || (!bad && got < 3)) set_err(d, SDB_ERROR, "store database: ", PQerrorMessage(c));
+        int keep = d->err;
+        char m[sizeof d->msg];
+        memcpy(m, d->msg, sizeof m);
+        if (PQstatus(c) == CONNECTION_OK) run(d, "ROLLBACK TO SAVEPOINT sdb_s; RELEASE SAVEPOINT sdb_s");
+        d->err = keep;
+        memcpy(d->msg, m, sizeof m);
+        for (int i = 0; i < got; i++) PQclear(res[i]);
+        return NULL;
+    }
+    PQclear(res[0]);
+    PQclear(res[2]);
+    return res[1];
 }
 
 static int execute(pg *d, pg_stmt *s)
 {
     if (!in_tx(d) && ensure_conn(d) != SDB_OK) return d->err;
     /* SQLite undoes a failed statement alone; PostgreSQL would abort the transaction */
-    int sp = PQtransactionStatus(d->c) == PQTRANS_INTRANS;
-    if (sp && run(d, "SAVEPOINT sdb_s") != SDB_OK) return d->err;
-    PGresult *r = exec_params(d, s);
+    PGresult *r;
+    if (PQtransactionStatus(d->c) == PQTRANS_INTRANS) {
+        if (!(r = exec_savepoint(d, s))) return d->err;
+    } else {
+        r = PQexecParams(d->c, s->sql, s->np, s->types, (const char *const *)s->vals, s->lens, s->fmts, 0);
+        ExecStatusType rs = PQresultStatus(r);
+        if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+            result_err(d, r);
+            PQclear(r);
+            return d->err;
+        }
+    }
     ExecStatusType rs = PQresultStatus(r);
-    if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
-        result_err(d, r);
-        PQclear(r);
-        int keep = d->err;
-        char m[sizeof d->msg];
-        memcpy(m, d->msg, sizeof m);
-        if (sp && PQstatus(d->c) == CONNECTION_OK) run(d, "ROLLBACK TO SAVEPOINT sdb_s; RELEASE SAVEPOINT sdb_s");
-        d->err = keep;
-        memcpy(d->msg, m, sizeof m);
-        return keep;
-    }
-    if (sp && run(d, "RELEASE SAVEPOINT sdb_s") != SDB_OK) {
-        PQclear(r);
-        return d->err;
-    }
     int ch = cmd_changes(r);
     if (ch >= 0) d->changes = ch;
     s->res = r;

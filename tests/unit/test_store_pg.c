@@ -213,6 +213,39 @@ static void test_data_version(void **st)
     store_close(stt);
 }
 
+static int64_t backend_pid(sdb *db)
+{
+    sdb_stmt *s;
+    int64_t pid = -1;
+    if (sdb_prepare(db, "SELECT pg_backend_pid()", &s) == SDB_OK && sdb_step(s) == SDB_ROW) pid = sdb_column_int64(s, 0);
+    sdb_finalize(s);
+    return pid;
+}
+
+/* A connection ended by the server while idle (restart, failover) is reopened before the
+ * next statement, and data_version moves (notifications may have been missed). */
+static void test_reconnect(void **st)
+{
+    (void)st;
+    sdb *a = conn(), *b = conn();
+    int64_t pid = backend_pid(a), v0 = sdb_data_version(a);
+    sdb_stmt *s;
+    assert_int_equal(sdb_prepare(b, "SELECT pg_terminate_backend(CAST(? AS integer))", &s), SDB_OK);
+    sdb_bind_int64(s, 1, pid);
+    assert_int_equal(sdb_step(s), SDB_ROW);
+    sdb_finalize(s);
+    usleep(200000);
+    int64_t pid2 = backend_pid(a);
+    assert_true(pid2 > 0 && pid2 != pid);
+    assert_true(sdb_data_version(a) > v0);
+    /* the session is set up again: the store's tables are found */
+    assert_int_equal(sdb_prepare(a, "SELECT count(*) FROM meta", &s), SDB_OK);
+    assert_int_equal(sdb_step(s), SDB_ROW);
+    sdb_finalize(s);
+    sdb_close(a);
+    sdb_close(b);
+}
+
 static void test_password_refused(void **st)
 {
     (void)st;
@@ -250,6 +283,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_constraint_in_tx),
         cmocka_unit_test(test_begin_write_serializes),
+        cmocka_unit_test(test_reconnect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
