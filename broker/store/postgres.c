@@ -34,6 +34,7 @@ typedef struct {
     int changes;
     int64_t notes;        /* notifications received (and reconnections) */
     int flags;            /* SDB_OPEN_* */
+    int listening;        /* LISTEN issued (on the first data_version call) */
 } pg;
 
 typedef struct {
@@ -82,6 +83,17 @@ static void result_err(pg *d, PGresult *r)
     set_err(d, map_state(r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL), "", m ? m : PQerrorMessage(d->c));
 }
 
+/* Counts the notifications libpq has read so far (they arrive with any result), so none
+ * pile up in memory on a connection that runs statements for days. */
+static void drain(pg *d)
+{
+    PGnotify *n;
+    while ((n = PQnotifies(d->c))) {
+        d->notes++;
+        PQfreemem(n);
+    }
+}
+
 /* Runs SQL with no parameters and no rows wanted; SDB_OK or the error's code. */
 static int run(pg *d, const char *sql)
 {
@@ -93,6 +105,7 @@ static int run(pg *d, const char *sql)
         rc = d->err;
     }
     PQclear(r);
+    drain(d);
     return rc;
 }
 
@@ -102,15 +115,16 @@ static int in_tx(pg *d)
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR;
 }
 
-/* After a reconnection the session's settings are set again, and data_version moves:
- * notifications may have been missed while the connection was down. */
+/* The session's settings, again after a reconnection; data_version then moves, as
+ * notifications may have been missed while the connection was down. Only a connection
+ * that asks for data_version LISTENs: the others would only queue notifications. */
 static int session_setup(pg *d, int flags)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
-             "SET search_path = \"%s\"; SET lock_timeout = '5s'; SET client_min_messages = warning; %s"
-             "LISTEN \"credbroker_%s\";",
-             d->schema, (flags & SDB_OPEN_READONLY) ? "SET default_transaction_read_only = on; " : "", d->schema);
+             "SET search_path = \"%s\"; SET lock_timeout = '5s'; SET client_min_messages = warning; %s%s%s%s",
+             d->schema, (flags & SDB_OPEN_READONLY) ? "SET default_transaction_read_only = on; " : "",
+             d->listening ? "LISTEN \"credbroker_" : "", d->listening ? d->schema : "", d->listening ? "\";" : "");
     d->notes++;
     return run(d, sql);
 }
@@ -437,6 +451,7 @@ static int execute(pg *d, pg_stmt *s)
             return d->err;
         }
     }
+    drain(d);
     ExecStatusType rs = PQresultStatus(r);
     int ch = cmd_changes(r);
     if (ch >= 0) d->changes = ch;
@@ -574,19 +589,21 @@ static int p_begin_write(sdb *db)
 static int p_errcode(sdb *db) { return P(db)->err; }
 static const char *p_errmsg(sdb *db) { return P(db)->msg[0] ? P(db)->msg : "not an error"; }
 
-/* Reads what has arrived without waiting; NOTIFYs are delivered only between transactions. */
+/* Reads what has arrived without waiting (NOTIFYs are delivered only between
+ * transactions); the first call starts listening. */
 static int64_t p_data_version(sdb *db)
 {
     pg *d = P(db);
-    if (PQstatus(d->c) != CONNECTION_OK) {
-        if (in_tx(d) || ensure_conn(d) != SDB_OK) return -1;
+    if (in_tx(d)) return d->notes;
+    if (ensure_conn(d) != SDB_OK) return -1;
+    if (!d->listening) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "LISTEN \"credbroker_%s\"", d->schema);
+        if (run(d, sql) != SDB_OK) return -1;
+        d->listening = 1;
     }
     if (!PQconsumeInput(d->c)) return -1;
-    PGnotify *n;
-    while ((n = PQnotifies(d->c))) {
-        d->notes++;
-        PQfreemem(n);
-    }
+    drain(d);
     return d->notes;
 }
 
