@@ -23,6 +23,7 @@
 #define OID_INT8 20
 #define OID_INT2 21
 #define OID_INT4 23
+#define OID_TEXT 25
 
 typedef struct {
     sdb base;
@@ -42,6 +43,7 @@ typedef struct {
     char *sql;
     int np;
     char **vals;
+    unsigned char *used;  /* per parameter: named in the SQL */
     int *lens, *fmts;
     Oid *types;
     PGresult *res;
@@ -289,7 +291,7 @@ static int p_prepare(sdb *db, const char *sql, sdb_stmt **out)
     pg_stmt *s = calloc(1, sizeof *s);
     if (!s) return SDB_ERROR;
     s->base.db = db;
-    s->sql = pgsql_rewrite(sql, &s->np);
+    s->sql = pgsql_rewrite(sql, &s->np, &s->used);
     if (!s->sql) {
         free(s);
         set_err(P(db), SDB_ERROR, "", "bad placeholder number in SQL");
@@ -301,7 +303,7 @@ static int p_prepare(sdb *db, const char *sql, sdb_stmt **out)
         s->fmts = calloc((size_t)s->np, sizeof *s->fmts);
         s->types = calloc((size_t)s->np, sizeof *s->types);
         if (!s->vals || !s->lens || !s->fmts || !s->types) {
-            free(s->vals); free(s->lens); free(s->fmts); free(s->types); free(s->sql); free(s);
+            free(s->vals); free(s->lens); free(s->fmts); free(s->types); free(s->used); free(s->sql); free(s);
             return SDB_ERROR;
         }
     }
@@ -318,7 +320,9 @@ static int put(pg_stmt *s, int i, const void *v, size_t n, int fmt, Oid type)
     s->vals[i] = NULL;
     s->lens[i] = 0;
     s->fmts[i] = fmt;
-    s->types[i] = type;
+    /* a number the SQL skips (SQLite allows it: "VALUES(?1,?2,?4)") must still have a
+     * type for PostgreSQL: text */
+    s->types[i] = type || s->used[i] ? type : OID_TEXT;
     if (!v) return SDB_OK;
     s->vals[i] = malloc(n + 1);
     if (!s->vals[i]) return SDB_ERROR;
@@ -498,7 +502,7 @@ static void p_finalize(sdb_stmt *st)
     clear_result(s);
     for (int i = 0; i < s->np; i++)
         if (s->vals[i]) cb_free_secret_n(s->vals[i], (size_t)s->lens[i] + 1);
-    free(s->vals); free(s->lens); free(s->fmts); free(s->types); free(s->sql);
+    free(s->vals); free(s->lens); free(s->fmts); free(s->types); free(s->used); free(s->sql);
     free(s);
 }
 

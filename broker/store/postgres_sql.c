@@ -9,13 +9,15 @@
 
 /* '?' takes the largest number used so far plus one, '?N' is N (SQLite's rule). What is
  * inside string literals, quoted identifiers and comments is copied untouched. */
-char *pgsql_rewrite(const char *sql, int *nparams)
+char *pgsql_rewrite(const char *sql, int *nparams, unsigned char **used)
 {
     size_t n = strlen(sql);
     /* every '?' may become "$32766": at most 6 more bytes each */
     char *out = malloc(n * 7 + 1), *o = out;
     if (!out) return NULL;
     int max = 0;
+    unsigned char *seen = calloc(1, 32767);
+    if (!seen) { free(out); return NULL; }
     for (const char *p = sql; *p;) {
         if (*p == '\'' || *p == '"') {
             char q = *p;
@@ -43,8 +45,9 @@ char *pgsql_rewrite(const char *sql, int *nparams)
             } else {
                 idx = max + 1;
             }
-            if (idx < 1 || idx > 32766) { free(out); return NULL; }
+            if (idx < 1 || idx > 32766) { free(out); free(seen); return NULL; }
             if (idx > max) max = idx;
+            seen[idx - 1] = 1;
             o += sprintf(o, "$%d", idx);
         } else {
             *o++ = *p++;
@@ -52,6 +55,9 @@ char *pgsql_rewrite(const char *sql, int *nparams)
     }
     *o = 0;
     *nparams = max;
+    if (used) *used = realloc(seen, (size_t)max + 1);
+    else free(seen);
+    if (used && !*used) { free(seen); free(out); return NULL; }
     return out;
 }
 

@@ -42,11 +42,14 @@ static void test_rewrite(void **st)
 {
     (void)st;
     int n = 0;
-    char *r = pgsql_rewrite("SELECT '?''?', \"a?\", ? -- ?x\n, /* ? */ ?3, ?, E'x'", &n);
+    unsigned char *used = NULL;
+    char *r = pgsql_rewrite("SELECT '?''?', \"a?\", ? -- ?x\n, /* ? */ ?3, ?, E'x'", &n, &used);
     assert_string_equal(r, "SELECT '?''?', \"a?\", $1 -- ?x\n, /* ? */ $3, $4, E'x'");
     assert_int_equal(n, 4);
+    assert_true(used[0] && !used[1] && used[2] && used[3]);
     free(r);
-    assert_null(pgsql_rewrite("SELECT ?0", &n));
+    free(used);
+    assert_null(pgsql_rewrite("SELECT ?0", &n, NULL));
     assert_true(pgsql_schema_valid("credbroker_t1"));
     assert_false(pgsql_schema_valid("Bad"));
     assert_false(pgsql_schema_valid("a;drop"));
@@ -82,6 +85,14 @@ static void test_values(void **st)
     assert_int_equal(sdb_reset(s), SDB_OK);
     assert_int_equal(sdb_step(s), SDB_ROW);
     assert_true(sdb_column_int64(s, 1) == INT64_MAX);
+    sdb_finalize(s);
+    /* a number the SQL skips may still be bound, as SQLite allows */
+    assert_int_equal(sdb_prepare(db, "SELECT ?1::text || ?3::text", &s), SDB_OK);
+    sdb_bind_text(s, 1, "a", -1);
+    sdb_bind_text(s, 2, "unused", -1);
+    sdb_bind_text(s, 3, "b", -1);
+    assert_int_equal(sdb_step(s), SDB_ROW);
+    assert_string_equal((const char *)sdb_column_text(s, 0), "ab");
     sdb_finalize(s);
     sdb_close(db);
 }
