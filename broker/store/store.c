@@ -71,6 +71,27 @@ static const char *const MIGRATIONS[] = {
     "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
     "CREATE TRIGGER api_keys_gen_del AFTER DELETE ON api_keys BEGIN"
     "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;",
+    /* 6: metadata sealed too: a connection's description and source reference, a source's
+     * reference and last error, a journal row's target user, publish_to and error, a
+     * lease's login and error move into sealed columns, each with its own key version
+     * (key rotation re-encrypts one column at a time). The plaintext columns stay (a
+     * NOT NULL column cannot be dropped portably) but hold '' or NULL; the rows are
+     * sealed on the first unlocked open (store_meta.c), since migrations run without
+     * the key. */
+    "ALTER TABLE connections ADD COLUMN meta_enc BLOB;"
+    "ALTER TABLE connections ADD COLUMN meta_kv INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE source_state ADD COLUMN ref_enc BLOB;"
+    "ALTER TABLE source_state ADD COLUMN ref_kv INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE source_state ADD COLUMN error_enc BLOB;"
+    "ALTER TABLE source_state ADD COLUMN error_kv INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rotation_journal ADD COLUMN meta_enc BLOB;"
+    "ALTER TABLE rotation_journal ADD COLUMN meta_kv INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rotation_journal ADD COLUMN error_enc BLOB;"
+    "ALTER TABLE rotation_journal ADD COLUMN error_kv INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE leases ADD COLUMN login_enc BLOB;"
+    "ALTER TABLE leases ADD COLUMN login_kv INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE leases ADD COLUMN error_enc BLOB;"
+    "ALTER TABLE leases ADD COLUMN error_kv INTEGER NOT NULL DEFAULT 0;",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
@@ -457,6 +478,13 @@ int store_unlock(cb_store *s, const char *master, cb_error *e)
     s->key_version = kv;
     s->kdf = k;
     s->unlocked = 1;
+    /* metadata an older broker (or an old backup) kept in clear is sealed now, the first
+     * moment the key is known; a store that cannot be written now (busy, read-only) is
+     * still usable, and is sealed at a later open */
+    int sealed = 0;
+    cb_error me = {0};
+    if (store_i_seal_plain_meta(s, &sealed, &me)) LOG_WARN("store %s: plaintext metadata not sealed yet: %s", s->path, me.msg);
+    else if (sealed) LOG_INFO("store %s: sealed %d plaintext metadata value%s left by an older broker", s->path, sealed, sealed == 1 ? "" : "s");
 out:
     free(salt); free(kcv); free(wrapped); free(kdfname);
     return rc;
