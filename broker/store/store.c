@@ -71,9 +71,10 @@ static const char *const MIGRATIONS[] = {
     "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
     "CREATE TRIGGER api_keys_gen_del AFTER DELETE ON api_keys BEGIN"
     "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;",
-    /* 6: metadata sealed too: a connection's description and source reference, a source's
-     * reference and last error, a journal row's target user, publish_to and error, a
-     * lease's login and error move into sealed columns, each with its own key version
+    /* schema 7 (index 6): metadata sealed too: a connection's description and source
+     * reference, a source's reference and last error, a journal row's target user,
+     * publish_to and error, a lease's login and error move into sealed columns, each
+     * with its own key version
      * (key rotation re-encrypts one column at a time). The plaintext columns stay (a
      * NOT NULL column cannot be dropped portably) but hold '' or NULL; the rows are
      * sealed on the first unlocked open (store_meta.c), since migrations run without
