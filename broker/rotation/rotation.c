@@ -179,7 +179,7 @@ static int journal_get(cb_store *s, const char *cred, jrow *j, cb_error *e)
         j->owner_pid = (long)sdb_column_int64(st, 6); j->owner_host = coltext(st, 7);
         j->updated_at = sdb_column_int64(st, 8);
         /* the target user is sealed (rotation_journal.c) */
-        if (rotation_journal_meta(s, st, 3, cred, &j->target, NULL, e)) {
+        if (rotation_journal_meta(s, st, 3, 9, cred, &j->target, NULL, e)) {
             sdb_finalize(st);
             jrow_free(j);
             return e->code;
@@ -553,18 +553,26 @@ static void fill_report(rot *r, json_t *rep, const char *outcome, const cb_error
     if (e && e->msg[0]) json_object_set_new(rep, "error", json_string(e->msg));
 }
 
+/* msg without the logins, hosts, databases and publish_to reference of this rotation: for
+ * the audit log (append-only, never re-encrypted) and the schedule state's last result
+ * (in clear: the monitor quotes it) */
+static char *scrubbed(rot *r, const char *msg)
+{
+    const char *names[] = {r->target, r->cur.user, r->alt.user, r->admin.user, r->cur.host, r->alt.host,
+                           r->admin.host, r->cur.dbname, r->alt.dbname, r->admin.dbname,
+                           r->c ? r->c->publish_to : NULL};
+    return conn_redact_names(msg, names, sizeof names / sizeof names[0]);
+}
+
 static void audit_rot(rot *r, const char *cred, const char *outcome, const cb_error *e, int64_t t0)
 {
     json_t *d = json_object();
     fill_report(r, d, outcome, e, t0);
-    /* the audit log is append-only and never re-encrypted: it names the credential (the
-     * target), not the database user, and the error loses the logins, host and database */
+    /* the audit names the credential (the target), not the database user */
     json_object_del(d, "user");
     const char *msg = json_string_value(json_object_get(d, "error"));
     if (msg) {
-        const char *names[] = {r->target, r->cur.user, r->alt.user, r->admin.user, r->cur.host, r->alt.host,
-                               r->admin.host, r->cur.dbname, r->alt.dbname, r->admin.dbname};
-        char *clean = conn_redact_names(msg, names, 10);
+        char *clean = scrubbed(r, msg);
         json_object_set_new(d, "error", json_string(clean));
         free(clean);
     }
@@ -826,7 +834,9 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
     /* another broker's run records its own result */
     if (r.c && !conflict && strcmp(outcome, "nothing") != 0) {
         cb_error ig = {0};
-        if (schedule_state_record(s, r.c, rc == 0, cb_now(), rc ? e->msg : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
+        char *res = rc ? scrubbed(&r, e->msg) : NULL;
+        if (schedule_state_record(s, r.c, rc == 0, cb_now(), rc ? res : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
+        free(res);
     }
     if (r.claimed && conflict) release_claim(&r); /* a conflict met after taking over a row */
     if (r.registered) rotation_active_del(credential);

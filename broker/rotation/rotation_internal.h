@@ -20,12 +20,12 @@ void rotation_active_del(const char *cred);
 
 /* The journal row's sealed columns (rotation_journal.c). insert: a new row at step create,
  * target user and publish_to sealed. meta: opens the sealed meta at column col (its key
- * version at col + 1) of st's row; CB_K_TAMPERED when absent or unreadable (publish_to
+ * version at kv_col) of st's row; CB_K_TAMPERED when absent or unreadable (publish_to
  * may be NULL). error: records why the owning run stopped (sealed) and gives the row up. */
 int rotation_journal_insert(cb_store *s, const char *credential, const char *id, const char *strategy,
                             const char *target, const char *connection, const char *publish_to, int64_t now,
                             long pid, const char *host, cb_error *e);
-int rotation_journal_meta(cb_store *s, sdb_stmt *st, int col, const char *credential, char **target,
+int rotation_journal_meta(cb_store *s, sdb_stmt *st, int col, int kv_col, const char *credential, char **target,
                           char **publish_to, cb_error *e);
 void rotation_journal_error(cb_store *s, const char *credential, const char *id, const char *msg);
 

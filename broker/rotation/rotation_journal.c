@@ -40,13 +40,13 @@ int rotation_journal_insert(cb_store *s, const char *credential, const char *id,
     return rc;
 }
 
-int rotation_journal_meta(cb_store *s, sdb_stmt *st, int col, const char *credential, char **target,
+int rotation_journal_meta(cb_store *s, sdb_stmt *st, int col, int kv_col, const char *credential, char **target,
                           char **publish_to, cb_error *e)
 {
     *target = NULL;
     if (publish_to) *publish_to = NULL;
     char *meta = NULL;
-    int rc = store_column_unsealed(s, st, col, col + 1, "rotation_journal", credential, "meta", &meta, e);
+    int rc = store_column_unsealed(s, st, col, kv_col, "rotation_journal", credential, "meta", &meta, e);
     if (rc) return rc;
     json_t *o = meta ? json_loads(meta, 0, NULL) : NULL;
     free(meta);

@@ -64,7 +64,7 @@ int rotation_journal_list(cb_store *s, json_t **out, cb_error *e)
         /* the user and the error are sealed; a row that does not open is listed as such,
          * so the operator still sees it (and can discard it) */
         cb_error ue = {0};
-        if (rotation_journal_meta(s, st, 4, cred, &user, NULL, &ue) ||
+        if (rotation_journal_meta(s, st, 4, 5, cred, &user, NULL, &ue) ||
             store_column_unsealed(s, st, 12, 13, "rotation_journal", cred, "error", &err, &ue)) {
             free(err);
             err = cb_strdup(ue.msg);

@@ -139,6 +139,113 @@ like "$("$CB" --json lease list)" "\"login\":\"$OLDLOGIN\"" "lease list shows th
 expect_exit 0 "verify passes on the migrated store" "$CB" verify
 like "$(cat "$TMP/.out")" "^1[0-9] encrypted values checked, 0 failed" "... and checks the sealed metadata (2 URLs, 7 metadata values, the sealed meta rows)"
 
+# ---- PostgreSQL: a journal row left by kill -9 and a leased login name database users
+# shellcheck source=tests/lib/pg.sh
+source "$CB_ROOT/tests/lib/pg.sh"
+if pg_start; then
+  new_store infra >/dev/null
+  export CREDBROKER_POLICIES="$TMP/pol-infra" CREDBROKER_CONFIG="$TMP/infra.json"
+  mkdir -p "$CREDBROKER_POLICIES"; echo '{}' >"$CREDBROKER_CONFIG"
+  RUSR=rotuser_zq9; LADM=leaseadm_zq9; RDB=ledger_zq9
+  RPW=$(openssl rand -hex 12); LPW=$(openssl rand -hex 12)
+  pg_sql "CREATE ROLE $RUSR LOGIN PASSWORD '$RPW'; CREATE ROLE $LADM LOGIN CREATEROLE PASSWORD '$LPW';
+          CREATE ROLE readers_zq9 NOLOGIN; GRANT readers_zq9 TO $LADM WITH ADMIN OPTION" >/dev/null
+  pg_sql "CREATE DATABASE $RDB OWNER $RUSR" >/dev/null
+  base="127.0.0.1:$PGPORT/$RDB?sslmode=disable&connect_timeout=5"
+  printf 'postgresql://%s:%s@%s' "$RUSR" "$RPW" "$base" | "$CB" -q conn add app9 --description "ledger primary in rack-zq9"
+  printf 'postgresql://%s:%s@%s' "$LADM" "$LPW" "$base" | "$CB" -q conn add ladm9
+  printf 'postgresql://%s:%s@%s' "$RUSR" "$RPW" "$base" | "$CB" -q conn add pub9
+  # pub9-cred publishes to a reference whose provider has no pending stage: its rotation
+  # stops at create with an error that quotes the reference
+  cat >"$CREDBROKER_POLICIES/p.json" <<JSON
+{
+  "credentials": { "app9-cred": { "connection": "app9" },
+                   "pub9-cred": { "connection": "pub9", "publish_to": "file://$TMP/refdir-zq9/published" } },
+  "connections": { "app9": { "query_identity": { "admin_connection": "ladm9", "member_of": ["readers_zq9"], "ttl_s": 3600 } } },
+  "clients": { "local": { "tools": ["*"], "connections": ["*"], "mode": "read-only", "statement_timeout_ms": 5000 } }
+}
+JSON
+  mkdir -p "$TMP/refdir-zq9"; : >"$TMP/refdir-zq9/published"; chmod 600 "$TMP/refdir-zq9/published"
+  check "policy check" "$CB" policy check
+  # a leased login, made on first use by an MCP query
+  args='{"connection":"app9","sql":"SELECT current_user"}'
+  OUT=$(printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}' \
+    '{"jsonrpc":"2.0","method":"notifications/initialized"}' \
+    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"query_readonly\",\"arguments\":$args}}" |
+    "$CB" mcp 2>>"$TMP/mcp9.err" | grep '"id":2')
+  LOGIN9=$(pg_sql "SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname LIKE 'cb\\_%'")
+  like "$OUT" "\"rows\":\\[\\[\"$LOGIN9\"\\]\\]" "an MCP query runs as a leased login ($LOGIN9)"
+  like "$("$CB" lease list)" "$LOGIN9" "lease list shows the login (sealed in the store)"
+  "$CB" rotate pub9-cred >"$TMP/.out" 2>&1
+  isnt "$?" 0 "rotate pub9-cred fails at create (file:// has no pending stage)"
+  like "$(cat "$TMP/.out")" "refdir-zq9/published" "... the operator is told which reference"
+  unlike "$(sqlite3 "$CREDBROKER_DB" "select last_result from schedule_state where credential = 'pub9-cred'")" "refdir-zq9|$RUSR" \
+         "the schedule state's last result (in clear: the monitor quotes it) names neither"
+  like "$("$CB" rotate --journal)" "pub9-cred +step=create +user=$RUSR .*last error: .*refdir-zq9/published" \
+       "rotate --journal shows the sealed user and error"
+  unlike "$("$CB" --json audit list --limit 0)" "refdir-zq9|$RUSR" "the audit row of the failure names neither the reference nor the user"
+  is "$(sqlite3 "$CREDBROKER_DB" "select count(*) from rotation_journal where error is not null")" 0 "the journal's error is not in clear"
+  echo "{\"credentials\": {\"app9-cred\": {\"connection\": \"app9\"}}, $(sed -n 's/^  "connections"/"connections"/p; s/^  "clients"/"clients"/p' "$CREDBROKER_POLICIES/p.json" | paste -sd' ')}" >"$TMP/p9.json"
+  # a rotation that finishes, then one killed -9 after its journal row was written
+  check "rotate app9-cred" "$CB" rotate app9-cred
+  CREDBROKER_TEST_PAUSE_AT=after-create CREDBROKER_TEST_PAUSE_S=30 "$CB" rotate app9-cred >"$TMP/p9.out" 2>&1 &
+  rpid=$!
+  for _ in $(seq 200); do grep -q "test pause at after-create" "$TMP/p9.out" && break; sleep 0.05; done
+  kill -9 "$rpid"; wait "$rpid" 2>/dev/null
+  like "$("$CB" rotate --journal)" "app9-cred +step=[a-z]+ +user=$RUSR" "rotate --journal shows the interrupted rotation's user"
+  is "$(sqlite3 "$CREDBROKER_DB" "select count(*) from rotation_journal where target_user <> '' or publish_to is not null")" 0 \
+     "the journal row holds no user or publish_to in clear"
+  is "$(sqlite3 "$CREDBROKER_DB" "select count(*) from leases where login <> ''")" 0 "the lease row holds no login in clear"
+  NEEDLES=("$RUSR" "$LADM" "$RDB" "$LOGIN9" refdir-zq9 rack-zq9)
+  hold_open 8
+  printf '%s' "postgresql://$RUSR:pw@127.0.0.1:5432/$RDB" | "$CB" conn add app9b -q
+  cp "$CREDBROKER_DB-wal" "$TMP/infra.wal"
+  is "$(found_in "$TMP/infra.wal")" "" "strings on the WAL finds no user, login, database or publish_to path"
+  kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+  is "$(found_in "$CREDBROKER_DB")" "" "strings on the store finds none (journal, leases, audit)"
+  sqlite3 "$CREDBROKER_DB" "VACUUM INTO '$TMP/infra-vacuumed.db'"
+  is "$(found_in "$TMP/infra-vacuumed.db")" "" "nor on a VACUUMed copy"
+  # key rotation re-encrypts every sealed column, verify checks them
+  expect_exit 0 "verify passes" "$CB" verify
+  n0=$(sed -n 's/^\([0-9]*\) encrypted values checked.*/\1/p' "$TMP/.out")
+  NEWK=$(openssl rand -hex 32)
+  check "key rotate --reencrypt" env CREDBROKER_NEW_MASTER_KEY="$NEWK" "$CB" key rotate --reencrypt
+  export CREDBROKER_MASTER_KEY=$NEWK
+  kv=$(sqlite3 "$CREDBROKER_DB" "select cast(v as text) from meta where k = 'key_version'")
+  stale=$(sqlite3 "$CREDBROKER_DB" "select (select count(*) from connections where meta_enc is not null and meta_kv <> $kv)
+    + (select count(*) from rotation_journal where meta_enc is not null and meta_kv <> $kv)
+    + (select count(*) from leases where login_enc is not null and login_kv <> $kv)")
+  is "$stale" 0 "every sealed metadata value is under the new key version ($kv)"
+  is "$(sqlite3 "$CREDBROKER_DB" "select count(*) from rotation_journal where meta_enc is not null and error_enc is not null") $(sqlite3 "$CREDBROKER_DB" "select count(*) from leases where login_enc is not null") $(sqlite3 "$CREDBROKER_DB" "select count(*) from connections where meta_enc is not null")" \
+     "1 1 1" "... the journal row with its error, the lease and the description among them"
+  stale=$(sqlite3 "$CREDBROKER_DB" "select count(*) from rotation_journal where error_enc is not null and error_kv <> $kv")
+  is "$stale" 0 "... the journal's error too"
+  expect_exit 0 "verify passes after re-encryption" "$CB" verify
+  like "$(cat "$TMP/.out")" "^$n0 encrypted values checked, 0 failed" "... checking as many values as before ($n0)"
+  # tampering with sealed metadata is detected
+  orig=$(sqlite3 "$CREDBROKER_DB" "select hex(login_enc) from leases limit 1")
+  sqlite3 "$CREDBROKER_DB" "update leases set login_enc = X'$(python3 -c 'import sys; b=bytearray.fromhex(sys.argv[1]); b[-1]^=1; print(b.hex())' "$orig")'"
+  expect_exit 3 "verify reports a flipped byte in a lease's sealed login" "$CB" verify
+  like "$(cat "$TMP/.out")" "leases" "... naming the table"
+  expect_exit 1 "lease list refuses to act on it" "$CB" lease list
+  sqlite3 "$CREDBROKER_DB" "update leases set login_enc = X'$orig'"
+  sqlite3 "$CREDBROKER_DB" "update connections set meta_enc = (select meta_enc from connections where name = 'app9'), meta_kv = $kv where name = 'ladm9'"
+  expect_exit 3 "verify reports a connection's sealed metadata moved to another row" "$CB" verify
+  like "$(cat "$TMP/.out")" "ladm9" "... naming the row"
+  expect_exit 1 "conn show refuses the moved metadata" "$CB" conn show ladm9
+  sqlite3 "$CREDBROKER_DB" "update connections set meta_enc = NULL where name = 'ladm9'"
+  expect_exit 0 "verify passes once the row is repaired" "$CB" verify
+  # pub9-cred leaves the policy, its row is discarded; the interrupted rotation of app9-cred
+  # resumes with the re-encrypted journal row, and the password logs in
+  cp "$TMP/p9.json" "$CREDBROKER_POLICIES/p.json"
+  check "rotate --journal --discard pub9-cred" "$CB" rotate --journal --discard pub9-cred
+  check "rotate --resume finishes it" "$CB" rotate --resume
+  like "$("$CB" rotate --journal)" "no rotation in progress" "the journal is empty"
+  is "$(psql -X -A -t "$("$CB" conn url app9)" -c 'select current_user' 2>&1)" "$RUSR" "the stored password of $RUSR logs in"
+else
+  skip "PostgreSQL not available: journal and lease sealing not checked"
+fi
+
 # ---- rollback detection
 new_store anchored >/dev/null
 export CREDBROKER_CONFIG="$TMP/credbroker.json"
