@@ -340,8 +340,18 @@ char *conn_redact_names(const char *text, const char *const *names, size_t n)
 {
     if (!text) return NULL;
     char *cur = cb_strdup(text);
+    /* longest first: a login inside a reference ("vault://db/app" and "app") must not
+     * break the longer name before it is replaced whole */
+    size_t *ord = cb_malloc((n ? n : 1) * sizeof *ord);
+    for (size_t k = 0; k < n; k++) ord[k] = k;
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0; b--) {
+            size_t lb = names[ord[b]] ? strlen(names[ord[b]]) : 0, la = names[ord[b - 1]] ? strlen(names[ord[b - 1]]) : 0;
+            if (lb <= la) break;
+            size_t t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t;
+        }
     for (size_t k = 0; k < n; k++) {
-        const char *nm = names[k];
+        const char *nm = names[ord[k]];
         size_t nl = nm ? strlen(nm) : 0;
         if (nl < 2) continue;
         cb_buf o;
@@ -360,5 +370,6 @@ char *conn_redact_names(const char *text, const char *const *names, size_t n)
         free(cur);
         cur = cb_buf_steal(&o);
     }
+    free(ord);
     return cur;
 }
