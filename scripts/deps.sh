@@ -13,7 +13,7 @@ APT_PKGS=(
   mariadb-server mariadb-client libmariadb-dev
   openssl curl ca-certificates shellcheck valgrind cppcheck
   python3 python3-croniter python3-prometheus-client jq
-  debhelper dpkg-dev man-db systemd zsh
+  debhelper dpkg-dev man-db mandoc systemd zsh
 )
 # Node 20 and npm: the machine image's own (its npm is not Debian's "npm" package, which
 # conflicts with it); Debian's are installed only when node is missing altogether.

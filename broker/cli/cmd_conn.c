@@ -144,7 +144,12 @@ static int conn_put(cli_ctx *ctx, int argc, char **argv, int update)
     }
     char *red = conn_url_redacted(&u);
     rc = store_conn_put(s, name, u.engine, url, red, desc, ref ? ref : (update ? old.source_ref : NULL), update, &e);
-    json_t *d = json_pack("{s:s,s:s?}", "engine", u.engine, "source", ref);
+    /* the audit log is append-only (never re-encrypted): it names the provider, not the
+     * reference, whose path can name hosts and vault paths */
+    char provider[32] = "";
+    const char *sep = ref ? strstr(ref, "://") : NULL;
+    if (sep) snprintf(provider, sizeof provider, "%.*s", (int)(sep - ref < 31 ? sep - ref : 31), ref);
+    json_t *d = json_pack("{s:s,s:s?}", "engine", u.engine, "provider", sep ? provider : NULL);
     audit_append(s, ctx->paths.actor, update ? "conn.update" : "conn.add", name, rc ? "error" : "ok", d, cli_elapsed_ms(), NULL);
     json_decref(d);
     /* a --from-ref connection is a cached source: cache list shows it, sync refreshes it */

@@ -50,6 +50,8 @@ char *conn_url_to_libpq(const conn_url *u);
 /* Redacts any connection string or URL-with-userinfo found inside free text (driver
  * error messages): returns a new string with passwords replaced by "****". */
 char *conn_redact_text(const char *text, const char *password);
+/* text with each of names (logins, hosts, databases) replaced where it is a whole word. */
+char *conn_redact_names(const char *text, const char *const *names, size_t n);
 
 /* Default port for the engine (5432, 1433, 3306, 0). */
 int conn_default_port(const char *engine);

@@ -331,3 +331,45 @@ char *conn_redact_text(const char *text, const char *password)
     }
     return cb_buf_steal(&o);
 }
+
+/* Replaces each name (a login, host or database: NULL and names shorter than 2 are
+ * skipped) where it stands as a whole word, so "app" is taken out of "role app" but not
+ * out of "application". For text that outlives its row and cannot be re-encrypted: the
+ * append-only audit log. */
+char *conn_redact_names(const char *text, const char *const *names, size_t n)
+{
+    if (!text) return NULL;
+    char *cur = cb_strdup(text);
+    /* longest first: a login inside a reference ("vault://db/app" and "app") must not
+     * break the longer name before it is replaced whole */
+    size_t *ord = cb_malloc((n ? n : 1) * sizeof *ord);
+    for (size_t k = 0; k < n; k++) ord[k] = k;
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0; b--) {
+            size_t lb = names[ord[b]] ? strlen(names[ord[b]]) : 0, la = names[ord[b - 1]] ? strlen(names[ord[b - 1]]) : 0;
+            if (lb <= la) break;
+            size_t t = ord[b]; ord[b] = ord[b - 1]; ord[b - 1] = t;
+        }
+    for (size_t k = 0; k < n; k++) {
+        const char *nm = names[ord[k]];
+        size_t nl = nm ? strlen(nm) : 0;
+        if (nl < 2) continue;
+        cb_buf o;
+        cb_buf_init(&o, 1);
+        const char *p = cur;
+        for (;;) {
+            const char *f = strstr(p, nm);
+            while (f && ((f > cur && word_char(f[-1]) && word_char(nm[0])) ||
+                         (word_char(f[nl]) && word_char(nm[nl - 1]))))
+                f = strstr(f + 1, nm);
+            if (!f) { cb_buf_puts(&o, p); break; }
+            cb_buf_append(&o, p, (size_t)(f - p));
+            cb_buf_puts(&o, REDACTED);
+            p = f + nl;
+        }
+        free(cur);
+        cur = cb_buf_steal(&o);
+    }
+    free(ord);
+    return cur;
+}

@@ -19,20 +19,26 @@ static void state_free(src_state *st)
     memset(st, 0, sizeof *st);
 }
 
+/* The reference and the last error (which may quote the reference or a provider's host)
+ * are sealed columns; only the name, version and times are in clear. */
 static void state_get(cb_store *s, const char *name, src_state *st)
 {
     memset(st, 0, sizeof *st);
     sdb_stmt *q;
-    if (sdb_prepare(store_db(s), "SELECT ref, version, fetched_at, last_attempt, last_error FROM source_state WHERE name = ?", &q) != SDB_OK)
+    if (sdb_prepare(store_db(s), "SELECT ref_enc, ref_kv, version, fetched_at, last_attempt, error_enc, error_kv"
+                                 " FROM source_state WHERE name = ?", &q) != SDB_OK)
         return;
     sdb_bind_text(q, 1, name, -1);
     if (sdb_step(q) == SDB_ROW) {
+        cb_error ue = {0};
+        /* a reference that does not open reads as none: the cache is then never fresh */
+        if (store_column_unsealed(s, q, 0, 1, "source_state", name, "ref", &st->ref, &ue) ||
+            store_column_unsealed(s, q, 5, 6, "source_state", name, "last_error", &st->last_error, &ue))
+            LOG_WARN("source %s: %s", name, ue.msg);
         st->found = 1;
-        st->ref = cb_strdup((const char *)sdb_column_text(q, 0));
-        st->version = cb_strdup((const char *)sdb_column_text(q, 1));
-        st->fetched_at = sdb_column_int64(q, 2);
-        st->last_attempt = sdb_column_int64(q, 3);
-        st->last_error = cb_strdup((const char *)sdb_column_text(q, 4));
+        st->version = cb_strdup((const char *)sdb_column_text(q, 2));
+        st->fetched_at = sdb_column_int64(q, 3);
+        st->last_attempt = sdb_column_int64(q, 4);
     }
     sdb_finalize(q);
 }
@@ -40,19 +46,24 @@ static void state_get(cb_store *s, const char *name, src_state *st)
 static void state_put(cb_store *s, const char *name, const char *ref, const char *version, int ok, const char *err)
 {
     sdb_stmt *q;
+    /* ref (NOT NULL in the old schema) is written '' */
     const char *sql = ok
-        ? "INSERT INTO source_state(name, ref, version, fetched_at, last_attempt, last_error) VALUES(?1,?2,?3,?4,?4,NULL)"
-          " ON CONFLICT(name) DO UPDATE SET ref=excluded.ref, version=excluded.version, fetched_at=excluded.fetched_at,"
-          " last_attempt=excluded.last_attempt, last_error=NULL"
-        : "INSERT INTO source_state(name, ref, version, fetched_at, last_attempt, last_error) VALUES(?1,?2,NULL,NULL,?4,?5)"
-          " ON CONFLICT(name) DO UPDATE SET last_attempt=excluded.last_attempt, last_error=excluded.last_error";
+        ? "INSERT INTO source_state(name, ref, ref_enc, ref_kv, version, fetched_at, last_attempt, error_enc, error_kv)"
+          " VALUES(?1,'',?2,?3,?4,?5,?5,NULL,0) ON CONFLICT(name) DO UPDATE SET ref_enc=excluded.ref_enc,"
+          " ref_kv=excluded.ref_kv, version=excluded.version, fetched_at=excluded.fetched_at,"
+          " last_attempt=excluded.last_attempt, error_enc=NULL, error_kv=0"
+        : "INSERT INTO source_state(name, ref, ref_enc, ref_kv, version, fetched_at, last_attempt, error_enc, error_kv)"
+          " VALUES(?1,'',?2,?3,?4,NULL,?5,?6,?7) ON CONFLICT(name) DO UPDATE SET last_attempt=excluded.last_attempt,"
+          " error_enc=excluded.error_enc, error_kv=excluded.error_kv";
     if (sdb_prepare(store_db(s), sql, &q) != SDB_OK) return;
+    cb_error se = {0};
     sdb_bind_text(q, 1, name, -1);
-    sdb_bind_text(q, 2, ref, -1);
-    if (version) sdb_bind_text(q, 3, version, -1);
-    sdb_bind_int64(q, 4, cb_now());
-    if (err) sdb_bind_text(q, 5, err, -1);
-    sdb_step(q);
+    int bad = store_bind_sealed(s, q, 2, 3, "source_state", name, "ref", ref, &se);
+    if (version && ok) sdb_bind_text(q, 4, version, -1);  /* a failed fetch has no version */
+    sdb_bind_int64(q, 5, cb_now());
+    if (!ok && !bad) bad = store_bind_sealed(s, q, 6, 7, "source_state", name, "last_error", err, &se);
+    if (bad) LOG_WARN("source %s: %s", name, se.msg);
+    else sdb_step(q);
     sdb_finalize(q);
 }
 
@@ -235,27 +246,41 @@ int sources_sync(cb_store *s, const cb_config *cfg, int force, json_t *report, c
 int sources_list(cb_store *s, const cb_config *cfg, json_t **out, cb_error *e)
 {
     sdb_stmt *q;
-    if (sdb_prepare(store_db(s), "SELECT name, ref, version, fetched_at, last_attempt, last_error FROM source_state ORDER BY name", &q) != SDB_OK)
+    if (sdb_prepare(store_db(s), "SELECT name, ref_enc, ref_kv, version, fetched_at, last_attempt, error_enc, error_kv"
+                                 " FROM source_state ORDER BY name", &q) != SDB_OK)
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cache: %s", sdb_errmsg(store_db(s)));
     json_t *arr = json_array();
     int64_t now = cb_now();
-    while (sdb_step(q) == SDB_ROW) {
+    int rc = 0;
+    while (!rc && sdb_step(q) == SDB_ROW) {
         const char *name = (const char *)sdb_column_text(q, 0);
+        char *ref = NULL, *err = NULL;
+        rc = store_column_unsealed(s, q, 1, 2, "source_state", name, "ref", &ref, e);
+        if (!rc) rc = store_column_unsealed(s, q, 6, 7, "source_state", name, "last_error", &err, e);
+        if (rc) {
+            free(ref);
+            break;
+        }
         int ttl, maxstale;
         limits_for(cfg, name, &ttl, &maxstale, NULL);
-        int64_t fetched = sdb_column_int64(q, 3);
+        int64_t fetched = sdb_column_int64(q, 4);
         int64_t age = fetched ? now - fetched : -1;
-        const char *err = (const char *)sdb_column_text(q, 5);
         const char *state = age < 0 ? "failed" : age < ttl ? (err ? "stale" : "fresh") : age <= maxstale ? "stale" : "expired";
         char t[32] = "";
         if (fetched) cb_iso8601(fetched, t);
-        const char *ver = (const char *)sdb_column_text(q, 2);
+        const char *ver = (const char *)sdb_column_text(q, 3);
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:i,s:i,s:s,s:s?}", "name", name,
-                                             "ref", (const char *)sdb_column_text(q, 1), "version", ver,
+                                             "ref", ref ? ref : "", "version", ver,
                                              "fetched_at", fetched ? t : NULL, "age_s", age >= 0 ? json_integer(age) : json_null(),
                                              "ttl_s", ttl, "max_staleness_s", maxstale, "state", state, "last_error", err));
+        free(ref);
+        free(err);
     }
     sdb_finalize(q);
+    if (rc) {
+        json_decref(arr);
+        return rc;
+    }
     *out = arr;
     return 0;
 }

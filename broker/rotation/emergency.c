@@ -8,6 +8,24 @@
 #include "rotation.h"
 #include "store/apikeys.h"
 #include "store/audit.h"
+#include "conn/connstr.h"
+
+/* The incident record goes to the append-only audit log (never re-encrypted): an error
+ * there loses the database users the rotations so far reported. */
+static json_t *failure(const char *cred, const char *action, const char *msg, json_t *reports)
+{
+    const char *names[16];
+    size_t n = 0, i;
+    json_t *r;
+    json_array_foreach(reports, i, r) {
+        const char *u = json_string_value(json_object_get(r, "user"));
+        if (u && n < 16) names[n++] = u;
+    }
+    char *clean = conn_redact_names(msg, names, n);
+    json_t *o = json_pack("{s:s,s:s,s:s}", "credential", cred, "action", action, "error", clean ? clean : "");
+    free(clean);
+    return o;
+}
 
 /* See emergency.h. */
 int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const char *actor, json_t *names,
@@ -43,7 +61,9 @@ int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const c
             cb_error e = {0};
             if (rotation_run(vp->s, vp->p, vp->cfg, name, &o, rep, &e)) {
                 ok = 0;
-                json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "rotate", "error", e.msg));
+                json_array_append_new(reports, rep);
+                json_array_append_new(failures, failure(name, "rotate", e.msg, reports));
+                continue;
             }
             json_array_append_new(reports, rep);
         }
@@ -52,7 +72,7 @@ int emergency_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const c
         int n = 0;
         cb_error e = {0};
         if (rotation_terminate_sessions(vp->s, vp->p, vp->cfg, name, &n, &e))
-            json_array_append_new(failures, json_pack("{s:s,s:s,s:s}", "credential", name, "action", "terminate_sessions", "error", e.msg));
+            json_array_append_new(failures, failure(name, "terminate_sessions", e.msg, reports));
         json_object_set_new(sessions, name, json_integer(n));
         sessions_total += n;
     }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "conn/connstr.h"
 #include "conn/sources.h"
 #include "rotation_env.h"
 #include "store/audit.h"
@@ -46,8 +47,13 @@ int lease_admin_connect(cb_store *s, const cb_config *cfg, const char *admin, co
 static void audit_lease(cb_store *s, const char *actor, const char *action, const store_lease *l, const char *outcome,
                         const char *reason, const char *error)
 {
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?}", "lease", l->id, "client", l->client, "login", l->login,
-                          "admin_connection", l->admin_connection, "reason", reason, "error", error);
+    /* the audit log is append-only and never re-encrypted: the lease id names the login
+     * (lease list shows it, sealed), and the error loses it */
+    const char *names[] = {l->login};
+    char *clean = conn_redact_names(error, names, 1);
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s?,s:s?}", "lease", l->id, "client", l->client,
+                          "admin_connection", l->admin_connection, "reason", reason, "error", clean);
+    free(clean);
     cb_error ig = {0};
     if (audit_append(s, actor ? actor : audit_cli_actor(), action, l->connection, outcome, d, 0, &ig))
         LOG_WARN("audit: %s", ig.msg);

@@ -167,17 +167,23 @@ static int journal_get(cb_store *s, const char *cred, jrow *j, cb_error *e)
     memset(j, 0, sizeof *j);
     sdb_stmt *st;
     if (sdb_prepare(store_db(s),
-                           "SELECT id, step, strategy, target_user, connection, pending_version, owner_pid, owner_host,"
-                           " updated_at FROM rotation_journal WHERE credential = ?", &st) != SDB_OK)
+                           "SELECT id, step, strategy, meta_enc, connection, pending_version, owner_pid, owner_host,"
+                           " updated_at, meta_kv FROM rotation_journal WHERE credential = ?", &st) != SDB_OK)
         return sql_fail(s, e, "journal");
     sdb_bind_text(st, 1, cred, -1);
     int r = sdb_step(st);
     if (r == SDB_ROW) {
         j->found = 1;
-        j->id = coltext(st, 0); j->step = coltext(st, 1); j->strategy = coltext(st, 2); j->target = coltext(st, 3);
+        j->id = coltext(st, 0); j->step = coltext(st, 1); j->strategy = coltext(st, 2);
         j->connection = coltext(st, 4); j->pending_version = coltext(st, 5);
         j->owner_pid = (long)sdb_column_int64(st, 6); j->owner_host = coltext(st, 7);
         j->updated_at = sdb_column_int64(st, 8);
+        /* the target user is sealed (rotation_journal.c) */
+        if (rotation_journal_meta(s, st, 3, 9, cred, &j->target, NULL, e)) {
+            sdb_finalize(st);
+            jrow_free(j);
+            return e->code;
+        }
     }
     sdb_finalize(st);
     if (r != SDB_ROW && r != SDB_DONE) return sql_fail(s, e, "journal");
@@ -201,7 +207,7 @@ static int journal_set_step(rot *r, int step, const char *version, cb_error *e)
     snprintf(now, sizeof now, "%lld", (long long)cb_now());
     const char *v[] = {rotation_step_name(step), version, now, r->c->name};
     int rc = exec_bind(r->s, "UPDATE rotation_journal SET step = ?1, pending_version = COALESCE(?2, pending_version),"
-                             " updated_at = ?3, error = NULL WHERE credential = ?4", v, 4, e);
+                             " updated_at = ?3, error_enc = NULL, error_kv = 0 WHERE credential = ?4", v, 4, e);
     if (!rc) r->step = step;
     return rc;
 }
@@ -210,12 +216,7 @@ static int journal_set_step(rot *r, int step, const char *version, cb_error *e)
  * a long-lived process (serve) does not keep others from resuming what it left. */
 static void journal_error(rot *r, const char *msg)
 {
-    char now[24];
-    snprintf(now, sizeof now, "%lld", (long long)cb_now());
-    const char *v[] = {msg, now, r->c->name, r->id};
-    cb_error ig = {0};
-    exec_bind(r->s, "UPDATE rotation_journal SET error = ?1, updated_at = ?2, owner_pid = 0 WHERE credential = ?3 AND id = ?4",
-              v, 4, &ig);
+    rotation_journal_error(r->s, r->c->name, r->id, msg);
 }
 
 /* The stored URL text of connection name now (no provider fetch); NULL when absent. */
@@ -552,10 +553,29 @@ static void fill_report(rot *r, json_t *rep, const char *outcome, const cb_error
     if (e && e->msg[0]) json_object_set_new(rep, "error", json_string(e->msg));
 }
 
+/* msg without the logins, hosts, databases and publish_to reference of this rotation: for
+ * the audit log (append-only, never re-encrypted) and the schedule state's last result
+ * (in clear: the monitor quotes it) */
+static char *scrubbed(rot *r, const char *msg)
+{
+    const char *names[] = {r->target, r->cur.user, r->alt.user, r->admin.user, r->cur.host, r->alt.host,
+                           r->admin.host, r->cur.dbname, r->alt.dbname, r->admin.dbname,
+                           r->c ? r->c->publish_to : NULL};
+    return conn_redact_names(msg, names, sizeof names / sizeof names[0]);
+}
+
 static void audit_rot(rot *r, const char *cred, const char *outcome, const cb_error *e, int64_t t0)
 {
     json_t *d = json_object();
     fill_report(r, d, outcome, e, t0);
+    /* the audit names the credential (the target), not the database user */
+    json_object_del(d, "user");
+    const char *msg = json_string_value(json_object_get(d, "error"));
+    if (msg) {
+        char *clean = scrubbed(r, msg);
+        json_object_set_new(d, "error", json_string(clean));
+        free(clean);
+    }
     if (r->o && r->o->incident) json_object_set_new(d, "incident", json_string(r->o->incident));
     const char *action = r->o && r->o->emergency ? "rotate.emergency" : r->o && r->o->resume_only ? "rotate.resume" : "rotate";
     cb_error ig = {0};
@@ -655,15 +675,14 @@ static int claim(rot *r, const char *credential, const pw_policy *pw, cb_error *
         pause_at("before-create");
         if (cb_uuid4(r->id)) { store_rollback(r->s); return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot generate an id"); }
         int rc = password_generate(pw, &r->pending, e);
-        json_t *meta = json_pack("{s:s,s:s}", "rotation", r->id, "user", r->target);
+        /* the pending password's metadata is in clear: the rotation id only, no user name */
+        json_t *meta = json_pack("{s:s}", "rotation", r->id);
         char *ms = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
         if (!rc) rc = store_secret_put(r->s, PENDING_NS, credential, r->pending, strlen(r->pending), r->id, ms, e);
         free(ms);
-        const char *v[] = {credential, r->id, policy_strategy_name(c->strategy), r->target, c->connection, c->publish_to, now, pid, host};
-        if (!rc) rc = exec_bind(r->s, "INSERT INTO rotation_journal(credential, id, step, strategy, target_user, connection, publish_to,"
-                                      " started_at, updated_at, owner_pid, owner_host) VALUES(?1,?2,'create',?3,?4,?5,?6,?7,?7,?8,?9)",
-                                v, 9, e);
+        if (!rc) rc = rotation_journal_insert(r->s, credential, r->id, policy_strategy_name(c->strategy), r->target,
+                                              c->connection, c->publish_to, cb_now(), (long)getpid(), host, e);
         if (rc) {
             r->id[0] = 0;
             store_rollback(r->s);
@@ -815,7 +834,9 @@ int rotation_run(cb_store *s, const cb_policy *p, const cb_config *cfg, const ch
     /* another broker's run records its own result */
     if (r.c && !conflict && strcmp(outcome, "nothing") != 0) {
         cb_error ig = {0};
-        if (schedule_state_record(s, r.c, rc == 0, cb_now(), rc ? e->msg : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
+        char *res = rc ? scrubbed(&r, e->msg) : NULL;
+        if (schedule_state_record(s, r.c, rc == 0, cb_now(), rc ? res : "ok", &ig)) LOG_WARN("schedule state: %s", ig.msg);
+        free(res);
     }
     if (r.claimed && conflict) release_claim(&r); /* a conflict met after taking over a row */
     if (r.registered) rotation_active_del(credential);

@@ -20,17 +20,16 @@ int rotation_journal_discard(cb_store *s, const cb_policy *p, const char *creden
     int rc = store_begin(s, e);
     if (rc) return rc;
     sdb_stmt *st = NULL;
-    char step[32] = "", user[130] = "", owner[256] = "";
+    char step[32] = "", owner[256] = "";
     long long pid = 0;
     int found = 0;
-    if (sdb_prepare(db, "SELECT step, target_user, owner_pid, owner_host FROM rotation_journal WHERE credential = ?1", &st) == SDB_OK) {
+    if (sdb_prepare(db, "SELECT step, owner_pid, owner_host FROM rotation_journal WHERE credential = ?1", &st) == SDB_OK) {
         sdb_bind_text(st, 1, credential, -1);
         if (sdb_step(st) == SDB_ROW) {
             found = 1;
             snprintf(step, sizeof step, "%s", (const char *)sdb_column_text(st, 0) ?: "");
-            snprintf(user, sizeof user, "%s", (const char *)sdb_column_text(st, 1) ?: "");
-            pid = sdb_column_int64(st, 2);
-            snprintf(owner, sizeof owner, "%s", (const char *)sdb_column_text(st, 3) ?: "");
+            pid = sdb_column_int64(st, 1);
+            snprintf(owner, sizeof owner, "%s", (const char *)sdb_column_text(st, 2) ?: "");
         }
     }
     sdb_finalize(st);
@@ -56,7 +55,8 @@ int rotation_journal_discard(cb_store *s, const cb_policy *p, const char *creden
         sdb_finalize(d);
     }
     if (!rc) {
-        json_t *detail = json_pack("{s:s,s:s,s:s}", "step", step, "user", user, "reason", "not in the policy files");
+        /* the append-only audit names the credential (the target), never the database user */
+        json_t *detail = json_pack("{s:s,s:s}", "step", step, "reason", "not in the policy files");
         rc = audit_append(s, actor, "rotation.discard", credential, "ok", detail, 0, e);
         json_decref(detail);
     }

@@ -54,20 +54,32 @@ int rotation_journal_list(cb_store *s, json_t **out, cb_error *e)
     *out = NULL;
     sdb_stmt *st;
     if (sdb_prepare(store_db(s),
-                           "SELECT credential, id, step, strategy, target_user, connection, pending_version, started_at,"
-                           " updated_at, owner_pid, owner_host, error FROM rotation_journal ORDER BY credential", &st) != SDB_OK)
+                           "SELECT credential, id, step, strategy, meta_enc, meta_kv, connection, pending_version, started_at,"
+                           " updated_at, owner_pid, owner_host, error_enc, error_kv FROM rotation_journal ORDER BY credential", &st) != SDB_OK)
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "journal: %s", sdb_errmsg(store_db(s)));
     json_t *arr = json_array();
     while (sdb_step(st) == SDB_ROW) {
+        const char *cred = (const char *)sdb_column_text(st, 0);
+        char *user = NULL, *err = NULL;
+        /* the user and the error are sealed; a row that does not open is listed as such,
+         * so the operator still sees it (and can discard it) */
+        cb_error ue = {0};
+        if (rotation_journal_meta(s, st, 4, 5, cred, &user, NULL, &ue) ||
+            store_column_unsealed(s, st, 12, 13, "rotation_journal", cred, "error", &err, &ue)) {
+            free(err);
+            err = cb_strdup(ue.msg);
+        }
         char t1[32], t2[32];
-        cb_iso8601(sdb_column_int64(st, 7), t1);
-        cb_iso8601(sdb_column_int64(st, 8), t2);
+        cb_iso8601(sdb_column_int64(st, 8), t1);
+        cb_iso8601(sdb_column_int64(st, 9), t2);
         json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:s,s:s,s:I,s:s?,s:s?}",
-            "credential", sdb_column_text(st, 0), "id", sdb_column_text(st, 1), "step", sdb_column_text(st, 2),
-            "strategy", sdb_column_text(st, 3), "user", sdb_column_text(st, 4), "connection", sdb_column_text(st, 5),
-            "pending_version", sdb_column_text(st, 6), "started_at", t1, "updated_at", t2,
-            "owner_pid", (json_int_t)sdb_column_int64(st, 9), "owner_host", sdb_column_text(st, 10),
-            "error", sdb_column_text(st, 11)));
+            "credential", cred, "id", sdb_column_text(st, 1), "step", sdb_column_text(st, 2),
+            "strategy", sdb_column_text(st, 3), "user", user ? user : "", "connection", sdb_column_text(st, 6),
+            "pending_version", sdb_column_text(st, 7), "started_at", t1, "updated_at", t2,
+            "owner_pid", (json_int_t)sdb_column_int64(st, 10), "owner_host", sdb_column_text(st, 11),
+            "error", err));
+        free(user);
+        free(err);
     }
     sdb_finalize(st);
     *out = arr;

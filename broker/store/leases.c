@@ -24,25 +24,31 @@ static char *col(sdb_stmt *st, int i)
     return t ? cb_strdup((const char *)t) : NULL;
 }
 
+/* login and error are sealed (a database user name, and text that can quote it): the
+ * plaintext login column holds '' and error NULL */
 #define LEASE_COLS \
-    "id, client, connection, login, admin_connection, created_at, expires_at, updated_at, state, error, owner_pid, owner_host"
+    "id, client, connection, login_enc, admin_connection, created_at, expires_at, updated_at, state, error_enc, owner_pid," \
+    " owner_host, login_kv, error_kv"
 
-static void row(sdb_stmt *st, store_lease *l)
+static int row(cb_store *s, sdb_stmt *st, store_lease *l, cb_error *e)
 {
     memset(l, 0, sizeof *l);
     const unsigned char *id = sdb_column_text(st, 0);
     snprintf(l->id, sizeof l->id, "%s", id ? (const char *)id : "");
     l->client = col(st, 1);
     l->connection = col(st, 2);
-    l->login = col(st, 3);
     l->admin_connection = col(st, 4);
     l->created_at = sdb_column_int64(st, 5);
     l->expires_at = sdb_column_int64(st, 6);
     l->updated_at = sdb_column_int64(st, 7);
     l->state = col(st, 8);
-    l->error = col(st, 9);
     l->owner_pid = sdb_column_int64(st, 10);
     l->owner_host = col(st, 11);
+    int rc = store_column_unsealed(s, st, 3, 12, "leases", l->id, "login", &l->login, e);
+    if (!rc) rc = store_column_unsealed(s, st, 9, 13, "leases", l->id, "error", &l->error, e);
+    if (!rc && !l->login) rc = cb_fail(e, CB_ERR, CB_K_TAMPERED, "lease %s has no sealed login", l->id);
+    if (rc) store_lease_free(l);
+    return rc;
 }
 
 static const char *this_host(void)
@@ -63,7 +69,9 @@ int lease_journal_create(cb_store *s, const store_lease *l, const char *password
 {
     if (store_begin(s, e)) return e->code;
     sdb_stmt *st;
-    if (sdb_prepare(s->db, "INSERT INTO leases (" LEASE_COLS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?6,'creating',NULL,?8,?9)", &st) != SDB_OK) {
+    if (sdb_prepare(s->db, "INSERT INTO leases (id, client, connection, login, login_enc, login_kv, admin_connection, created_at,"
+                           " expires_at, updated_at, state, owner_pid, owner_host) VALUES (?1,?2,?3,'',?4,?10,?5,?6,?7,?6,"
+                           "'creating',?8,?9)", &st) != SDB_OK) {
         int rc = store_i_sqlerr(s, e, "lease");
         store_rollback(s);
         return rc;
@@ -71,7 +79,11 @@ int lease_journal_create(cb_store *s, const store_lease *l, const char *password
     sdb_bind_text(st, 1, l->id, -1);
     sdb_bind_text(st, 2, l->client, -1);
     sdb_bind_text(st, 3, l->connection, -1);
-    sdb_bind_text(st, 4, l->login, -1);
+    if (store_bind_sealed(s, st, 4, 10, "leases", l->id, "login", l->login, e)) {
+        sdb_finalize(st);
+        store_rollback(s);
+        return e->code;
+    }
     sdb_bind_text(st, 5, l->admin_connection, -1);
     sdb_bind_int64(st, 6, l->created_at);
     sdb_bind_int64(st, 7, l->expires_at);
@@ -98,12 +110,15 @@ int lease_set_state(cb_store *s, const char *id, const char *state, int64_t expi
     sdb_stmt *st;
     if (sdb_prepare(s->db,
                            "UPDATE leases SET state = ?2, expires_at = CASE WHEN ?3 > 0 THEN ?3 ELSE expires_at END,"
-                           " error = ?4, updated_at = ?5, owner_pid = ?6, owner_host = ?7 WHERE id = ?1", &st) != SDB_OK)
+                           " error_enc = ?4, error_kv = ?8, updated_at = ?5, owner_pid = ?6, owner_host = ?7 WHERE id = ?1", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "lease");
     sdb_bind_text(st, 1, id, -1);
     sdb_bind_text(st, 2, state, -1);
     sdb_bind_int64(st, 3, expires_at);
-    if (error) sdb_bind_text(st, 4, error, -1);
+    if (store_bind_sealed(s, st, 4, 8, "leases", id, "error", error, e)) {
+        sdb_finalize(st);
+        return e->code;
+    }
     sdb_bind_int64(st, 5, cb_now());
     sdb_bind_int64(st, 6, (int64_t)getpid());
     sdb_bind_text(st, 7, this_host(), -1);
@@ -122,7 +137,7 @@ static int get_one(cb_store *s, const char *sql, const char *a, const char *b, s
     sdb_bind_text(st, 1, a, -1);
     if (b) sdb_bind_text(st, 2, b, -1);
     int r = sdb_step(st), rc = 0;
-    if (r == SDB_ROW) row(st, out);
+    if (r == SDB_ROW) rc = row(s, st, out, e);
     else if (r == SDB_DONE) rc = cb_fail(e, CB_ERR, CB_K_NOTFOUND, "no %s", what);
     else rc = store_i_sqlerr(s, e, "lease");
     sdb_finalize(st);
@@ -149,22 +164,28 @@ int lease_list(cb_store *s, int all, store_lease **out, size_t *n, cb_error *e)
                            all ? "SELECT " LEASE_COLS " FROM leases ORDER BY created_at, id"
                                : "SELECT " LEASE_COLS " FROM leases WHERE state <> 'revoked' ORDER BY created_at, id", &st) != SDB_OK)
         return store_i_sqlerr(s, e, "lease");
-    int r;
+    int r, bad = 0;
     size_t cap = 0;
     while ((r = sdb_step(st)) == SDB_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 8;
             *out = cb_realloc(*out, cap * sizeof **out);
         }
-        row(st, &(*out)[(*n)++]);
+        /* a lease whose login does not open fails the list, like a tampered connection
+         * (verify names the row): the reaper must not act on a half-read record */
+        if (row(s, st, &(*out)[*n], e)) {
+            bad = 1;
+            break;
+        }
+        (*n)++;
     }
     sdb_finalize(st);
-    if (r != SDB_DONE) {
+    if (bad || r != SDB_DONE) {
         for (size_t i = 0; i < *n; i++) store_lease_free(&(*out)[i]);
         free(*out);
         *out = NULL;
         *n = 0;
-        return store_i_sqlerr(s, e, "lease");
+        return bad ? (e && e->code ? e->code : CB_ERR) : store_i_sqlerr(s, e, "lease");
     }
     return 0;
 }

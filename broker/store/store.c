@@ -410,6 +410,13 @@ int store_unlock(cb_store *s, const char *master, cb_error *e)
     s->key_version = kv;
     s->kdf = k;
     s->unlocked = 1;
+    /* metadata an older broker (or an old backup) kept in clear is sealed now, the first
+     * moment the key is known; a store that cannot be written now (busy, read-only) is
+     * still usable, and is sealed at a later open */
+    int sealed = 0;
+    cb_error me = {0};
+    if (store_i_seal_plain_meta(s, &sealed, &me)) LOG_WARN("store %s: plaintext metadata not sealed yet: %s", s->path, me.msg);
+    else if (sealed) LOG_INFO("store %s: sealed %d plaintext metadata value%s left by an older broker", s->path, sealed, sealed == 1 ? "" : "s");
 out:
     free(salt); free(kcv); free(wrapped); free(kdfname);
     return rc;

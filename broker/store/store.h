@@ -11,7 +11,7 @@
 
 typedef struct cb_store cb_store;
 
-#define STORE_SCHEMA_VERSION 6   /* logical; both backends (store_schema.c) */
+#define STORE_SCHEMA_VERSION 7   /* logical; both backends (store_schema.c) */
 
 /* KDF parameters for a passphrase master key (Argon2id). Defaults: t=3, m=64 MiB, p=1.
  * CREDBROKER_ARGON2_T / CREDBROKER_ARGON2_M_KIB override at init and key rotation
@@ -74,10 +74,11 @@ typedef struct store_conn {
     int64_t created_at, updated_at, last_used, last_rotated;
 } store_conn;
 void store_conn_free(store_conn *c);
-/* Adds (replace=0: fails if it exists) or replaces a connection. The URL is sealed;
- * `redacted` is ignored (kept for callers): only the name, engine, description, source
- * reference and timestamps are in clear, and store_conn.redacted reads NULL (derive it
- * with conn_fill_redacted, conn/conn_redacted.h). */
+/* Adds (replace=0: fails if it exists) or replaces a connection (replace with description
+ * NULL keeps the stored one). The URL is sealed, and so are the description and source
+ * reference (one sealed JSON column, "meta"); `redacted` is ignored (kept for callers):
+ * only the name, engine and timestamps are in clear, and store_conn.redacted reads NULL
+ * (derive it with conn_fill_redacted, conn/conn_redacted.h). */
 int store_conn_put(cb_store *s, const char *name, const char *engine, const char *url,
                    const char *redacted, const char *description, const char *source_ref,
                    int replace, cb_error *e);
@@ -106,6 +107,16 @@ int store_secret_list(cb_store *s, const char *ns, json_t **out, cb_error *e);
 int store_sealed_meta_put(cb_store *s, const char *name, const void *value, size_t len, cb_error *e);
 /* *value: cb_free_secret_n(*value, *len + 1). CB_K_NOTFOUND when absent. */
 int store_sealed_meta_get(cb_store *s, const char *name, char **value, size_t *len, cb_error *e);
+
+/* ---- sealed metadata columns (store_meta.c): text that names infrastructure ---- */
+/* Binds text sealed under (table, rowkey, column) at blob_idx and the key version at
+ * kv_idx; text NULL binds SQL NULL and 0. */
+int store_bind_sealed(cb_store *s, sdb_stmt *st, int blob_idx, int kv_idx, const char *table, const char *rowkey,
+                      const char *column, const char *text, cb_error *e);
+/* Opens column blob_col of st's current row (key version in kv_col): *out = malloc'd
+ * text, NULL for SQL NULL. CB_K_TAMPERED when it does not authenticate. */
+int store_column_unsealed(cb_store *s, sdb_stmt *st, int blob_col, int kv_col, const char *table, const char *rowkey,
+                          const char *column, char **out, cb_error *e);
 
 /* ---- key management ---- */
 /* Re-wraps the DEK under a KEK from new_master_key; with reencrypt also replaces the

@@ -27,5 +27,8 @@ int store_i_unseal_with(const uint8_t *dek, const char *table, const char *rowke
                         int kv, const void *in, size_t inlen, char **pt, size_t *ptlen);
 /* Writes kdf params, salt, kcv and the wrapped DEK for a new KEK (inside a transaction). */
 int store_i_write_key_meta(cb_store *s, const char *master, const uint8_t dek[CB_KEY_LEN], int key_version, cb_error *e);
+/* Seals the metadata an older broker kept in clear (store_meta.c), in one transaction;
+ * reads only when there is none. Called once the key is known (store_unlock). */
+int store_i_seal_plain_meta(cb_store *s, int *sealed, cb_error *e);
 
 #endif

@@ -8,14 +8,26 @@
 
 long store_test_fail_reencrypt_at = 0;
 
-/* Sealed columns, for rekey/verify/migrate. rowkey_sql must yield the AAD row key. */
+/* Sealed columns, for rekey/verify/migrate. rowkey_sql must yield the AAD row key;
+ * kv_col holds the key version the value was sealed under. A row with two sealed
+ * columns has a key version for each, since rekey rewrites one column per pass. */
 typedef struct sealed_col {
-    const char *table, *column, *value_col, *rowkey_sql, *where;
+    const char *table, *column, *value_col, *rowkey_sql, *where, *kv_col;
 } sealed_col;
 static const sealed_col SEALED[] = {
-    {"connections", "url", "url_enc", "name", "url_enc IS NOT NULL"},
-    {"secrets", "value", "value_enc", "ns || '/' || name", "TRUE"},
-    {"meta", "v", "v", "k", "k LIKE 'sealed:%'"},
+    {"connections", "url", "url_enc", "name", "url_enc IS NOT NULL", "key_version"},
+    {"secrets", "value", "value_enc", "ns || '/' || name", "TRUE", "key_version"},
+    {"meta", "v", "v", "k", "k LIKE 'sealed:%'", "key_version"},
+    /* metadata that names infrastructure (store_meta.c): description and source reference,
+     * a source's reference and last error, a journal row's user and error, a lease's login
+     * and error */
+    {"connections", "meta", "meta_enc", "name", "meta_enc IS NOT NULL", "meta_kv"},
+    {"source_state", "ref", "ref_enc", "name", "ref_enc IS NOT NULL", "ref_kv"},
+    {"source_state", "last_error", "error_enc", "name", "error_enc IS NOT NULL", "error_kv"},
+    {"rotation_journal", "meta", "meta_enc", "credential", "meta_enc IS NOT NULL", "meta_kv"},
+    {"rotation_journal", "error", "error_enc", "credential", "error_enc IS NOT NULL", "error_kv"},
+    {"leases", "login", "login_enc", "id", "login_enc IS NOT NULL", "login_kv"},
+    {"leases", "error", "error_enc", "id", "error_enc IS NOT NULL", "error_kv"},
 };
 #define NSEALED (sizeof SEALED / sizeof SEALED[0])
 
@@ -33,8 +45,8 @@ static int each_sealed(cb_store *s, const sealed_col *c, row_fn fn, void *arg, c
 {
     char sql[512];
     /* rows are named by their AAD row key, which is unique (PostgreSQL has no rowid) */
-    snprintf(sql, sizeof sql, "SELECT 0, %s, key_version, %s FROM %s WHERE %s ORDER BY 2", c->rowkey_sql,
-             c->value_col, c->table, c->where);
+    snprintf(sql, sizeof sql, "SELECT 0, %s, %s, %s FROM %s WHERE %s ORDER BY 2", c->rowkey_sql,
+             c->kv_col, c->value_col, c->table, c->where);
     sdb_stmt *st;
     if (sdb_prepare(s->db, sql, &st) != SDB_OK) return store_i_sqlerr(s, e, "scan");
     int r, rc = 0;
@@ -128,8 +140,8 @@ int store_rekey(cb_store *s, const char *new_master_key, int reencrypt, json_t *
         }
         for (size_t i = 0; i < NSEALED && !rc; i++) {
             char sql[256];
-            snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE %s = ?", SEALED[i].table, SEALED[i].value_col,
-                 SEALED[i].rowkey_sql);
+            snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, %s = ? WHERE %s = ?", SEALED[i].table, SEALED[i].value_col,
+                     SEALED[i].kv_col, SEALED[i].rowkey_sql);
             if (sdb_prepare(s->db, sql, &x.upd) != SDB_OK) {
                 rc = store_i_sqlerr(s, e, "rekey");
                 break;
@@ -218,8 +230,8 @@ int store_migrate_plaintext(cb_store *s, int *migrated, cb_error *e)
     struct mig_ctx m = {0};
     for (size_t i = 0; i < NSEALED && !rc; i++) {
         char sql[256];
-        snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE %s = ?", SEALED[i].table, SEALED[i].value_col,
-                 SEALED[i].rowkey_sql);
+        snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, %s = ? WHERE %s = ?", SEALED[i].table, SEALED[i].value_col,
+                 SEALED[i].kv_col, SEALED[i].rowkey_sql);
         if (sdb_prepare(s->db, sql, &m.upd) != SDB_OK) {
             rc = store_i_sqlerr(s, e, "migrate");
             break;

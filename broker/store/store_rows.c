@@ -14,40 +14,71 @@ void store_conn_free(store_conn *c)
     memset(c, 0, sizeof *c);
 }
 
+/* The sealed "meta" column: {"description": ..., "source_ref": ...}; NULL when both are. */
+static char *meta_json(const char *description, const char *source_ref)
+{
+    if (!description && !source_ref) return NULL;
+    json_t *o = json_pack("{s:s?,s:s?}", "description", description, "source_ref", source_ref);
+    char *t = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return t;
+}
+
 int store_conn_put(cb_store *s, const char *name, const char *engine, const char *url,
                    const char *redacted, const char *description, const char *source_ref,
                    int replace, cb_error *e)
 {
+    (void)redacted; /* never stored: host, user and database stay inside the sealed URL */
+    char *keep = NULL;
+    if (replace && !description) {
+        /* a replacement without a description keeps the stored one (it is sealed, so the
+         * SQL cannot COALESCE it) */
+        store_conn old;
+        if (store_conn_get(s, name, 0, &old, NULL) == 0) {
+            keep = old.description;
+            old.description = NULL;
+            store_conn_free(&old);
+        }
+        description = keep;
+    }
+    char *meta = meta_json(description, source_ref);
     uint8_t *blob = NULL;
     size_t bl = 0;
-    if (url && store_seal(s, "connections", name, "url", url, strlen(url), &blob, &bl))
+    if (url && store_seal(s, "connections", name, "url", url, strlen(url), &blob, &bl)) {
+        free(keep);
+        free(meta);
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "encryption failed");
-    const char *sql = replace
-        ? "INSERT INTO connections(name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at)"
-          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8) ON CONFLICT(name) DO UPDATE SET engine=excluded.engine,"
-          " description=COALESCE(excluded.description, connections.description), url_enc=excluded.url_enc, redacted=excluded.redacted,"
-          " source_ref=excluded.source_ref, key_version=excluded.key_version, updated_at=excluded.updated_at"
-        : "INSERT INTO connections(name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at)"
-          " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8)";
-    sdb_stmt *st;
-    if (sdb_prepare(s->db, sql, &st) != SDB_OK) {
-        free(blob);
-        return store_i_sqlerr(s, e, "conn");
     }
-    sdb_bind_text(st, 1, name, -1);
-    sdb_bind_text(st, 2, engine, -1);
-    if (description) sdb_bind_text(st, 3, description, -1);
-    if (blob) sdb_bind_blob(st, 4, blob, (int)bl);
-    (void)redacted; /* never stored: host, user and database stay inside the sealed URL */
-    if (source_ref) sdb_bind_text(st, 6, source_ref, -1);
-    sdb_bind_int64(st, 7, s->key_version);
-    sdb_bind_int64(st, 8, cb_now());
-    int r = sdb_step(st);
-    sdb_finalize(st);
+    /* description, redacted and source_ref (the old plaintext columns) are written NULL */
+    const char *sql = replace
+        ? "INSERT INTO connections(name, engine, url_enc, key_version, meta_enc, meta_kv, created_at, updated_at)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?7) ON CONFLICT(name) DO UPDATE SET engine=excluded.engine,"
+          " description=NULL, url_enc=excluded.url_enc, redacted=NULL, source_ref=NULL, key_version=excluded.key_version,"
+          " meta_enc=excluded.meta_enc, meta_kv=excluded.meta_kv, updated_at=excluded.updated_at"
+        : "INSERT INTO connections(name, engine, url_enc, key_version, meta_enc, meta_kv, created_at, updated_at)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,?7)";
+    sdb_stmt *st;
+    int rc = 0;
+    if (sdb_prepare(s->db, sql, &st) != SDB_OK) {
+        rc = store_i_sqlerr(s, e, "conn");
+    } else {
+        sdb_bind_text(st, 1, name, -1);
+        sdb_bind_text(st, 2, engine, -1);
+        if (blob) sdb_bind_blob(st, 3, blob, (int)bl);
+        sdb_bind_int64(st, 4, s->key_version);
+        rc = store_bind_sealed(s, st, 5, 6, "connections", name, "meta", meta, e);
+        sdb_bind_int64(st, 7, cb_now());
+        int r = rc ? SDB_DONE : sdb_step(st);
+        sdb_finalize(st);
+        if (!rc && r == SDB_CONSTRAINT)
+            rc = cb_fail(e, CB_ERR, CB_K_CONFLICT, "connection '%s' already exists (use conn update)", name);
+        else if (!rc && r != SDB_DONE)
+            rc = store_i_sqlerr(s, e, "conn");
+    }
     free(blob);
-    if (r == SDB_CONSTRAINT) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "connection '%s' already exists (use conn update)", name);
-    if (r != SDB_DONE) return store_i_sqlerr(s, e, "conn");
-    return 0;
+    free(keep);
+    free(meta);
+    return rc;
 }
 
 static char *col_text(sdb_stmt *st, int i)
@@ -56,7 +87,7 @@ static char *col_text(sdb_stmt *st, int i)
     return t ? cb_strdup((const char *)t) : NULL;
 }
 
-static void conn_from_row(sdb_stmt *st, store_conn *c)
+static int conn_from_row(cb_store *s, sdb_stmt *st, store_conn *c, cb_error *e)
 {
     memset(c, 0, sizeof *c);
     c->name = col_text(st, 0);
@@ -71,9 +102,29 @@ static void conn_from_row(sdb_stmt *st, store_conn *c)
     c->encrypted = sdb_column_type(st, 3) == SDB_NULL ||
                    (sdb_column_type(st, 3) == SDB_BLOB &&
                     cb_is_sealed(sdb_column_blob(st, 3), (size_t)sdb_column_bytes(st, 3)));
+    /* the sealed metadata wins over plaintext columns (which only a store not yet
+     * unlocked since an older broker wrote it still has) */
+    if (sdb_column_type(st, 11) == SDB_NULL || !s->unlocked) return 0;
+    char *meta = NULL;
+    int rc = store_column_unsealed(s, st, 11, 12, "connections", c->name ? c->name : "", "meta", &meta, e);
+    if (rc) return rc;
+    json_t *o = meta ? json_loads(meta, 0, NULL) : NULL;
+    free(meta);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return cb_fail(e, CB_ERR, CB_K_TAMPERED, "connection '%s': sealed metadata is not JSON", c->name);
+    }
+    const char *d = json_string_value(json_object_get(o, "description"));
+    const char *r = json_string_value(json_object_get(o, "source_ref"));
+    free(c->description);
+    free(c->source_ref);
+    c->description = d ? cb_strdup(d) : NULL;
+    c->source_ref = r ? cb_strdup(r) : NULL;
+    json_decref(o);
+    return 0;
 }
 
-#define CONN_COLS "name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at, last_used, last_rotated"
+#define CONN_COLS "name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at, last_used, last_rotated, meta_enc, meta_kv"
 
 int store_conn_get(cb_store *s, const char *name, int decrypt, store_conn *out, cb_error *e)
 {
@@ -84,8 +135,8 @@ int store_conn_get(cb_store *s, const char *name, int decrypt, store_conn *out, 
     sdb_bind_text(st, 1, name, -1);
     int r = sdb_step(st), rc = 0;
     if (r == SDB_ROW) {
-        conn_from_row(st, out);
-        if (decrypt && sdb_column_type(st, 3) != SDB_NULL) {
+        rc = conn_from_row(s, st, out, e);
+        if (!rc && decrypt && sdb_column_type(st, 3) != SDB_NULL) {
             const void *b = sdb_column_blob(st, 3);
             size_t bl = (size_t)sdb_column_bytes(st, 3);
             if (!out->encrypted) {
@@ -119,7 +170,18 @@ int store_conn_list(cb_store *s, store_conn **out, size_t *n, cb_error *e)
             cap = cap ? cap * 2 : 16;
             *out = cb_realloc(*out, cap * sizeof **out);
         }
-        conn_from_row(st, &(*out)[(*n)++]);
+        int rc = conn_from_row(s, st, &(*out)[*n], e);
+        if (rc) {
+            /* a row whose metadata does not authenticate: the list fails, like a get */
+            store_conn_free(&(*out)[*n]);
+            sdb_finalize(st);
+            for (size_t i = 0; i < *n; i++) store_conn_free(&(*out)[i]);
+            free(*out);
+            *out = NULL;
+            *n = 0;
+            return rc;
+        }
+        (*n)++;
     }
     sdb_finalize(st);
     if (r != SDB_DONE) return store_i_sqlerr(s, e, "conn list");

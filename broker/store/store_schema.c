@@ -66,6 +66,27 @@ static const migration SQLITE_STEPS[] = {
         "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
         "CREATE TRIGGER api_keys_gen_del AFTER DELETE ON api_keys BEGIN"
         "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"},
+    /* metadata sealed too: a connection's description and source reference, a source's
+     * reference and last error, a journal row's target user, publish_to and error, a
+     * lease's login and error move into sealed columns, each with its own key version
+     * (key rotation re-encrypts one column at a time). The plaintext columns stay (a NOT
+     * NULL column cannot be dropped portably) but hold '' or NULL; the rows are sealed on
+     * the first unlocked open (store_meta.c), since migrations run without the key. */
+    {7,
+        "ALTER TABLE connections ADD COLUMN meta_enc BLOB;"
+        "ALTER TABLE connections ADD COLUMN meta_kv INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE source_state ADD COLUMN ref_enc BLOB;"
+        "ALTER TABLE source_state ADD COLUMN ref_kv INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE source_state ADD COLUMN error_enc BLOB;"
+        "ALTER TABLE source_state ADD COLUMN error_kv INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE rotation_journal ADD COLUMN meta_enc BLOB;"
+        "ALTER TABLE rotation_journal ADD COLUMN meta_kv INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE rotation_journal ADD COLUMN error_enc BLOB;"
+        "ALTER TABLE rotation_journal ADD COLUMN error_kv INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE leases ADD COLUMN login_enc BLOB;"
+        "ALTER TABLE leases ADD COLUMN login_kv INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE leases ADD COLUMN error_enc BLOB;"
+        "ALTER TABLE leases ADD COLUMN error_kv INTEGER NOT NULL DEFAULT 0;"},
 };
 
 /* PostgreSQL: the whole schema at version 6 in one step (no store existed before). meta.v
@@ -129,6 +150,22 @@ static const migration POSTGRES_STEPS[] = {
         "  FOR EACH STATEMENT EXECUTE FUNCTION notify_change();"
         "CREATE TRIGGER meta_key_version_notify AFTER INSERT OR UPDATE ON meta FOR EACH ROW"
         "  WHEN (NEW.k = 'key_version') EXECUTE FUNCTION notify_change();"},
+    /* metadata sealed too (see the SQLite step 7) */
+    {7,
+        "ALTER TABLE connections ADD COLUMN meta_enc BYTEA;"
+        "ALTER TABLE connections ADD COLUMN meta_kv BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE source_state ADD COLUMN ref_enc BYTEA;"
+        "ALTER TABLE source_state ADD COLUMN ref_kv BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE source_state ADD COLUMN error_enc BYTEA;"
+        "ALTER TABLE source_state ADD COLUMN error_kv BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE rotation_journal ADD COLUMN meta_enc BYTEA;"
+        "ALTER TABLE rotation_journal ADD COLUMN meta_kv BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE rotation_journal ADD COLUMN error_enc BYTEA;"
+        "ALTER TABLE rotation_journal ADD COLUMN error_kv BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE leases ADD COLUMN login_enc BYTEA;"
+        "ALTER TABLE leases ADD COLUMN login_kv BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE leases ADD COLUMN error_enc BYTEA;"
+        "ALTER TABLE leases ADD COLUMN error_kv BIGINT NOT NULL DEFAULT 0;"},
 };
 
 #define COUNT(a) (int)(sizeof a / sizeof a[0])

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/rand.h>
+#include "conn/connstr.h"
 #include "rotation/lease_reaper.h"
 #include "rotation/password.h"
 #include "store/audit.h"
@@ -18,8 +19,11 @@ static pthread_mutex_t lease_mu = PTHREAD_MUTEX_INITIALIZER;
 static void audit_lease(mcp_app *a, const char *client, const char *action, const store_lease *l, const char *outcome,
                         const char *error)
 {
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:s?}", "lease", l->id, "client", client, "login", l->login, "expires",
-                          "", "error", error);
+    /* the audit log is append-only and never re-encrypted: the lease id, not the login */
+    const char *names[] = {l->login};
+    char *clean = conn_redact_names(error, names, 1);
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s?}", "lease", l->id, "client", client, "expires", "", "error", clean);
+    free(clean);
     char x[32];
     cb_iso8601(l->expires_at, x);
     json_object_set_new(d, "expires", json_string(x));

@@ -2,7 +2,7 @@
 # Packaging: `make install` into a throwaway root (binary, hardened systemd units, timer,
 # man page, completions, example config and policies, operator scripts only);
 # systemd-analyze verify + security (offline: this container runs no systemd as PID 1, so
-# the units are checked, not started); the man page through man --warnings; bash
+# the units are checked, not started); the man page through man --warnings and mandoc -T lint; bash
 # completion; the service's environment (StateDirectory, ConfigurationDirectory,
 # LoadCredential) simulated for an unprivileged uid: defaults from systemd's variables,
 # the master key from $CREDENTIALS_DIRECTORY and in no environment; `make deb` installed
@@ -76,6 +76,17 @@ if command -v man >/dev/null; then
   isnt "$(cat "$TMP/man.err")" "" "... (man --warnings does report a bad page)"
 else
   skip "man not installed"
+fi
+# mandoc's linter is stricter than man: style (long lines), macro misuse, bad escapes
+if command -v mandoc >/dev/null; then
+  mandoc -T lint "$R/usr/local/share/man/man1/credbroker.1" >"$TMP/lint.out" 2>&1
+  ok $? "mandoc -T lint credbroker.1 passes"
+  is "$(cat "$TMP/lint.out")" "" "mandoc -T lint: nothing reported"
+  printf '.TH X 1\n.SH NAME\nx \\- y\n.XX bad\n' >"$TMP/bad.1"
+  mandoc -T lint "$TMP/bad.1" >"$TMP/lint.out" 2>&1
+  isnt "$(cat "$TMP/lint.out")" "" "... (mandoc -T lint does report a bad page)"
+else
+  skip "mandoc not installed"
 fi
 out=$(bash -c "source '$R/usr/local/share/bash-completion/completions/credbroker'
   COMP_WORDS=(credbroker ro); COMP_CWORD=1; _credbroker; echo \"\${COMPREPLY[*]}\"

@@ -357,6 +357,21 @@ static void test_redact_text(void **st)
     cb_free_secret(r);
 }
 
+/* names (logins, hosts, databases) leave text only where they stand as whole words */
+static void test_redact_names(void **state)
+{
+    (void)state;
+    const char *names[] = {"app", NULL, "db.example.com", "x", "file:///srv/ref/app"};
+    char *r = conn_redact_names("role \"app\" on db.example.com: application app_x app; see file:///srv/ref/app",
+                                names, 5);
+    assert_string_equal(r, "role \"****\" on ****: application app_x ****; see ****");
+    free(r);
+    assert_null(conn_redact_names(NULL, names, 5));
+    r = conn_redact_names("x marks", names, 5);   /* a name shorter than 2 is left alone */
+    assert_string_equal(r, "x marks");
+    free(r);
+}
+
 static int has_check(json_t *f, const char *check, const char *sev)
 {
     size_t i;
@@ -483,6 +498,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_property),
         cmocka_unit_test(test_redacted),
         cmocka_unit_test(test_redact_text),
+        cmocka_unit_test(test_redact_names),
         cmocka_unit_test(test_assess),
         cmocka_unit_test(test_control_characters),
     };

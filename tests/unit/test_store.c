@@ -201,6 +201,47 @@ static void test_migrate_plaintext(void **st)
     store_close(s);
 }
 
+/* description and source reference live in one sealed column bound to its row, are
+ * re-encrypted and verified with the rest, and a replacement without a description keeps
+ * the stored one */
+static void test_sealed_metadata(void **st)
+{
+    (void)st;
+    cb_error e = {0};
+    assert_int_equal(store_create(path, KEY, &e), 0);
+    cb_store *s = open_with(KEY);
+    assert_non_null(s);
+    assert_int_equal(store_conn_put(s, "a", "postgres", "postgresql://u:p@h/d", NULL, "rack-7 replica", "vault://kv/a#url", 0, &e), 0);
+    assert_int_equal(store_conn_put(s, "b", "postgres", "postgresql://u:p@h/e", NULL, "other", NULL, 0, &e), 0);
+    assert_int_equal(store_conn_put(s, "a", "postgres", "postgresql://u:q@h/d", NULL, NULL, "vault://kv/a#url", 1, &e), 0);
+    sdb_stmt *q;
+    assert_int_equal(sdb_prepare(store_db(s), "SELECT count(*) FROM connections WHERE description IS NOT NULL OR source_ref IS NOT NULL OR meta_enc IS NULL", &q), SDB_OK);
+    assert_int_equal(sdb_step(q), SDB_ROW);
+    assert_int_equal(sdb_column_int(q, 0), 0);
+    sdb_finalize(q);
+    json_t *rep = json_object();
+    assert_int_equal(store_rekey(s, KEY2, 1, rep, &e), 0);
+    json_decref(rep);
+    store_conn c;
+    assert_int_equal(store_conn_get(s, "a", 0, &c, &e), 0);
+    assert_string_equal(c.description, "rack-7 replica");
+    assert_string_equal(c.source_ref, "vault://kv/a#url");
+    store_conn_free(&c);
+    json_t *fails = json_array();
+    int checked = 0;
+    assert_int_equal(store_verify(s, fails, &checked, &e), 0);
+    assert_int_equal(checked, 4);   /* two URLs, two metadata values (no sealed meta rows yet) */
+    /* b's metadata moved onto a: the AAD names the row, so a no longer opens */
+    sdb_exec(store_db(s), "UPDATE connections SET meta_enc = (SELECT meta_enc FROM connections WHERE name='b') WHERE name='a'");
+    assert_int_not_equal(store_conn_get(s, "a", 0, &c, &e), 0);
+    assert_int_equal(e.kind, CB_K_TAMPERED);
+    assert_int_equal(store_verify(s, fails, &checked, &e), CB_EFINDINGS);
+    assert_int_equal(json_array_size(fails), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fails, 0), "column")), "meta");
+    json_decref(fails);
+    store_close(s);
+}
+
 static void test_not_a_store(void **st)
 {
     (void)st;
@@ -223,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conn_roundtrip_and_binding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rekey_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migrate_plaintext, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sealed_metadata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_store, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
