@@ -1,5 +1,5 @@
 /* Security monitoring rules over the audit log (SQL on the audit table; the JSON detail
- * is read with SQLite's json_extract), the schedule state and live server counters. */
+ * is read with each backend's JSON operator, see expand_json), the schedule state and live server counters. */
 #include "monitor.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +70,40 @@ static int stepped(sdb *db, int r, cb_error *e)
     return cb_fail(e, CB_ERR, CB_K_INTERNAL, "monitor: %s", sdb_errmsg(db));
 }
 
+/* The audit detail is JSON text; each backend reads a member its own way. A rule's SQL
+ * names a member as {j:name} (text) or {n:name} (integer), expanded here, so the rules
+ * are written once for SQLite (json_extract) and PostgreSQL (->>). */
+static char *expand_json(sdb *db, const char *sql)
+{
+    int pg = sdb_kind_of(db) == SDB_KIND_POSTGRES;
+    size_t cap = strlen(sql) + 1, o = 0;
+    for (const char *q = strchr(sql, '{'); q; q = strchr(q + 1, '{')) cap += 64;   /* room per member */
+    char *out = cb_malloc(cap);
+    for (const char *p = sql; *p;) {
+        const char *end;
+        if (p[0] == '{' && (p[1] == 'j' || p[1] == 'n') && p[2] == ':' && (end = strchr(p, '}')) != NULL) {
+            int num = p[1] == 'n', n = (int)(end - p - 3);
+            if (n > 32) n = 32;   /* member names are short literals of this file */
+            const char *name = p + 3;
+            int w = pg ? (num ? snprintf(out + o, cap - o, "CAST(CAST(detail AS json) ->> '%.*s' AS BIGINT)", n, name)
+                              : snprintf(out + o, cap - o, "(CAST(detail AS json) ->> '%.*s')", n, name))
+                       : snprintf(out + o, cap - o, "json_extract(detail,'$.%.*s')", n, name);
+            o += (size_t)w;
+            p = end + 1;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+
 static int prep(sdb *db, const char *sql, sdb_stmt **st, cb_error *e)
 {
-    if (sdb_prepare(db, sql, st) != SDB_OK)
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "monitor: %s", sdb_errmsg(db));
+    char *x = expand_json(db, sql);
+    int r = sdb_prepare(db, x, st);
+    free(x);
+    if (r != SDB_OK) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "monitor: %s", sdb_errmsg(db));
     return 0;
 }
 
@@ -83,8 +113,8 @@ static int prep(sdb *db, const char *sql, sdb_stmt **st, cb_error *e)
 static int rule_auth(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
 {
     sdb_stmt *st;
-    if (prep(db, "SELECT COALESCE(json_extract(detail,'$.addr'),'unknown'), count(*), min(ts), max(ts),"
-                 " count(DISTINCT json_extract(detail,'$.prefix')) FROM audit WHERE action = 'mcp.authenticate'"
+    if (prep(db, "SELECT COALESCE({j:addr},'unknown'), count(*), min(ts), max(ts),"
+                 " count(DISTINCT {j:prefix}) FROM audit WHERE action = 'mcp.authenticate'"
                  " AND outcome = 'denied' AND ts >= ? GROUP BY 1 ORDER BY 2 DESC", &st, e))
         return CB_ERR;
     sdb_bind_int64(st, 1, since);
@@ -106,7 +136,7 @@ static int rule_rate(sdb *db, const policy_monitoring *m, int64_t now, json_t *o
 {
     sdb_stmt *st;
     /* per client: calls in the last hour, calls in the baseline before it, first call seen */
-    if (prep(db, "SELECT actor, sum(ts > ?1), sum(ts <= ?1 AND ts > ?2), min(ts) FROM audit WHERE " TOOL_CALL
+    if (prep(db, "SELECT actor, sum(CASE WHEN ts > ?1 THEN 1 ELSE 0 END), sum(CASE WHEN ts <= ?1 AND ts > ?2 THEN 1 ELSE 0 END), min(ts) FROM audit WHERE " TOOL_CALL
                  " AND ts > ?2 GROUP BY actor", &st, e))
         return CB_ERR;
     sdb_bind_int64(st, 1, now - RECENT_S);
@@ -131,8 +161,8 @@ static int rule_rate(sdb *db, const policy_monitoring *m, int64_t now, json_t *o
 static int rule_export(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
 {
     sdb_stmt *st;
-    if (prep(db, "SELECT actor, sum(COALESCE(json_extract(detail,'$.rows'),0)), sum(COALESCE(json_extract(detail,'$.bytes'),0)),"
-                 " count(*), max(COALESCE(json_extract(detail,'$.rows'),0)) FROM audit WHERE action IN"
+    if (prep(db, "SELECT actor, sum(COALESCE({n:rows},0)), sum(COALESCE({n:bytes},0)),"
+                 " count(*), max(COALESCE({n:rows},0)) FROM audit WHERE action IN"
                  " ('mcp.query_readonly','mcp.query_execute') AND outcome = 'ok' AND ts >= ? GROUP BY actor", &st, e))
         return CB_ERR;
     sdb_bind_int64(st, 1, since);
@@ -154,8 +184,8 @@ static int rule_new_address(sdb *db, int64_t since, json_t *out, cb_error *e)
 {
     sdb_stmt *st;
     /* an address a client first used in the window, after calls from other addresses */
-    if (prep(db, "WITH calls AS (SELECT actor, json_extract(detail,'$.addr') AS addr, ts FROM audit WHERE " TOOL_CALL
-                 " AND json_extract(detail,'$.addr') IS NOT NULL),"
+    if (prep(db, "WITH calls AS (SELECT actor, {j:addr} AS addr, ts FROM audit WHERE " TOOL_CALL
+                 " AND {j:addr} IS NOT NULL),"
                  " firsts AS (SELECT actor, addr, min(ts) AS first, count(*) AS n FROM calls GROUP BY actor, addr)"
                  " SELECT actor, addr, first, n FROM firsts f WHERE first >= ?1"
                  " AND EXISTS (SELECT 1 FROM calls p WHERE p.actor = f.actor AND p.ts < f.first)", &st, e))
@@ -177,10 +207,11 @@ static int rule_new_address(sdb *db, int64_t since, json_t *out, cb_error *e)
 static int rule_statements(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
 {
     sdb_stmt *st;
-#define MSG "lower(COALESCE(json_extract(detail,'$.message'),''))"
-    if (prep(db, "SELECT actor, sum(outcome = 'error' AND (" MSG " LIKE '%statement timeout%' OR " MSG
-                 " LIKE '%canceling statement%' OR " MSG " LIKE '%timed out%')),"
-                 " sum(outcome = 'denied' OR (outcome = 'error' AND " MSG " LIKE '%read-only%')), max(ts)"
+#define MSG "lower(COALESCE({j:message},''))"
+    if (prep(db, "SELECT actor, sum(CASE WHEN outcome = 'error' AND (" MSG " LIKE '%statement timeout%' OR " MSG
+                 " LIKE '%canceling statement%' OR " MSG " LIKE '%timed out%') THEN 1 ELSE 0 END),"
+                 " sum(CASE WHEN outcome = 'denied' OR (outcome = 'error' AND " MSG " LIKE '%read-only%') THEN 1 ELSE 0 END),"
+                 " max(ts)"
                  " FROM audit WHERE " TOOL_CALL " AND ts >= ? GROUP BY actor", &st, e))
         return CB_ERR;
 #undef MSG
