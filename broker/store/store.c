@@ -71,6 +71,14 @@ static const char *const MIGRATIONS[] = {
     "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
     "CREATE TRIGGER api_keys_gen_del AFTER DELETE ON api_keys BEGIN"
     "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;",
+    /* 7: generation counters for the other brokers sharing this store (a fleet): bumped
+     * by code in the same transaction as the change, so a broker that sees data_version
+     * move re-reads them and drops exactly what changed. A typed table, not meta (whose v
+     * is a blob, bytea on PostgreSQL, where v + 1 is no arithmetic); plain SQL both
+     * backends accept, no trigger. leases: a lease revoked (its pooled sessions must go);
+     * policy: `credbroker policy reload` (every broker reloads its files). */
+    "CREATE TABLE generations (name TEXT PRIMARY KEY, n BIGINT NOT NULL);"
+    "INSERT INTO generations(name, n) VALUES ('leases', 0), ('policy', 0);",
 };
 #define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
@@ -82,6 +90,28 @@ int store_i_sqlerr(cb_store *s, cb_error *e, const char *what)
     if (ec == SDB_BUSY)
         return cb_fail(e, CB_ERR, CB_K_CONFLICT, "%s: store is busy (another credbroker is writing)", what);
     return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sdb_errmsg(s->db));
+}
+
+int64_t store_generation(sdb *db, const char *name)
+{
+    sdb_stmt *st;
+    if (sdb_prepare(db, "SELECT n FROM generations WHERE name = ?", &st) != SDB_OK) return -1;
+    sdb_bind_text(st, 1, name, -1);
+    int64_t g = sdb_step(st) == SDB_ROW ? sdb_column_int64(st, 0) : -1;
+    sdb_finalize(st);
+    return g;
+}
+
+/* Inside the caller's transaction when there is one, so the bump commits with the change. */
+int store_generation_bump(cb_store *s, const char *name, cb_error *e)
+{
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "UPDATE generations SET n = n + 1 WHERE name = ?", &st) != SDB_OK)
+        return store_i_sqlerr(s, e, "generation");
+    sdb_bind_text(st, 1, name, -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    return r == SDB_DONE ? 0 : store_i_sqlerr(s, e, "generation");
 }
 
 sdb *store_db(cb_store *s) { return s->db; }

@@ -54,6 +54,12 @@ int store_open_sibling(cb_store *s, int sync_normal, cb_store **out, cb_error *e
 void store_sibling_sync_key(cb_store *dst, const cb_store *src);
 int store_stored_key_version(cb_store *s);
 
+/* Generation counters (table generations: "leases", "policy") that tell the other brokers
+ * sharing this store what changed; apikeys_gen (meta, triggers) and key_version (meta) are
+ * the other two. store_generation: -1 when it cannot be read. */
+int64_t store_generation(sdb *db, const char *name);
+int store_generation_bump(cb_store *s, const char *name, cb_error *e);
+
 /* Transactions (BEGIN IMMEDIATE so writers serialize across processes). */
 int store_begin(cb_store *s, cb_error *e);
 int store_commit(cb_store *s, cb_error *e);
