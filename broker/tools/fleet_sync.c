@@ -38,7 +38,7 @@ static void drop_revoked_sessions(mcp_app *a, struct fleet_sync *f)
                 const char *state = (const char *)sdb_column_text(st, 0);
                 if (state && (!strcmp(state, "revoking") || !strcmp(state, "revoked"))) {
                     int k = mcp_pool_drop_login(a, logins[i]);
-                    LOG_INFO("fleet: lease login %s revoked elsewhere: %d pooled session(s) closed", logins[i], k);
+                    cb_log_notice("fleet: lease login %s revoked elsewhere: %d pooled session(s) closed", logins[i], k);
                 }
             }
         }
