@@ -124,7 +124,9 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
                "Every request needs 'Authorization: Bearer <key>' (credbroker apikey create). Binding anything but\n"
                "loopback prints a warning. Stops on SIGTERM or SIGINT.\n"
                "It also runs the rotation scheduler (policies' schedules, every CREDBROKER_SCHEDULER_INTERVAL_S,\n"
-               "default 30 s) and, once its port is bound, finishes any rotation that was interrupted.\n");
+               "default 30 s) and, once its port is bound, finishes any rotation that was interrupted.\n"
+               "Several serve processes may share one store: one of them (the holder of the store's\n"
+               "scheduler lock, see /healthz) runs the scheduler; all of them serve MCP.\n");
         return 0;
     }
     const char *listen = cli_take_opt(&argc, argv, "--listen");

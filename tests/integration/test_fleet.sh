@@ -145,16 +145,18 @@ r=$(call "${PORTS[$F1]}" "$K2" query_readonly '{"connection":"app","sql":"SELECT
 like "$r" 'cb_analyst_[0-9a-f]{8}' "a query through broker $F1 runs as a leased login"
 LOGIN=$(pg_sql "SELECT rolname FROM pg_roles WHERE rolname LIKE 'cb\\_%'")
 is "$(metric "${PORTS[$F1]}" 'credbroker_pool_sessions{state="idle"}')" 1 "broker $F1 pools the leased session"
-t=$(now_ms)
 r=$(call "${PORTS[$F2]}" "$OPS" credentials_emergency_rotate '{"credential":"app-cred","incident":"INC-15","reason":"fleet test"}')
+t=$(now_ms)
 like "$r" '"leases_revoked":1,"ok":true' "an emergency rotation through broker $F2 revokes the connection's lease"
 is "$(pg_sql "SELECT count(*) FROM pg_roles WHERE rolname = '$LOGIN'")" 0 "the leased login made through broker $F1 is dropped"
+# from the answer of the emergency rotation (its audit row is written before it)
 until [ "$(metric "${PORTS[$F1]}" 'credbroker_pool_sessions{state="idle"}')" = 0 ]; do
   [ $(( $(now_ms) - t )) -gt 1000 ] && break
-  sleep 0.05
+  sleep 0.02
 done
-is "$(metric "${PORTS[$F1]}" 'credbroker_pool_sessions{state="idle"}')" 0 \
-  "broker $F1 closed the revoked lease's pooled session within 1 s ($(( $(now_ms) - t )) ms)"
+el=$(( $(now_ms) - t ))
+ok "$([ "$(metric "${PORTS[$F1]}" 'credbroker_pool_sessions{state="idle"}')" = 0 ] && [ "$el" -le 1000 ]; echo $?)" \
+  "broker $F1 closed the revoked lease's pooled session within 1 s (seen after $el ms)"
 like "$(cat "$TMP/serve$F1.log")" "lease login $LOGIN revoked elsewhere" "broker $F1 says why it closed it"
 r=$(call "${PORTS[$F1]}" "$K2" query_readonly '{"connection":"app","sql":"SELECT current_user"}')
 like "$r" 'cb_analyst_[0-9a-f]{8}' "the next query through broker $F1 gets a new lease"
