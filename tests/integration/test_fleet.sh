@@ -58,6 +58,10 @@ health() { curl -s -m 5 "http://127.0.0.1:$1/healthz"; }
 leads() { health "$1" | python3 -c 'import json,sys; print(str(json.load(sys.stdin).get("scheduler_leader")).lower())' 2>/dev/null; }
 metric() { curl -s -m 5 "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'; }
 now_ms() { date +%s%3N; }
+# log_ms: the time of the log line on stdin ("credbroker: 2026-...T...Z level: ...") in ms
+log_ms() {
+  python3 -c 'import sys,datetime; l=sys.stdin.read().split(); print(int(datetime.datetime.strptime(l[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()*1000))' 2>/dev/null
+}
 
 # The brokers read the master key from a file, as a reference: a re-encryption later
 # changes that file, and each broker reads its new data key from there.
@@ -149,15 +153,16 @@ r=$(call "${PORTS[$F2]}" "$OPS" credentials_emergency_rotate '{"credential":"app
 t=$(now_ms)
 like "$r" '"leases_revoked":1,"ok":true' "an emergency rotation through broker $F2 revokes the connection's lease"
 is "$(pg_sql "SELECT count(*) FROM pg_roles WHERE rolname = '$LOGIN'")" 0 "the leased login made through broker $F1 is dropped"
-# from the answer of the emergency rotation (its audit row is written before it)
 until [ "$(metric "${PORTS[$F1]}" 'credbroker_pool_sessions{state="idle"}')" = 0 ]; do
-  [ $(( $(now_ms) - t )) -gt 1000 ] && break
+  [ $(( $(now_ms) - t )) -gt 5000 ] && break
   sleep 0.02
 done
-el=$(( $(now_ms) - t ))
-ok "$([ "$(metric "${PORTS[$F1]}" 'credbroker_pool_sessions{state="idle"}')" = 0 ] && [ "$el" -le 1000 ]; echo $?)" \
-  "broker $F1 closed the revoked lease's pooled session within 1 s (seen after $el ms)"
-like "$(cat "$TMP/serve$F1.log")" "lease login $LOGIN revoked elsewhere" "broker $F1 says why it closed it"
+is "$(metric "${PORTS[$F1]}" 'credbroker_pool_sessions{state="idle"}')" 0 "broker $F1 no longer pools the revoked lease's session"
+# when: broker F1's own log line (ms; a scrape of /metrics is too slow a clock on a loaded
+# machine) against the end of the call that committed the revocation
+closed=$(grep -h "lease login $LOGIN revoked elsewhere" "$TMP/serve$F1.log" | tail -1 | log_ms)
+ok "$([ -n "$closed" ] && [ $(( closed - t )) -le 1000 ]; echo $?)" \
+  "broker $F1 closed it within 1 s of the revocation ($(( ${closed:-0} - t )) ms after the call's answer; the commit was before)"
 r=$(call "${PORTS[$F1]}" "$K2" query_readonly '{"connection":"app","sql":"SELECT current_user"}')
 like "$r" 'cb_analyst_[0-9a-f]{8}' "the next query through broker $F1 gets a new lease"
 unlike "$r" "$LOGIN" "not the revoked login"
@@ -197,8 +202,7 @@ done
 el=$(( $(now_ms) - t ))
 ok "$([ "$NEW" -ge 0 ]; echo $?)" "after kill -9 of the leader, broker $NEW says it leads (/healthz, seen after $el ms)"
 # when: the new leader's log line (ms) against the kill
-gained=$(grep -h "scheduler leadership gained by [^ ]*:${PIDS[$NEW]:-0}" "$TMP/serve$NEW.log" | tail -1 |
-         python3 -c 'import sys,datetime; l=sys.stdin.read().split(); print(int(datetime.datetime.strptime(l[1], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()*1000))' 2>/dev/null)
+gained=$(grep -h "scheduler leadership gained by [^ ]*:${PIDS[$NEW]:-0}" "$TMP/serve$NEW.log" | tail -1 | log_ms)
 took=$(( ${gained:-0} - t ))
 ok "$([ -n "$gained" ] && [ "$took" -le $((2 * TICK * 1000)) ]; echo $?)" \
   "it took over $took ms after the kill (within two ticks: $((2 * TICK)) s)"
