@@ -7,8 +7,8 @@
 # exactly once per minute over five minutes, across a kill -9 of the leader (another takes
 # over within two ticks, no minute is missed); MCP calls spread over the three write one
 # audit chain that `audit verify` accepts.
-# The store is the SQLite file of new_store (the PostgreSQL store backend is not in this
-# build yet; when it is, the same script runs with CREDBROKER_DB=postgresql://...).
+# The store is a SQLite file; with FLEET_STORE=postgresql (test_fleet_pg.sh) it is a schema
+# in the same throwaway PostgreSQL, owned by a login with no superuser.
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=tests/lib/pg.sh
@@ -18,7 +18,17 @@
 [ -x "$CB" ] || skip_all "credbroker not built"
 pg_start || skip_all "PostgreSQL not available"
 TICK=2
-new_store fleet >/dev/null
+if [ "${FLEET_STORE:-sqlite}" = postgresql ]; then
+  PGPASSWORD=$(openssl rand -hex 12); export PGPASSWORD
+  pg_sql "CREATE ROLE broker LOGIN PASSWORD '$PGPASSWORD'; CREATE DATABASE brokerdb OWNER broker" >/dev/null
+  export CREDBROKER_DB="postgresql://broker@127.0.0.1:$PGPORT/brokerdb?sslmode=disable&connect_timeout=5"
+  export CREDBROKER_DB_SCHEMA=fleet PGSSLMODE=disable
+  CREDBROKER_MASTER_KEY=$(openssl rand -hex 32); export CREDBROKER_MASTER_KEY
+  "$CB" init -q
+else
+  new_store fleet >/dev/null
+fi
+diag "store: $CREDBROKER_DB"
 OLD_KEY=$CREDBROKER_MASTER_KEY
 POL="$TMP/policies"; mkdir -p "$POL"
 export CREDBROKER_POLICIES="$POL" CREDBROKER_CONFIG="$TMP/credbroker.json"
