@@ -20,11 +20,12 @@ pg_start || skip_all "PostgreSQL not available"
 TICK=2
 if [ "${FLEET_STORE:-sqlite}" = postgresql ]; then
   PGPASSWORD=$(openssl rand -hex 12); export PGPASSWORD
-  pg_sql "CREATE ROLE broker LOGIN PASSWORD '$PGPASSWORD'; CREATE DATABASE brokerdb OWNER broker" >/dev/null
+  pg_sql "CREATE ROLE broker LOGIN PASSWORD '$PGPASSWORD'" >/dev/null
+  pg_sql "CREATE DATABASE brokerdb OWNER broker" >/dev/null
   export CREDBROKER_DB="postgresql://broker@127.0.0.1:$PGPORT/brokerdb?sslmode=disable&connect_timeout=5"
   export CREDBROKER_DB_SCHEMA=fleet PGSSLMODE=disable
   CREDBROKER_MASTER_KEY=$(openssl rand -hex 32); export CREDBROKER_MASTER_KEY
-  "$CB" init -q
+  "$CB" init -q || fail "init of the PostgreSQL store"
 else
   new_store fleet >/dev/null
 fi
