@@ -3,6 +3,7 @@
 #include <string.h>
 #include "cmd_mcp.h"
 #include "tools/mcp_app.h"
+#include "rotation/leader.h"
 #include "rotation/rotation_env.h"
 #include "tools/mcp_unavailable.h"
 #include <pthread.h>
@@ -104,6 +105,9 @@ static void *resume_thread(void *paths)
 
 static void resume_after_bind(void *paths)
 {
+    /* only the scheduler's leader resumes (leader.h); taken here, on the serving thread
+     * before its first tick, so that the tick does not see a fresh gain and resume too */
+    if (!leader_check(NULL)) return;
     pthread_t t;
     pthread_attr_t at;
     pthread_attr_init(&at);
@@ -120,7 +124,9 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
                "Every request needs 'Authorization: Bearer <key>' (credbroker apikey create). Binding anything but\n"
                "loopback prints a warning. Stops on SIGTERM or SIGINT.\n"
                "It also runs the rotation scheduler (policies' schedules, every CREDBROKER_SCHEDULER_INTERVAL_S,\n"
-               "default 30 s) and, once its port is bound, finishes any rotation that was interrupted.\n");
+               "default 30 s) and, once its port is bound, finishes any rotation that was interrupted.\n"
+               "Several serve processes may share one store: one of them (the holder of the store's\n"
+               "scheduler lock, see /healthz) runs the scheduler; all of them serve MCP.\n");
         return 0;
     }
     const char *listen = cli_take_opt(&argc, argv, "--listen");
@@ -140,7 +146,9 @@ int cmd_serve(cli_ctx *ctx, int argc, char **argv)
     sched.actor = "serve";
     a->on_listening = resume_after_bind;
     a->on_listening_arg = &sched;
+    leader_open(ctx->paths.db_path); /* a failure is logged and retried at every tick */
     rc = mcp_app_serve_http(a, listen, cert, key, serve_scheduler_tick, &sched, serve_tick_interval(), &e);
     mcp_app_close(a);
+    leader_close();
     return rc && e.msg[0] ? cli_report_error(ctx, &e) : rc;
 }

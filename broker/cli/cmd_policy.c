@@ -1,7 +1,9 @@
-/* `credbroker policy check|show` (see cmd_policy.h). */
+/* `credbroker policy check|show|reload` (see cmd_policy.h). */
 #include "cmd_policy.h"
 #include <stdlib.h>
 #include <string.h>
+#include "store/audit.h"
+#include "store/store.h"
 #include "policy/config.h"
 #include "policy/policy.h"
 
@@ -9,8 +11,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: credbroker policy check [--policies DIR] [--config FILE] [--json]\n"
                "       credbroker policy show  [--policies DIR] [--json]\n"
+               "       credbroker policy reload\n"
                "check validates every policies/*.json and credbroker.json and lists every error as\n"
-               "file:line:column: message (exit 2); show prints the merged effective policy.\n");
+               "file:line:column: message (exit 2); show prints the merged effective policy.\n"
+               "reload asks every `serve` sharing the store to reload its policy files and credbroker.json\n"
+               "(as SIGHUP does for one) within a second; each one audits its reload (serve.reload).\n");
 }
 
 static void print_errors(const cli_ctx *ctx, const cb_diags *d, json_t *summary)
@@ -125,6 +130,53 @@ static json_t *class_warnings(const cb_policy *p, int quiet)
     return w;
 }
 
+/* Bumps generation "policy" in the store: every broker serving it notices within its
+ * poll (fleet_sync.c) and reloads its own files, so one command reaches a fleet whose
+ * files were pushed by configuration management (SIGHUP stays local to one process: the
+ * files may not have reached the other machines yet). The files here are checked first:
+ * a command run next to a broken policy says so instead of making every broker log it. */
+static int policy_reload(cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "credbroker: policy reload: unexpected argument '%s'\n", argv[2]);
+        usage(stderr);
+        return CB_EUSAGE;
+    }
+    cb_diags d = {0};
+    cb_error e = {0};
+    cb_policy *p = NULL;
+    int bad = policy_load(ctx->paths.policies_dir ? ctx->paths.policies_dir : POLICY_DEFAULT_DIR, &p, &d, &e) &&
+              e.kind != CB_K_NOTFOUND;
+    policy_free(p);
+    if (bad || d.count) {
+        if (d.count) print_errors(ctx, &d, json_object());
+        else cli_report_error(ctx, &e);
+        cb_diags_free(&d);
+        fprintf(stderr, "credbroker: policy reload: not requested (fix the files above first)\n");
+        return CB_EUSAGE;
+    }
+    cb_diags_free(&d);
+    cb_store *s;
+    int rc = cli_open_store(ctx, &s);
+    if (rc) return rc;
+    memset(&e, 0, sizeof e);
+    if (!(rc = store_begin(s, &e)) && !(rc = store_generation_bump(s, "policy", &e))) rc = store_commit(s, &e);
+    else store_rollback(s);
+    int64_t gen = store_generation(store_db(s), "policy");
+    if (!rc) {
+        json_t *dt = json_pack("{s:I}", "generation", (json_int_t)gen);
+        if (audit_append(s, ctx->paths.actor ? ctx->paths.actor : audit_cli_actor(), "policy.reload", NULL, "ok", dt, 0, &e))
+            rc = e.code ? e.code : CB_ERR;
+        json_decref(dt);
+    }
+    store_close(s);
+    if (rc) return cli_report_error(ctx, &e);
+    if (ctx->json) cli_print_json(json_pack("{s:b,s:I}", "ok", 1, "generation", (json_int_t)gen));
+    else printf("policy reload requested (generation %lld): every broker serving this store reloads within a second\n",
+                (long long)gen);
+    return 0;
+}
+
 int cmd_policy(cli_ctx *ctx, int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
@@ -132,6 +184,7 @@ int cmd_policy(cli_ctx *ctx, int argc, char **argv)
         return argc < 2 ? CB_EUSAGE : 0;
     }
     const char *sub = argv[1];
+    if (strcmp(sub, "reload") == 0) return policy_reload(ctx, argc, argv);
     if (strcmp(sub, "check") != 0 && strcmp(sub, "show") != 0) {
         fprintf(stderr, "credbroker: policy: unknown subcommand '%s'\n", sub);
         usage(stderr);

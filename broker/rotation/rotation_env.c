@@ -4,6 +4,7 @@
 #include "policy/config.h"
 #include "policy/policy.h"
 #include "lease_reaper.h"
+#include "leader.h"
 #include "rotation.h"
 #include "scheduler.h"
 #include "store/store.h"
@@ -52,6 +53,14 @@ int serve_resume_rotations(const cb_paths *ctx)
 int serve_scheduler_tick(void *arg)
 {
     const cb_paths *ctx = arg;
+    /* one scheduler for every broker on this store (leader.h): the others serve MCP only */
+    int gained = 0;
+    if (!leader_check(&gained)) return 0;
+    if (gained) {
+        /* taken over from a broker that stopped or died: finish what it left */
+        serve_resume_rotations(ctx);
+        serve_lease_recover(ctx);
+    }
     rotation_env v;
     cb_error e = {0};
     if (rotation_env_open(ctx, &v, &e)) {

@@ -105,7 +105,26 @@ int lease_journal_create(cb_store *s, const store_lease *l, const char *password
     return store_commit(s, e);
 }
 
+static int set_state(cb_store *s, const char *id, const char *state, int64_t expires_at, const char *error, cb_error *e);
+
+/* A lease leaving use (revoking, revoked) bumps generation "leases" in the same
+ * transaction, so every broker sharing the store drops its pooled sessions of that login
+ * within a poll; renewals and creation do not (nothing to drop). */
 int lease_set_state(cb_store *s, const char *id, const char *state, int64_t expires_at, const char *error, cb_error *e)
+{
+    if (strcmp(state, "revoking") && strcmp(state, "revoked")) return set_state(s, id, state, expires_at, error, e);
+    int own = !sdb_in_transaction(s->db);
+    if (own && store_begin(s, e)) return e->code;
+    int rc = set_state(s, id, state, expires_at, error, e);
+    if (!rc) rc = store_generation_bump(s, "leases", e);
+    if (own) {
+        if (rc) store_rollback(s);
+        else rc = store_commit(s, e);
+    }
+    return rc;
+}
+
+static int set_state(cb_store *s, const char *id, const char *state, int64_t expires_at, const char *error, cb_error *e)
 {
     sdb_stmt *st;
     if (sdb_prepare(s->db,

@@ -6,6 +6,8 @@
  *    only the statement): each statement in a transaction runs under a savepoint;
  *  - begin_write = BEGIN + a transaction advisory lock on a key of the schema, so writers
  *    of one store serialize across brokers as BEGIN IMMEDIATE does within a host;
+ *  - try_lock (leadership) = a session advisory lock, held only as long as the session
+ *    that took it: a silent reconnection is a new session without it;
  *  - data_version counts NOTIFYs that the schema's triggers send on committed changes of
  *    API keys, leases and the key version (a server drops its caches on a change).
  * Error messages carry PostgreSQL's primary message only: DETAIL can quote row values. */
@@ -36,6 +38,8 @@ typedef struct {
     int64_t notes;        /* notifications received (and reconnections) */
     int flags;            /* SDB_OPEN_* */
     int listening;        /* LISTEN issued (on the first data_version call) */
+    int64_t session;      /* bumped by every (re)connection: a session lock lives in one */
+    struct { char name[32]; int64_t key, session; } locks[4];   /* leadership locks taken */
 } pg;
 
 typedef struct {
@@ -128,6 +132,7 @@ static int session_setup(pg *d, int flags)
              d->schema, (flags & SDB_OPEN_READONLY) ? "SET default_transaction_read_only = on; " : "",
              d->listening ? "LISTEN \"credbroker_" : "", d->listening ? d->schema : "", d->listening ? "\";" : "");
     d->notes++;
+    d->session++;
     return run(d, sql);
 }
 
@@ -611,6 +616,71 @@ static int64_t p_data_version(sdb *db)
     return d->notes;
 }
 
+/* Leadership (backend.h): a session advisory lock on a key of (schema, "lead:" name). Held
+ * means this very session took it and pg_locks still shows it granted to our backend:
+ * ensure_conn reopens a lost connection silently, and the new session does not have the
+ * lock (another broker may have it by now), so it is taken afresh or reported held by
+ * another, never assumed. The key differs from begin_write's, so leading never blocks a
+ * writer. */
+static int p_try_lock(sdb *db, const char *name)
+{
+    pg *d = P(db);
+    if (in_tx(d) || strlen(name) >= sizeof d->locks[0].name) return -1;
+    if (ensure_conn(d) != SDB_OK) return -1;
+    char label[48];
+    snprintf(label, sizeof label, "lead:%s", name);
+    int64_t key = pgsql_lock_key(d->schema, label);
+    int slot = -1, free_slot = -1;
+    for (int i = 0; i < 4; i++) {
+        if (d->locks[i].name[0] && !strcmp(d->locks[i].name, name)) slot = i;
+        else if (!d->locks[i].name[0] && free_slot < 0) free_slot = i;
+    }
+    char sql[256];
+    if (slot >= 0 && d->locks[slot].session == d->session) {
+        /* an advisory lock on a bigint key: classid = high 32 bits, objid = low, objsubid 1 */
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND"
+                 " pid = pg_backend_pid() AND objsubid = 1 AND ((classid::int8 << 32) | objid::int8) = %lld",
+                 (long long)key);
+        PGresult *r = PQexec(d->c, sql);
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK, held = ok && atoi(PQgetvalue(r, 0, 0)) > 0;
+        if (!ok) result_err(d, r);
+        PQclear(r);
+        drain(d);
+        if (!ok) return -1;
+        if (held) return 1;
+    }
+    if (slot >= 0) d->locks[slot].name[0] = 0; /* gone with its session */
+    else slot = free_slot;
+    if (slot < 0) return -1;
+    snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%lld)", (long long)key);
+    PGresult *r = PQexec(d->c, sql);
+    int rc = PQresultStatus(r) != PGRES_TUPLES_OK ? -1 : PQgetvalue(r, 0, 0)[0] == 't';
+    if (rc < 0) result_err(d, r);
+    PQclear(r);
+    drain(d);
+    if (rc == 1) {
+        snprintf(d->locks[slot].name, sizeof d->locks[slot].name, "%s", name);
+        d->locks[slot].key = key;
+        d->locks[slot].session = d->session;
+    }
+    return rc;
+}
+
+static void p_unlock(sdb *db, const char *name)
+{
+    pg *d = P(db);
+    for (int i = 0; i < 4; i++)
+        if (d->locks[i].name[0] && !strcmp(d->locks[i].name, name)) {
+            if (d->locks[i].session == d->session && PQstatus(d->c) == CONNECTION_OK && !in_tx(d)) {
+                char sql[96];
+                snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)", (long long)d->locks[i].key);
+                PQclear(PQexec(d->c, sql));
+                drain(d);
+            }
+            d->locks[i].name[0] = 0;
+        }
+}
+
 const sdb_ops sdb_postgres_ops = {
     .name = "postgresql",
     .kind = SDB_KIND_POSTGRES,
@@ -636,4 +706,6 @@ const sdb_ops sdb_postgres_ops = {
     .errcode = p_errcode,
     .errmsg = p_errmsg,
     .data_version = p_data_version,
+    .try_lock = p_try_lock,
+    .unlock = p_unlock,
 };

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "backend.h"
 
@@ -147,19 +148,40 @@ static int64_t l_data_version(sdb *db)
 /* flock, not fcntl locks: an fcntl lock is the process's (any close of the file by any
  * handle drops it); an flock belongs to this open file description, so it is held
  * exactly as long as this connection, and the kernel drops it when the process dies. */
+static int lock_path(lite *d, const char *name, char *path, size_t n)
+{
+    const char *file = sqlite3_db_filename(d->h, "main");
+    if (!file || !*file) return -1;
+    return snprintf(path, n, "%s.%s.lock", file, name) >= (int)n ? -1 : 0;
+}
+
+/* Still held means: our descriptor is still the file at the lock's path. A lock file
+ * removed or replaced (an operator's rm, a restore) would let another broker lock a new
+ * file while we hold the old one: two leaders. Then ours is dropped and the lock tried
+ * afresh, so at most one of us holds the file that is there now. */
+static int still_ours(lite *d, int i)
+{
+    char path[4096];
+    struct stat a, b;
+    if (lock_path(d, d->locks[i].name, path, sizeof path)) return 0;
+    return fstat(d->locks[i].fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static int l_try_lock(sdb *db, const char *name)
 {
     lite *d = L(db);
     int slot = -1;
     for (int i = 0; i < MAX_LOCKS; i++) {
-        if (strcmp(d->locks[i].name, name) == 0 && d->locks[i].name[0]) return 1;
+        if (strcmp(d->locks[i].name, name) == 0 && d->locks[i].name[0]) {
+            if (still_ours(d, i)) return 1;
+            close(d->locks[i].fd);
+            d->locks[i].name[0] = 0;
+        }
         if (!d->locks[i].name[0] && slot < 0) slot = i;
     }
     if (slot < 0 || strlen(name) >= sizeof d->locks[0].name) return -1;
-    const char *file = sqlite3_db_filename(d->h, "main");
-    if (!file || !*file) return -1;
     char path[4096];
-    if (snprintf(path, sizeof path, "%s.%s.lock", file, name) >= (int)sizeof path) return -1;
+    if (lock_path(d, name, path, sizeof path)) return -1;
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -169,6 +191,11 @@ static int l_try_lock(sdb *db, const char *name)
     }
     snprintf(d->locks[slot].name, sizeof d->locks[slot].name, "%s", name);
     d->locks[slot].fd = fd;
+    if (!still_ours(d, slot)) { /* removed between our open and our flock: not the lock any more */
+        close(fd);
+        d->locks[slot].name[0] = 0;
+        return 0;
+    }
     return 1;
 }
 

@@ -27,6 +27,28 @@ int store_i_sqlerr(cb_store *s, cb_error *e, const char *what)
     return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sdb_errmsg(s->db));
 }
 
+int64_t store_generation(sdb *db, const char *name)
+{
+    sdb_stmt *st;
+    if (sdb_prepare(db, "SELECT n FROM generations WHERE name = ?", &st) != SDB_OK) return -1;
+    sdb_bind_text(st, 1, name, -1);
+    int64_t g = sdb_step(st) == SDB_ROW ? sdb_column_int64(st, 0) : -1;
+    sdb_finalize(st);
+    return g;
+}
+
+/* Inside the caller's transaction when there is one, so the bump commits with the change. */
+int store_generation_bump(cb_store *s, const char *name, cb_error *e)
+{
+    sdb_stmt *st;
+    if (sdb_prepare(s->db, "UPDATE generations SET n = n + 1 WHERE name = ?", &st) != SDB_OK)
+        return store_i_sqlerr(s, e, "generation");
+    sdb_bind_text(st, 1, name, -1);
+    int r = sdb_step(st);
+    sdb_finalize(st);
+    return r == SDB_DONE ? 0 : store_i_sqlerr(s, e, "generation");
+}
+
 sdb *store_db(cb_store *s) { return s->db; }
 const char *store_path(const cb_store *s) { return s->path; }
 int store_key_version(const cb_store *s) { return s->key_version; }

@@ -11,7 +11,7 @@
 
 typedef struct cb_store cb_store;
 
-#define STORE_SCHEMA_VERSION 7   /* logical; both backends (store_schema.c) */
+#define STORE_SCHEMA_VERSION 8   /* logical; both backends (store_schema.c) */
 
 /* KDF parameters for a passphrase master key (Argon2id). Defaults: t=3, m=64 MiB, p=1.
  * CREDBROKER_ARGON2_T / CREDBROKER_ARGON2_M_KIB override at init and key rotation
@@ -53,6 +53,12 @@ void store_get_kdf(const cb_store *s, store_kdf *out);
 int store_open_sibling(cb_store *s, int sync_normal, cb_store **out, cb_error *e);
 void store_sibling_sync_key(cb_store *dst, const cb_store *src);
 int store_stored_key_version(cb_store *s);
+
+/* Generation counters (table generations: "leases", "policy") that tell the other brokers
+ * sharing this store what changed; apikeys_gen (meta, triggers) and key_version (meta) are
+ * the other two. store_generation: -1 when it cannot be read. */
+int64_t store_generation(sdb *db, const char *name);
+int store_generation_bump(cb_store *s, const char *name, cb_error *e);
 
 /* Transactions (BEGIN IMMEDIATE so writers serialize across processes). */
 int store_begin(cb_store *s, cb_error *e);

@@ -12,6 +12,10 @@ typedef struct migration {
     const char *sql;
 } migration;
 
+#define GENERATIONS_SQL                                                                                \
+    "CREATE TABLE generations (name TEXT PRIMARY KEY, n BIGINT NOT NULL);"                            \
+    "INSERT INTO generations(name, n) VALUES ('leases', 0), ('policy', 0);"
+
 /* SQLite: index i brings the schema from version i to i+1 (history of existing files). */
 static const migration SQLITE_STEPS[] = {
     {1, "CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB, key_version INTEGER NOT NULL DEFAULT 0);"
@@ -87,6 +91,12 @@ static const migration SQLITE_STEPS[] = {
         "ALTER TABLE leases ADD COLUMN login_kv INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE leases ADD COLUMN error_enc BLOB;"
         "ALTER TABLE leases ADD COLUMN error_kv INTEGER NOT NULL DEFAULT 0;"},
+    /* generation counters for the other brokers sharing this store (a fleet): bumped by
+     * code in the same transaction as the change, so a broker that sees data_version move
+     * re-reads them and drops exactly what changed. A typed table, not meta (whose v is a
+     * blob, bytea on PostgreSQL, where v + 1 is no arithmetic). leases: a lease revoked
+     * (its pooled sessions must go); policy: `credbroker policy reload`. */
+    {8, GENERATIONS_SQL},
 };
 
 /* PostgreSQL: the whole schema at version 6 in one step (no store existed before). meta.v
@@ -166,6 +176,10 @@ static const migration POSTGRES_STEPS[] = {
         "ALTER TABLE leases ADD COLUMN login_kv BIGINT NOT NULL DEFAULT 0;"
         "ALTER TABLE leases ADD COLUMN error_enc BYTEA;"
         "ALTER TABLE leases ADD COLUMN error_kv BIGINT NOT NULL DEFAULT 0;"},
+    /* the twin of SQLite's 8, and a NOTIFY on every change of a counter (data_version) */
+    {8, GENERATIONS_SQL
+        "CREATE TRIGGER generations_notify AFTER INSERT OR UPDATE OR DELETE ON generations"
+        "  FOR EACH STATEMENT EXECUTE FUNCTION notify_change();"},
 };
 
 #define COUNT(a) (int)(sizeof a / sizeof a[0])

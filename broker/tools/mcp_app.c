@@ -15,6 +15,7 @@
 #include "obs.h"
 #include "serve_ops.h"
 #include "mcp_leases.h"
+#include "fleet_sync.h"
 
 #define CREDBROKER_MCP_VERSION "0.1.0"
 
@@ -228,6 +229,48 @@ static void slot_clear(mcp_pool_entry *p)
     p->password = NULL;
     p->conn = NULL;
     p->in_use = 0;
+    p->doomed = 0;
+}
+
+int mcp_pool_drop_login(mcp_app *a, const char *login)
+{
+    db_conn **old = cb_calloc((size_t)a->pool_n + 1, sizeof *old);
+    const db_target **old_t = cb_calloc((size_t)a->pool_n + 1, sizeof *old_t);
+    int n = 0, found = 0;
+    pthread_mutex_lock(&a->pool_mu);
+    for (int i = 0; i < a->pool_n; i++) {
+        mcp_pool_entry *p = &a->pool[i];
+        if (!p->conn || strcmp(p->login, login)) continue;
+        found++;
+        if (p->in_use) {
+            p->doomed = 1; /* the call keeps its session; release closes it */
+            continue;
+        }
+        old[n] = p->conn;
+        old_t[n++] = p->t;
+        slot_clear(p);
+    }
+    pthread_cond_broadcast(&a->pool_cv);
+    pthread_mutex_unlock(&a->pool_mu);
+    for (int i = 0; i < n; i++) old_t[i]->close(old[i]); /* outside the lock: a close may wait for the network */
+    free(old);
+    free(old_t);
+    return found;
+}
+
+char **mcp_pool_logins(mcp_app *a, size_t *n)
+{
+    char **v = cb_calloc((size_t)a->pool_n + 1, sizeof *v);
+    *n = 0;
+    pthread_mutex_lock(&a->pool_mu);
+    for (int i = 0; i < a->pool_n; i++) {
+        if (!a->pool[i].conn || !a->pool[i].login[0]) continue;
+        int dup = 0;
+        for (size_t j = 0; j < *n && !dup; j++) dup = !strcmp(v[j], a->pool[i].login);
+        if (!dup) v[(*n)++] = cb_strdup(a->pool[i].login);
+    }
+    pthread_mutex_unlock(&a->pool_mu);
+    return v;
 }
 
 int mcp_db_acquire(mcp_app *a, const char *principal, const char *name, mcp_db *db, cb_error *e)
@@ -406,7 +449,7 @@ void mcp_db_release(mcp_app *a, mcp_db *db)
     db_conn *close_it = NULL;
     if (db->slot) {
         pthread_mutex_lock(&a->pool_mu);
-        if (db->broken) {
+        if (db->broken || db->slot->doomed) {
             close_it = db->slot->conn;
             slot_clear(db->slot);
         } else {
@@ -466,6 +509,7 @@ fail:
 void mcp_app_close(mcp_app *a)
 {
     if (!a) return;
+    fleet_sync_stop(a);
     mcp_audit_stop(a->audit); /* drain the audit queue before the store closes */
     mcp_auth_close(a);
     obs_detach(a);
@@ -588,6 +632,7 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     }
     obs_attach(a);
     obs_set_tick_interval(tick ? tick_interval_s : 0);
+
     mcp_http_opts o = {.listen = listen, .tls_cert_pem = cert, .tls_key_pem = key, .allowed_origins = origins,
                        .allowed_hosts = hosts, .metrics_token = mtok, .health = obs_health, .health_arg = a};
     if (a->cfg) { /* credbroker.json "http" (0 = the transport's default) */
@@ -612,7 +657,10 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    mcp_http *h = mcp_http_start(s, &o, e);
+    /* key revocations, lease revocations, policy reloads and new data keys by other
+     * brokers on this store (or the CLI) reach this one within a poll; started with the
+     * signals blocked, like every thread, so that only sigtimedwait below takes them */
+    mcp_http *h = fleet_sync_start(a, e) ? NULL : mcp_http_start(s, &o, e);
     free(cert);
     cb_free_secret(key);
     if (!h) {
@@ -646,6 +694,7 @@ int mcp_app_serve_http(mcp_app *a, const char *listen_override, const char *tls_
         }
     }
     LOG_INFO("credbroker: signal %d, shutting down", sig);
+    fleet_sync_stop(a);
     mcp_http_stop(h);
     cb_free_secret(mtok);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -43,6 +43,7 @@ typedef struct mcp_pool_entry {
     int64_t resolved_ms;      /* when the URL was last checked against the store */
     int64_t used_ms;          /* last release: the least recently used idle one is evicted */
     int in_use;
+    int doomed;               /* in use when its login was revoked: closed at release */
 } mcp_pool_entry;
 
 /* A pooled session is reused without re-reading the store for this long; after that the
@@ -70,6 +71,7 @@ typedef struct mcp_app {
     struct mcp_auth *auth;      /* bearer tokens (mcp_auth.c), opened for HTTP serving */
     mcp_rotate_fn rotate;       /* from mcp_app_rotate_hook at open; may be changed before serving */
     void *rotate_arg;
+    struct fleet_sync *fleet;   /* changes made by other brokers or the CLI (fleet_sync.h), serve only */
     /* serve: called once the HTTP port is bound, before the first tick (NULL: nothing) */
     void (*on_listening)(void *arg);
     void *on_listening_arg;
@@ -122,6 +124,11 @@ typedef struct mcp_db {
  * client's leased login (mcp_leases.c), and sessions are never shared between clients. */
 int mcp_db_acquire(mcp_app *a, const char *client, const char *name, mcp_db *db, cb_error *e);
 void mcp_db_release(mcp_app *a, mcp_db *db);
+/* Closes every pooled session logged in as login (a revoked lease's): idle ones now, one
+ * in use when its call releases it. Returns how many were found. */
+int mcp_pool_drop_login(mcp_app *a, const char *login);
+/* Copies the distinct logins of the pooled sessions (malloc'd strings, *n of them). */
+char **mcp_pool_logins(mcp_app *a, size_t *n);
 /* Resolves and parses a connection's URL (store lock taken inside). */
 int mcp_conn_url(mcp_app *a, const char *name, conn_url *u, cb_error *e);
 
@@ -132,6 +139,10 @@ void mcp_auth_close(mcp_app *a);
 /* 0 with *principal (policy client) and *key_name (malloc'd) for a valid token, else -1.
  * *how: "api_key" or "bootstrap_key". */
 int mcp_auth_authenticate(mcp_app *a, const char *token, char **principal, char **key_name, const char **how);
+
+/* Drops the token cache (another broker changed a key or the data key); reload_key: read
+ * the API-key hashing key again through the app's store handle. */
+void mcp_auth_invalidate(mcp_app *a, int reload_key);
 
 /* Makes e's message safe for a client (mcp_sanitize) in place; returns its code. */
 int mcp_sanitize_error(cb_error *e, const char *password);

@@ -193,3 +193,13 @@ int mcp_auth_authenticate(mcp_app *a, const char *token, char **principal, char 
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
+
+void mcp_auth_invalidate(mcp_app *a, int reload_key)
+{
+    struct mcp_auth *m = a->auth;
+    if (!m) return;
+    pthread_mutex_lock(&m->mu);
+    cache_clear(m);
+    if (reload_key) load_key(a, m);
+    pthread_mutex_unlock(&m->mu);
+}

@@ -7,10 +7,11 @@
 #include "mcp_app.h"
 #include "mcp_audit.h"
 #include "monitor/monitor.h"
+#include "rotation/leader.h"
 #include "rotation/schedule_state.h"
 
 static mx_family *f_calls, *f_dur, *f_auth, *f_pool, *f_wait, *f_sat, *f_leases, *f_queue, *f_rot, *f_rot_age,
-    *f_rot_next, *f_overdue, *f_missed, *f_tick_age, *f_findings, *f_reloads;
+    *f_rot_next, *f_overdue, *f_missed, *f_tick_age, *f_findings, *f_reloads, *f_leader, *f_broker;
 static pthread_mutex_t obs_mu = PTHREAD_MUTEX_INITIALIZER;
 static int64_t last_tick_ms, started_ms, rot_scanned_id;
 static int tick_interval_s, tick_failed;
@@ -43,6 +44,12 @@ static void obs_register(void)
     f_findings = mx_register("credbroker_security_findings", MX_GAUGE, "Current security monitor findings by kind",
                              "kind", NULL, 0);
     f_reloads = mx_register("credbroker_reloads_total", MX_COUNTER, "SIGHUP reloads by outcome", "outcome", NULL, 0);
+    /* which broker of a fleet runs the scheduler: 1 on the leader, 0 on the others; the
+     * info series names this broker, so a dashboard joins the two */
+    f_leader = mx_register("credbroker_scheduler_leader", MX_GAUGE,
+                           "1 when this broker holds the scheduler lock (runs scheduled rotations and lease expiry)", "",
+                           NULL, 0);
+    f_broker = mx_register("credbroker_broker_info", MX_GAUGE, "This broker's id (host:pid), value 1", "broker", NULL, 0);
     for (int i = 0; monitor_kinds[i]; i++) mx_set(f_findings, 0, (const char *const[]){monitor_kinds[i]});
     mx_set(f_wait, 0, NULL);
     mx_add(f_sat, 0, NULL);
@@ -122,6 +129,8 @@ static void collect(void *arg)
     int64_t t = last_tick_ms ? last_tick_ms : started_ms;
     pthread_mutex_unlock(&obs_mu);
     mx_set(f_tick_age, (double)(cb_now_ms() - t) / 1000.0, NULL);
+    mx_set(f_leader, leader_is(), NULL);
+    mx_set(f_broker, 1, (const char *const[]){leader_self_id()});
 }
 
 void obs_attach(mcp_app *a)
@@ -243,7 +252,8 @@ int obs_health(void *app, char **json)
         json_object_set_new(checks, "scheduler", s);
         bad |= late || failed;
     }
-    json_t *o = json_pack("{s:s,s:o}", "status", bad ? "fail" : "ok", "checks", checks);
+    json_t *o = json_pack("{s:s,s:o,s:s,s:b}", "status", bad ? "fail" : "ok", "checks", checks, "broker",
+                          leader_self_id(), "scheduler_leader", leader_is());
     *json = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return bad;

@@ -8,6 +8,7 @@
  *   rotation_next_run_seconds{credential}        rotation_overdue{credential}
  *   schedules_missed                             scheduler_last_tick_age_seconds
  *   security_findings{kind}                      reloads_total{outcome}
+ *   scheduler_leader (1 on the broker holding the scheduler lock)   broker_info{broker="host:pid"}
  * Counters live for the process; gauges are read at scrape time from the app. */
 #ifndef CB_TOOLS_OBS_H
 #define CB_TOOLS_OBS_H

@@ -94,7 +94,8 @@ expect_exit 0 "verify passes on the migrated store" "$CB" verify
 new_store oldmeta >/dev/null
 printf '%s' "$URL1" | "$CB" conn add o1 -q
 printf '%s' "$URL1" | "$CB" conn add o2 -q
-vnow=$(sqlite3 "$CREDBROKER_DB" "pragma user_version")
+# a store as the brokers before the sealing migration (schema 7) wrote it: schema 6, no
+# sealed metadata columns, nor anything a later migration added (the generations table of 8)
 OLDLOGIN=cb_local_zq7ab12cd
 now=$(date +%s)
 sqlite3 "$CREDBROKER_DB" <<SQL
@@ -105,7 +106,8 @@ ALTER TABLE rotation_journal DROP COLUMN meta_enc; ALTER TABLE rotation_journal 
 ALTER TABLE rotation_journal DROP COLUMN error_enc; ALTER TABLE rotation_journal DROP COLUMN error_kv;
 ALTER TABLE leases DROP COLUMN login_enc; ALTER TABLE leases DROP COLUMN login_kv;
 ALTER TABLE leases DROP COLUMN error_enc; ALTER TABLE leases DROP COLUMN error_kv;
-PRAGMA user_version = $((vnow - 1));
+DROP TABLE IF EXISTS generations;
+PRAGMA user_version = 6;
 UPDATE connections SET description = '$DESC' WHERE name = 'o1';
 UPDATE connections SET source_ref = '$REF' WHERE name = 'o2';
 INSERT INTO source_state(name, ref, version, fetched_at, last_attempt, last_error)
