@@ -94,6 +94,7 @@ expect_exit 0 "verify passes on the migrated store" "$CB" verify
 new_store oldmeta >/dev/null
 printf '%s' "$URL1" | "$CB" conn add o1 -q
 printf '%s' "$URL1" | "$CB" conn add o2 -q
+vnow=$(sqlite3 "$CREDBROKER_DB" "pragma user_version")
 # a store as the brokers before the sealing migration (schema 7) wrote it: schema 6, no
 # sealed metadata columns, nor anything a later migration added (the generations table of 8)
 OLDLOGIN=cb_local_zq7ab12cd
