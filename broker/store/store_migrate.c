@@ -192,10 +192,11 @@ static int table_digest(sdb *db, const char *table, const strv *cols, long *rows
 
 /* ---- the copy ---- */
 typedef struct tamper {
-    char table[64], column[64];
+    char table[64], column[64], row[128];   /* row: the first column's value, "" = any row */
     int done;
 } tamper;
 
+/* CREDBROKER_TEST_MIGRATE_TAMPER=table.column[@row] */
 static void tamper_init(tamper *t)
 {
     memset(t, 0, sizeof *t);
@@ -206,7 +207,16 @@ static void tamper_init(tamper *t)
         return;
     }
     snprintf(t->table, sizeof t->table, "%.*s", (int)(dot - v), v);
-    snprintf(t->column, sizeof t->column, "%s", dot + 1);
+    const char *at = strchr(dot + 1, '@');
+    snprintf(t->column, sizeof t->column, "%.*s", at ? (int)(at - dot - 1) : (int)strlen(dot + 1), dot + 1);
+    if (at) snprintf(t->row, sizeof t->row, "%s", at + 1);
+}
+
+static int tamper_here(const tamper *tp, const char *table, const char *column, sdb_stmt *q)
+{
+    if (tp->done || strcmp(tp->table, table) != 0 || strcmp(tp->column, column) != 0) return 0;
+    const char *first = (const char *)sdb_column_text(q, 0);
+    return !tp->row[0] || (first && strcmp(first, tp->row) == 0);
 }
 
 /* Copies one table; its source digest and row count into hex/rows. */
@@ -241,7 +251,7 @@ static int copy_table(sdb *src, sdb *dst, const char *table, const strv *cols, t
                 /* an empty blob stays an empty blob (a NULL pointer would bind NULL) */
                 const void *v = sdb_column_blob(q, c);
                 n = sdb_column_bytes(q, c);
-                if (!tp->done && strcmp(tp->table, table) == 0 && strcmp(tp->column, cols->v[i]) == 0 && n > 0) {
+                if (n > 0 && tamper_here(tp, table, cols->v[i], q)) {
                     tb.n = 0;
                     rb_add(&tb, v, (size_t)n);
                     tb.b[n - 1] ^= 0x01;
@@ -424,7 +434,11 @@ int store_migrate(cb_store *src, const char *target, const char *actor, json_t *
     /* the copied key metadata opens with the master key, to the same data key */
     char *key = NULL;
     if (!rc) rc = store_master_key_from_env(&key, NULL, e);
-    if (!rc) rc = store_unlock(dst, key, e);
+    if (!rc && store_unlock(dst, key, e)) {
+        char why[sizeof e->msg];
+        snprintf(why, sizeof why, "%s", e->msg);
+        rc = cb_fail(e, CB_ERR, CB_K_TAMPERED, "target: the copied key metadata does not open with the master key (%s); rolled back", why);
+    }
     cb_free_secret(key);
     if (!rc && (dst->key_version != src->key_version || !cb_ct_equal(dst->dek, src->dek, CB_KEY_LEN)))
         rc = cb_fail(e, CB_ERR, CB_K_TAMPERED, "the target's key metadata does not unwrap the source's data key");

@@ -29,8 +29,8 @@ int store_migrate(cb_store *src, const char *target, const char *actor, json_t *
  * Free with free(). */
 char *store_location_redacted(const char *where);
 
-/* Test hook: CREDBROKER_TEST_MIGRATE_TAMPER=table.column flips the last byte of that
- * column in the first copied row that has a value, so a test can prove that a copy which
- * does not verify is rolled back. */
+/* Test hook: CREDBROKER_TEST_MIGRATE_TAMPER=table.column[@row] flips the last byte of that
+ * (blob) column in the first copied row that has a value (and whose first column is row),
+ * so a test can prove that a copy which does not verify is rolled back. */
 
 #endif
