@@ -34,8 +34,9 @@ static int db_fail(sdb *db, cb_error *e, const char *side, const char *what)
     return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s: %s", side, what, sdb_errmsg(db));
 }
 
-/* One column of rows from a query with at most one '?' (bound to arg). */
-static int query_names(sdb *db, const char *sql, const char *arg, strv *out)
+/* The first column of a query's rows (and the second into out2 when given), with at
+ * most one '?' (bound to arg). */
+static int query_names(sdb *db, const char *sql, const char *arg, strv *out, strv *out2)
 {
     sdb_stmt *st;
     if (sdb_prepare(db, sql, &st) != SDB_OK) return -1;
@@ -43,7 +44,12 @@ static int query_names(sdb *db, const char *sql, const char *arg, strv *out)
     int r;
     while ((r = sdb_step(st)) == SDB_ROW) {
         const char *t = (const char *)sdb_column_text(st, 0);
-        if (t) strv_add(out, t);
+        if (!t) continue;
+        strv_add(out, t);
+        if (out2) {
+            const char *t2 = (const char *)sdb_column_text(st, 1);
+            strv_add(out2, t2 ? t2 : "");
+        }
     }
     sdb_finalize(st);
     return r == SDB_DONE ? 0 : -1;
@@ -51,23 +57,26 @@ static int query_names(sdb *db, const char *sql, const char *arg, strv *out)
 
 /* The store's tables and a table's columns, from the backend's own catalog (the one
  * place that differs by backend): SQLite's sqlite_master and table_info, PostgreSQL's
- * information_schema for the store's schema (first on the search_path). */
+ * information_schema for the store's schema (first on the search_path). A backend's own
+ * record of its schema version (PostgreSQL's schema_version table; SQLite keeps it in
+ * the file header) is not store data: each side's is written by its own migrations. */
 static int list_tables(sdb *db, strv *out)
 {
     return query_names(db, sdb_kind_of(db) == SDB_KIND_POSTGRES
         ? "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
-          " AND table_type = 'BASE TABLE' ORDER BY table_name"
+          " AND table_type = 'BASE TABLE' AND table_name <> 'schema_version' ORDER BY table_name"
         : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name",
-        NULL, out);
+        NULL, out, NULL);
 }
 
-static int list_columns(sdb *db, const char *table, strv *out)
+/* Names, and (types != NULL) declared types: "bytea", "bigint", "text"; "BLOB", ... */
+static int list_columns(sdb *db, const char *table, strv *out, strv *types)
 {
     return query_names(db, sdb_kind_of(db) == SDB_KIND_POSTGRES
-        ? "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        ? "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema()"
           " AND table_name = ? ORDER BY ordinal_position"
-        : "SELECT name FROM pragma_table_info(?) ORDER BY cid",
-        table, out);
+        : "SELECT name, type FROM pragma_table_info(?) ORDER BY cid",
+        table, out, types);
 }
 
 static int strv_has(const strv *s, const char *x)
@@ -219,9 +228,67 @@ static int tamper_here(const tamper *tp, const char *table, const char *column, 
     return !tp->row[0] || (first && strcmp(first, tp->row) == 0);
 }
 
-/* Copies one table; its source digest and row count into hex/rows. */
-static int copy_table(sdb *src, sdb *dst, const char *table, const strv *cols, tamper *tp, long *rows,
-                      char hex[65], cb_error *e)
+/* How a value is bound on the target. SQLite keeps each value's own type (its columns
+ * are dynamically typed: meta.v holds text, blobs and the API-key generation as an
+ * integer); PostgreSQL's columns are typed, so a value goes as the column's declared
+ * type: bytea takes the bytes (an integer as its decimal digits, as the PostgreSQL
+ * schema keeps the API-key generation), an integer column an integer, text the text.
+ * The bytes are the same either way, which is what the digest compares. */
+enum { AS_SOURCE, AS_BLOB, AS_INT, AS_TEXT };
+
+static int bind_kind(sdb *dst, const char *decl)
+{
+    if (sdb_kind_of(dst) != SDB_KIND_POSTGRES) return AS_SOURCE;
+    if (strstr(decl, "bytea")) return AS_BLOB;
+    if (strstr(decl, "int")) return AS_INT;
+    return AS_TEXT;
+}
+
+/* Binds column c of the source row q as parameter c + 1 of w; -1 when the value does not
+ * fit the target column (text where an integer is declared). flip: the test hook, the last byte flipped. */
+static int bind_copy(sdb_stmt *w, sdb_stmt *q, int c, int as, int flip, rowbuf *tb)
+{
+    int t = sdb_column_type(q, c);
+    if (t == SDB_NULL) return sdb_bind_null(w, c + 1) == SDB_OK ? 0 : -1;
+    if (t == SDB_INTEGER && (as == AS_SOURCE || as == AS_INT))
+        return sdb_bind_int64(w, c + 1, sdb_column_int64(q, c)) == SDB_OK ? 0 : -1;
+    char num[32];
+    const void *v;
+    int n;
+    if (t == SDB_INTEGER) {
+        n = snprintf(num, sizeof num, "%lld", (long long)sdb_column_int64(q, c));
+        v = num;
+    } else {
+        v = t == SDB_BLOB ? sdb_column_blob(q, c) : (const void *)sdb_column_text(q, c);
+        n = sdb_column_bytes(q, c);
+    }
+    if (!v) v = "";   /* an empty blob stays an empty blob (a NULL pointer would bind NULL) */
+    if (flip && n > 0) {
+        tb->n = 0;
+        rb_add(tb, v, (size_t)n);
+        tb->b[n - 1] ^= 0x01;
+        v = tb->b;
+    }
+    if (as == AS_INT) {
+        /* digits only: a value the column cannot hold is an error, never a silent 0 */
+        char d[32];
+        if (n <= 0 || n >= (int)sizeof d) return -1;
+        memcpy(d, v, (size_t)n);
+        d[n] = 0;
+        char *end;
+        long long x = strtoll(d, &end, 10);
+        if (*end) return -1;
+        return sdb_bind_int64(w, c + 1, x) == SDB_OK ? 0 : -1;
+    }
+    if (as == AS_TEXT || (as == AS_SOURCE && t != SDB_BLOB))
+        return sdb_bind_text(w, c + 1, v, n) == SDB_OK ? 0 : -1;
+    return sdb_bind_blob(w, c + 1, v, n) == SDB_OK ? 0 : -1;
+}
+
+/* Copies one table; its source digest and row count into hex/rows. decl: the target's
+ * declared type of each column, in cols' order. */
+static int copy_table(sdb *src, sdb *dst, const char *table, const strv *cols, const strv *decl, tamper *tp,
+                      long *rows, char hex[65], cb_error *e)
 {
     char *sel = build_sql(table, cols, 0), *ins = build_sql(table, cols, 1);
     sdb_stmt *q = NULL, *w = NULL;
@@ -235,35 +302,16 @@ static int copy_table(sdb *src, sdb *dst, const char *table, const strv *cols, t
     int r = SDB_DONE;
     while (!rc && (r = sdb_step(q)) == SDB_ROW) {
         rb.n = 0;
-        for (size_t i = 0; i < cols->n; i++) {
-            int c = (int)i, t = sdb_column_type(q, c), n;
-            rb_value(&rb, q, c);
-            switch (t) {
-            case SDB_NULL: sdb_bind_null(w, c + 1); break;
-            case SDB_INTEGER: sdb_bind_int64(w, c + 1, sdb_column_int64(q, c)); break;
-            case SDB_TEXT: {
-                const char *v = (const char *)sdb_column_text(q, c);
-                n = sdb_column_bytes(q, c);
-                sdb_bind_text(w, c + 1, v ? v : "", n);
-                break;
-            }
-            default: {
-                /* an empty blob stays an empty blob (a NULL pointer would bind NULL) */
-                const void *v = sdb_column_blob(q, c);
-                n = sdb_column_bytes(q, c);
-                if (n > 0 && tamper_here(tp, table, cols->v[i], q)) {
-                    tb.n = 0;
-                    rb_add(&tb, v, (size_t)n);
-                    tb.b[n - 1] ^= 0x01;
-                    v = tb.b;
-                    tp->done = 1;
-                }
-                sdb_bind_blob(w, c + 1, v ? v : "", n);
-            }
-            }
+        for (size_t i = 0; i < cols->n && !rc; i++) {
+            rb_value(&rb, q, (int)i);
+            int flip = sdb_column_type(q, (int)i) == SDB_BLOB && tamper_here(tp, table, cols->v[i], q);
+            if (bind_copy(w, q, (int)i, bind_kind(dst, decl->v[i]), flip, &tb))
+                rc = cb_fail(e, CB_ERR, CB_K_INVALID, "target: %s.%s (%s) cannot hold a value of the source's", table,
+                             cols->v[i], decl->v[i]);
+            if (flip) tp->done = 1;
         }
         digest_add(&d, &rb);
-        if (sdb_step(w) != SDB_DONE) rc = db_fail(dst, e, "target", table);
+        if (!rc && sdb_step(w) != SDB_DONE) rc = db_fail(dst, e, "target", table);
         sdb_reset(w);
     }
     if (!rc && r != SDB_DONE) rc = db_fail(src, e, "source", table);
@@ -271,6 +319,7 @@ static int copy_table(sdb *src, sdb *dst, const char *table, const strv *cols, t
     sdb_finalize(w);
     if (rb.b) cb_wipe(rb.b, rb.cap);
     free(rb.b);
+    if (tb.b) cb_wipe(tb.b, tb.cap);
     free(tb.b);
     *rows = (long)d.n;
     digest_final(&d, hex);
@@ -286,6 +335,16 @@ char *store_location_redacted(const char *where)
     const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
     if (!at || (slash && slash < at) || !colon) return cb_strdup(where);
     return cb_sprintf("%.*s:****%s", (int)(colon - where), where, at);
+}
+
+int store_location_has_password(const char *where)
+{
+    if (!sdb_is_url(where)) return 0;
+    char *r = store_location_redacted(where);
+    int userinfo = strcmp(r, where) != 0;
+    free(r);
+    const char *q = strchr(where, '?');
+    return userinfo || (q && strcasestr(q, "password="));
 }
 
 static json_t *side(cb_store *s, const char *where)
@@ -343,18 +402,23 @@ static int copy_all(cb_store *src, cb_store *dst, json_t *tables, long *total, c
         for (size_t i = 0; !rc && i < ta.n; i++) {
             const char *t = ta.v[i];
             if ((strcmp(t, "meta") == 0) != (pass == 1)) continue;
-            strv ca = {0}, cbv = {0};
-            if (list_columns(a, t, &ca) || !ca.n) rc = db_fail(a, e, "source", t);
-            else if (list_columns(b, t, &cbv)) rc = db_fail(b, e, "target", t);
-            for (size_t j = 0; !rc && j < ca.n; j++)
-                if (strchr(ca.v[j], '"') || !strv_has(&cbv, ca.v[j]))
+            strv ca = {0}, cbv = {0}, cbt = {0}, decl = {0};
+            if (list_columns(a, t, &ca, NULL) || !ca.n) rc = db_fail(a, e, "source", t);
+            else if (list_columns(b, t, &cbv, &cbt)) rc = db_fail(b, e, "target", t);
+            for (size_t j = 0; !rc && j < ca.n; j++) {
+                size_t k = 0;
+                while (k < cbv.n && strcmp(cbv.v[k], ca.v[j]) != 0) k++;
+                if (strchr(ca.v[j], '"') || k == cbv.n)
                     rc = cb_fail(e, CB_ERR, CB_K_INVALID, "target table %s has no column %s: the two schemas differ", t, ca.v[j]);
+                else
+                    strv_add(&decl, cbt.v[k]);
+            }
             for (size_t j = 0; !rc && j < cbv.n; j++)
                 if (!strv_has(&ca, cbv.v[j]))
                     rc = cb_fail(e, CB_ERR, CB_K_INVALID, "source table %s has no column %s: the two schemas differ", t, cbv.v[j]);
             long rows = 0;
             char hex[65] = "";
-            if (!rc) rc = copy_table(a, b, t, &ca, &tp, &rows, hex, e);
+            if (!rc) rc = copy_table(a, b, t, &ca, &decl, &tp, &rows, hex, e);
             if (!rc) {
                 /* the column names, in the order hashed, for compare_all (then removed) */
                 json_t *names = json_array();
@@ -365,6 +429,8 @@ static int copy_all(cb_store *src, cb_store *dst, json_t *tables, long *total, c
             }
             strv_free(&ca);
             strv_free(&cbv);
+            strv_free(&cbt);
+            strv_free(&decl);
         }
     }
     strv_free(&ta);

@@ -28,6 +28,8 @@ int store_migrate(cb_store *src, const char *target, const char *actor, json_t *
 /* "postgresql://user:****@host/db" for a URL that names a password; anything else as is.
  * Free with free(). */
 char *store_location_redacted(const char *where);
+/* 1 when a postgresql:// URL carries a password (user:pw@ or ?password=). */
+int store_location_has_password(const char *where);
 
 /* Test hook: CREDBROKER_TEST_MIGRATE_TAMPER=table.column[@row] flips the last byte of that
  * (blob) column in the first copied row that has a value (and whose first column is row),
