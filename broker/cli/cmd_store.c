@@ -95,6 +95,12 @@ static int store_migrate_cmd(cli_ctx *ctx, int argc, char **argv)
     const char *to = cli_take_opt(&argc, argv, "--to");
     if (cli_no_unknown_opts(argc, argv) || argc > 1 || !to || !*to) return store_usage(stderr);
     cb_error e = {0};
+    if (store_location_has_password(to)) {
+        /* argv is visible to every user of the machine (ps, /proc): refuse, and never echo it */
+        cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "--to: the URL carries a password; give it through PGPASSWORD, ~/.pgpass "
+                "or CREDBROKER_DB_REF instead (a command line is visible to every user of the machine)");
+        return cli_report_error(ctx, &e);
+    }
     cb_store *s;
     /* read-only: no migration, no audit row, not a byte changes in the source */
     if (store_open_unlocked_readonly(ctx->paths.db_path, &s, &e)) return cli_report_error(ctx, &e);
