@@ -79,13 +79,20 @@ for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type='table' AND nam
 print(json.dumps(out, sort_keys=True))
 PY
 }
-# rows_same A.json B.json N: B holds A's rows exactly, plus N audit entries "store.migrate"
-# after A's last one (and so a newer sealed audit head in meta). Prints "same" or the first
-# difference.
+# rows_same A.json B.json N [bytes]: B holds A's rows exactly, plus N audit entries
+# "store.migrate" after A's last one (and so a newer sealed audit head in meta). With
+# "bytes", values compare as their bytes (an integer as its decimal digits): through
+# PostgreSQL's typed columns SQLite's integer API-key generation in meta.v (a BLOB
+# column) comes back as the same digits in a blob. Prints "same" or the first difference.
 rows_same() {
-  python3 - "$1" "$2" "$3" <<'PY'
+  python3 - "$1" "$2" "$3" "${4:-}" <<'PY'
 import json, sys
 a, b, n = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+def norm(v):
+    if v is None or (isinstance(v, str) and v.startswith("x:")): return v
+    return "x:" + str(v).encode().hex()
+def as_bytes(rows):
+    return sorted([[norm(v) for v in r] for r in rows], key=json.dumps) if sys.argv[4] == "bytes" else rows
 def fail(msg): print(msg); sys.exit(0)
 if sorted(a) != sorted(b): fail("tables differ: %s vs %s" % (sorted(a), sorted(b)))
 last = max([r[0] for r in a["audit"]] or [0])
@@ -96,7 +103,7 @@ for t in a:
     if t == "audit": rb = [r for r in rb if r[0] <= last]
     if t == "meta":
         ra = [r for r in ra if r[0] != "sealed:audit_head"]; rb = [r for r in rb if r[0] != "sealed:audit_head"]
-    if ra != rb: fail("table %s differs (%d vs %d rows)" % (t, len(ra), len(rb)))
+    if as_bytes(ra) != as_bytes(rb): fail("table %s differs (%d vs %d rows)" % (t, len(ra), len(rb)))
 print("same")
 PY
 }
@@ -198,6 +205,12 @@ is "$rc" 4 "no master key (a locked source) is refused (exit 4)"
 ok "$([ ! -e "$TMP/nokey.db" ]; echo $?)" "... and no target is created"
 expect_exit 2 "store migrate without --to is a usage error" "$CB" store migrate
 expect_exit 2 "the source itself as target is a usage error" "$CB" store migrate --to "$SRC"
+for u in "postgresql://broker:Sekr1tPw9@127.0.0.1/x" "postgres://broker@127.0.0.1/x?sslmode=disable&password=Sekr1tPw9"; do
+  OUT=$("$CB" store migrate --to "$u" 2>&1); rc=$?
+  is "$rc" 2 "a target URL with a password in it is refused (exit 2): ${u%%Sekr1t*}..."
+  like "$OUT" "PGPASSWORD" "... saying where the password goes"
+  unlike "$OUT" "Sekr1tPw9" "... without echoing it"
+done
 is "$(sha256sum <"$SRC")" "$SUM" "the source is still byte-identical after the refusals"
 
 # a rotation in progress (a journal row) is refused: the copy would carry a half-done rotation
@@ -242,13 +255,36 @@ else
   OUT=$(PGPASSWORD=$PG_ADMIN_PW CREDBROKER_DB_SCHEMA=cb_mig CREDBROKER_DB=$PGSTORE_URL "$CB" store migrate --to "$P" 2>&1); rc=$?
   is "$rc" 0 "store migrate from PostgreSQL back to a file exits 0"
   row_dump "$P" >"$TMP/p.rows"
-  is "$(rows_same "$TMP/src.rows" "$TMP/p.rows" 2)" same "round trip: every row identical, plus two store.migrate entries"
+  is "$(rows_same "$TMP/src.rows" "$TMP/p.rows" 2 bytes)" same "round trip: every row's bytes identical, plus two store.migrate entries"
   check "verify is clean on the PostgreSQL store" env PGPASSWORD="$PG_ADMIN_PW" CREDBROKER_DB_SCHEMA=cb_mig CREDBROKER_DB="$PGSTORE_URL" "$CB" verify
   check "audit verify is clean on the PostgreSQL store" env PGPASSWORD="$PG_ADMIN_PW" CREDBROKER_DB_SCHEMA=cb_mig CREDBROKER_DB="$PGSTORE_URL" "$CB" audit verify
   check "verify is clean on the round-tripped file" env CREDBROKER_DB="$P" "$CB" verify
   check "audit verify is clean on the round-tripped file" env CREDBROKER_DB="$P" "$CB" audit verify
+  is "$(sha256sum <"$SRC")" "$SUM" "the source file is byte-identical after the migration to PostgreSQL"
+  # the key made before the move authenticates on a serve of the PostgreSQL store
+  PORT=$(free_port)
+  PGPASSWORD=$PG_ADMIN_PW CREDBROKER_DB_SCHEMA=cb_mig CREDBROKER_DB=$PGSTORE_URL "$CB" serve --listen "127.0.0.1:$PORT" \
+    >/dev/null 2>"$TMP/serve-pg.err" &
+  SPID=$!; on_exit "kill $SPID"
+  if wait_port "$PORT" 15; then
+    like "$(python3 "$CB_ROOT/tests/lib/mcp_http_call.py" "$PORT" "$KEY1" connections_list '{}')" '"app"' \
+      "an API key made before the move authenticates on serve of the PostgreSQL store"
+    like "$(python3 "$CB_ROOT/tests/lib/mcp_http_call.py" "$PORT" "$KEY2" connections_list '{}')" '"http_status": 401' \
+      "... and the revoked one is refused there"
+  else
+    fail "serve of the PostgreSQL store did not start"; diag "$(tail -5 "$TMP/serve-pg.err")"
+  fi
+  kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+  HASH_PG=$(pg_sql "SELECT md5(string_agg(k || coalesce(encode(v, 'hex'), ''), ',' ORDER BY k)) FROM cb_mig.meta")
   OUT=$(PGPASSWORD=$PG_ADMIN_PW CREDBROKER_DB_SCHEMA=cb_mig "$CB" store migrate --to "$PGSTORE_URL" 2>&1); rc=$?
   is "$rc" 1 "a PostgreSQL schema that already holds a store is refused"
   like "$OUT" "not empty" "... saying so"
+  is "$(pg_sql "SELECT md5(string_agg(k || coalesce(encode(v, 'hex'), ''), ',' ORDER BY k)) FROM cb_mig.meta")" "$HASH_PG" \
+     "... and left as it was"
+  OUT=$(CREDBROKER_TEST_MIGRATE_TAMPER=connections.url_enc@app PGPASSWORD=$PG_ADMIN_PW CREDBROKER_DB_SCHEMA=cb_mig2 \
+        "$CB" store migrate --to "$PGSTORE_URL" 2>&1); rc=$?
+  is "$rc" 1 "a copy into PostgreSQL with a value tampered in flight: exit 1"
+  like "$OUT" "do not authenticate after the copy; rolled back" "... rolled back"
+  is "$(pg_sql "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cb_mig2'")" 0 "... no table left in the target schema"
 fi
 done_testing
