@@ -349,10 +349,10 @@ int store_location_has_password(const char *where)
 
 static json_t *side(cb_store *s, const char *where)
 {
-    char *loc = store_location_redacted(where);
-    json_t *j = json_pack("{s:s,s:s}", "backend", store_db(s)->ops->name, "location", loc);
-    free(loc);
-    return j;
+    /* no password, and for PostgreSQL the schema: "postgresql://u@h/db (schema s)" */
+    char loc[1400];
+    sdb_describe(where, loc, sizeof loc);
+    return json_pack("{s:s,s:s}", "backend", store_db(s)->ops->name, "location", loc);
 }
 
 /* Refused while a rotation is in progress: its journal names a pending password and a
@@ -541,9 +541,9 @@ int store_migrate(cb_store *src, const char *target, const char *actor, json_t *
         /* the move itself is on the record, at the end of the copied chain */
         json_t *src_side = json_object_get(rep, "source");
         json_t *d = json_pack("{s:O,s:I}", "from", src_side, "rows", (json_int_t)total);
-        char *loc = store_location_redacted(target);
+        char loc[1400];
+        sdb_describe(target, loc, sizeof loc);
         rc = audit_append(dst, actor, "store.migrate", loc, "ok", d, 0, e);
-        free(loc);
         json_decref(d);
     }
     if (!rc) {

@@ -25,7 +25,7 @@ int store_conn_put(cb_store *s, const char *name, const char *engine, const char
     const char *sql = replace
         ? "INSERT INTO connections(name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8) ON CONFLICT(name) DO UPDATE SET engine=excluded.engine,"
-          " description=COALESCE(excluded.description, description), url_enc=excluded.url_enc, redacted=excluded.redacted,"
+          " description=COALESCE(excluded.description, connections.description), url_enc=excluded.url_enc, redacted=excluded.redacted,"
           " source_ref=excluded.source_ref, key_version=excluded.key_version, updated_at=excluded.updated_at"
         : "INSERT INTO connections(name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8)";
