@@ -8,6 +8,7 @@
 # refused: a non-empty target, a wrong or missing master key, a rotation in progress, a
 # schema the target lacks; a copy that does not verify (a test hook tampers one value in
 # flight) rolled back with nothing left behind.
+# test-store: own (a SQLite source, copied into SQLite and PostgreSQL targets it names itself)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=tests/lib/pg.sh
