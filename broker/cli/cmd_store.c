@@ -1,9 +1,10 @@
-/* credbroker init / verify */
+/* credbroker init / verify / store migrate */
 #include <stdio.h>
 #include <string.h>
 #include "store/audit.h"
 #include "commands.h"
 #include "store/store.h"
+#include "store/store_migrate.h"
 
 int cmd_init(cli_ctx *ctx, int argc, char **argv)
 {
@@ -78,4 +79,95 @@ int cmd_verify(cli_ctx *ctx, int argc, char **argv)
         json_decref(fails);
     }
     return rc;
+}
+
+static int store_usage(FILE *f)
+{
+    fprintf(f, "usage: credbroker store migrate --to TARGET [--json]\n\n"
+               "Copies the store (--db / CREDBROKER_DB, opened read-only and never written) into a new store at\n"
+               "TARGET: a file path that does not exist yet, or a postgresql:// URL (no password in it: PGPASSWORD,\n"
+               "~/.pgpass or CREDBROKER_DB_REF) whose schema holds no table. Every row of every table is copied as\n"
+               "is, in one transaction on the target; before it commits, the target is unlocked with the same master\n"
+               "key, every encrypted value is authenticated, the audit chain is verified and each table is compared\n"
+               "with the source. Any failure rolls the target back (exit 1, nothing left behind). The move is\n"
+               "recorded as one audit entry (store.migrate) at the end of the target's chain. Refused while a\n"
+               "rotation is in progress (credbroker rotate --journal). -v names both backends.\n");
+    return f == stdout ? 0 : CB_EUSAGE;
+}
+
+static int store_migrate_cmd(cli_ctx *ctx, int argc, char **argv)
+{
+    const char *to = cli_take_opt(&argc, argv, "--to");
+    if (cli_no_unknown_opts(argc, argv) || argc > 1 || !to || !*to) return store_usage(stderr);
+    cb_error e = {0};
+    if (store_location_has_password(to)) {
+        /* argv is visible to every user of the machine (ps, /proc): refuse, and never echo it */
+        cb_fail(&e, CB_EUSAGE, CB_K_INVALID, "--to: the URL carries a password; give it through PGPASSWORD, ~/.pgpass "
+                "or CREDBROKER_DB_REF instead (a command line is visible to every user of the machine)");
+        return cli_report_error(ctx, &e);
+    }
+    cb_store *s;
+    /* read-only: no migration, no audit row, not a byte changes in the source */
+    if (store_open_unlocked_readonly(ctx->paths.db_path, &s, &e)) return cli_report_error(ctx, &e);
+    json_t *rep = json_object();
+    int rc = store_migrate(s, to, ctx->paths.actor, rep, &e);
+    store_close(s);
+    if (ctx->verbose) {
+        json_t *a = json_object_get(rep, "source"), *b = json_object_get(rep, "target");
+        if (a && b)
+            fprintf(stderr, "credbroker: source: %s store %s\ncredbroker: target: %s store %s\n",
+                    json_string_value(json_object_get(a, "backend")), json_string_value(json_object_get(a, "location")),
+                    json_string_value(json_object_get(b, "backend")), json_string_value(json_object_get(b, "location")));
+    }
+    if (!rc && ctx->json) {
+        json_object_set_new(rep, "ok", json_true());
+        cli_print_json(rep);
+        return 0;
+    }
+    if (rc) {
+        /* the rows that failed verification (names only, never a value) */
+        size_t i;
+        json_t *f;
+        if (!ctx->json) {
+            json_array_foreach(json_object_get(rep, "failures"), i, f)
+                fprintf(stderr, "FAIL %s %s.%s: %s\n", json_string_value(json_object_get(f, "table")),
+                        json_string_value(json_object_get(f, "row")), json_string_value(json_object_get(f, "column")),
+                        json_string_value(json_object_get(f, "error")));
+            json_array_foreach(json_object_get(rep, "problems"), i, f)
+                fprintf(stderr, "FAIL audit %lld: %s\n", (long long)json_integer_value(json_object_get(f, "id")),
+                        json_string_value(json_object_get(f, "problem")));
+        }
+        json_decref(rep);
+        return cli_report_error(ctx, &e);
+    }
+    if (!ctx->quiet) {
+        json_t *a = json_object_get(rep, "source"), *b = json_object_get(rep, "target"), *t;
+        printf("copied %s (%s) to %s (%s) in one transaction:\n", json_string_value(json_object_get(a, "location")),
+               json_string_value(json_object_get(a, "backend")), json_string_value(json_object_get(b, "location")),
+               json_string_value(json_object_get(b, "backend")));
+        size_t i;
+        json_array_foreach(json_object_get(rep, "tables"), i, t)
+            printf("  %-18s %lld\n", json_string_value(json_object_get(t, "table")),
+                   (long long)json_integer_value(json_object_get(t, "rows")));
+        printf("%lld rows; %lld encrypted values authenticate, %lld audit entries verify on the target; "
+               "audit entry %lld records the move\n",
+               (long long)json_integer_value(json_object_get(rep, "rows")),
+               (long long)json_integer_value(json_object_get(rep, "sealed_verified")),
+               (long long)json_integer_value(json_object_get(rep, "audit_verified")),
+               (long long)json_integer_value(json_object_get(rep, "audit_entry")));
+    }
+    json_decref(rep);
+    return 0;
+}
+
+int cmd_store(cli_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 2) return store_usage(stderr);
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) return store_usage(stdout);
+    if (strcmp(argv[1], "migrate") == 0) {
+        if (cli_wants_help(argc - 1, argv + 1)) return store_usage(stdout);
+        return store_migrate_cmd(ctx, argc - 1, argv + 1);
+    }
+    fprintf(stderr, "credbroker store: unknown subcommand %s\n", argv[1]);
+    return store_usage(stderr);
 }

@@ -32,6 +32,7 @@ static const cli_command commands[] = {
     {"import", cmd_import, "import the SQL Server MCP server's store (mssqlmcp)"},
     {"assess", cmd_assess, "security assessment of connections and the store (exit 3 on findings)"},
     {"verify", cmd_verify, "authenticate and decrypt every encrypted value (exit 3 on failures)"},
+    {"store", cmd_store, "copy the store to a new file or PostgreSQL schema, verified (store migrate --to)"},
     {"audit", cmd_audit, "list or verify the hash-chained audit log"},
     {"get", cmd_get, "print one secret from a provider reference (audited)"},
     {"sync", cmd_sync, "pull every configured source into the encrypted store"},

@@ -249,6 +249,20 @@ static int migrate(cb_store *s, cb_error *e)
     return rc ? rc : clear_plain_redacted(s, e);
 }
 
+int store_i_schema_version(cb_store *s)
+{
+    int v;
+    return store_schema_version(s->db, &v) ? -1 : v;
+}
+
+int store_i_current_schema(void) { return STORE_SCHEMA_VERSION; }
+
+/* The whole schema of a new store, inside the caller's transaction (store migrate). */
+int store_i_create_schema(cb_store *s, cb_error *e)
+{
+    return store_schema_migrate(s->db, 0) ? store_i_sqlerr(s, e, "creating the schema") : 0;
+}
+
 static void kdf_defaults(store_kdf *k)
 {
     snprintf(k->kdf, sizeof k->kdf, "argon2id");
@@ -364,6 +378,55 @@ int store_create(const char *path, const char *master_key, cb_error *e)
     store_close(s);
     if (rc && file) unlink(path);
     return rc;
+}
+
+/* A new, empty store location for store migrate: a SQLite file that must not exist yet
+ * (created 0600, O_EXCL, so an existing store is never opened for writing), or a URL.
+ * No schema yet: the caller creates it inside its copy transaction. */
+int store_i_open_new(const char *where, cb_store **out, cb_error *e)
+{
+    *out = NULL;
+    if (!sdb_is_url(where)) {
+        int fd = open(where, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                return cb_fail(e, CB_ERR, CB_K_CONFLICT, "target %s already exists (store migrate writes only a new store)", where);
+            return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot create target %s: %s", where, strerror(errno));
+        }
+        fchmod(fd, 0600);
+        close(fd);
+    }
+    /* PostgreSQL: the schema is made if it is missing (outside the copy's transaction, so
+     * a failed copy can leave an empty schema behind, never a table) */
+    int rc = open_db(where, SDB_OPEN_CREATE, out, e);
+    if (rc && !sdb_is_url(where)) unlink(where);
+    return rc;
+}
+
+/* Read-only: no migration and no clean-up write, so a store can be read (store migrate's
+ * source) without changing a byte of it. Its schema must be this credbroker's. */
+int store_open_readonly(const char *path, cb_store **out, cb_error *e)
+{
+    *out = NULL;
+    int rc = sdb_is_url(path) ? 0 : check_mode(path, e);
+    if (rc) return rc;
+    cb_store *s;
+    rc = open_db(path, SDB_OPEN_READONLY, &s, e);
+    if (rc) return rc;
+    int v = store_i_schema_version(s);
+    if (v < 0) rc = store_i_sqlerr(s, e, "schema");
+    else if (v == 0) rc = cb_fail(e, CB_ERR, CB_K_INVALID, "%s is not a credbroker store", s->shown);
+    else if (v > STORE_SCHEMA_VERSION)
+        rc = cb_fail(e, CB_ERR, CB_K_INVALID, "store %s has schema %d, newer than this credbroker (%d)", s->shown, v, STORE_SCHEMA_VERSION);
+    else if (v < STORE_SCHEMA_VERSION)
+        rc = cb_fail(e, CB_ERR, CB_K_INVALID, "store %s has schema %d, older than this credbroker (%d): run 'credbroker verify' "
+                     "on it once to upgrade it, then try again", s->shown, v, STORE_SCHEMA_VERSION);
+    if (rc) {
+        store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
 
 int store_open(const char *path, cb_store **out, cb_error *e)
@@ -515,14 +578,14 @@ int store_master_key_from_env(char **key, const char **source, cb_error *e)
                    "file:///abs/path/master.key at mode 0600>, or \"master_key_ref\" in credbroker.json");
 }
 
-int store_open_unlocked(const char *path, cb_store **out, cb_error *e)
+static int open_unlocked(const char *path, int readonly, cb_store **out, cb_error *e)
 {
     char *key = NULL;
     const char *src = NULL;
     *out = NULL;
     cb_store *s;
     /* the file is checked first (mode, format), then the key */
-    int rc = store_open(path, &s, e);
+    int rc = readonly ? store_open_readonly(path, &s, e) : store_open(path, &s, e);
     if (rc) return rc;
     rc = store_master_key_from_env(&key, &src, e);
     if (!rc) rc = store_unlock(s, key, e);
@@ -537,6 +600,9 @@ int store_open_unlocked(const char *path, cb_store **out, cb_error *e)
     cb_free_secret(key);
     return rc;
 }
+
+int store_open_unlocked(const char *path, cb_store **out, cb_error *e) { return open_unlocked(path, 0, out, e); }
+int store_open_unlocked_readonly(const char *path, cb_store **out, cb_error *e) { return open_unlocked(path, 1, out, e); }
 
 void store_close(cb_store *s)
 {

@@ -38,6 +38,10 @@ int store_master_key_from_env(char **key, const char **source, cb_error *e);
 extern const char *store_master_key_config_ref;
 /* open + master key from the environment + unlock. */
 int store_open_unlocked(const char *path, cb_store **out, cb_error *e);
+/* The same, read-only: no migration, no write of any kind (store migrate's source); a
+ * store whose schema is not this credbroker's is refused. */
+int store_open_readonly(const char *path, cb_store **out, cb_error *e);
+int store_open_unlocked_readonly(const char *path, cb_store **out, cb_error *e);
 void store_close(cb_store *s);
 
 sdb *store_db(cb_store *s);

@@ -1,4 +1,4 @@
-/* Shared by store.c, store_rows.c, store_keys.c and store_sibling.c only: the handle's inside and the
+/* Shared by store.c, store_rows.c, store_keys.c, store_sibling.c and store_migrate.c only: the handle's inside and the
  * helpers each of them needs. Nothing outside store/ includes it. */
 #ifndef CB_STORE_INTERNAL_H
 #define CB_STORE_INTERNAL_H
@@ -30,5 +30,12 @@ int store_i_write_key_meta(cb_store *s, const char *master, const uint8_t dek[CB
 /* Seals the metadata an older broker kept in clear (store_meta.c), in one transaction;
  * reads only when there is none. Called once the key is known (store_unlock). */
 int store_i_seal_plain_meta(cb_store *s, int *sealed, cb_error *e);
+
+/* For store_migrate.c: the schema version (-1 on error), this build's, a new empty store
+ * location (no schema), and the schema created inside the caller's transaction. */
+int store_i_schema_version(cb_store *s);
+int store_i_current_schema(void);
+int store_i_open_new(const char *where, cb_store **out, cb_error *e);
+int store_i_create_schema(cb_store *s, cb_error *e);
 
 #endif
