@@ -6,13 +6,14 @@
 #include <time.h>
 #include "serve_ops.h"
 #include "store/apikeys.h"
+#include "store/leases.h"
 
 struct fleet_sync {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int stop;
-    cb_store *s;                  /* own connection, locked (no key): counters and lease states only */
+    cb_store *s;                  /* own connection (a sibling with the key: lease logins are sealed) */
     int64_t dv, leases, policy, apikeys;
     int key_version;
     int key_failed;               /* the version this broker's master key could not open (logged once) */
@@ -21,30 +22,30 @@ struct fleet_sync {
 #define FLEET_KEY_RETRY_MS 2000
 
 /* The latest state of each pooled login that is a lease: revoking or revoked means the
- * login is gone or going (its sessions were ended by the revoking broker's DROP). */
+ * login is gone or going (its sessions were ended by the revoking broker's DROP). Logins
+ * are sealed in the store, so the records are read with the key and matched here. */
 static void drop_revoked_sessions(mcp_app *a, struct fleet_sync *f)
 {
-    size_t n = 0;
+    size_t n = 0, m = 0;
     char **logins = mcp_pool_logins(a, &n);
-    sdb_stmt *st = NULL;
-    if (n && sdb_prepare(store_db(f->s), "SELECT state FROM leases WHERE login = ? ORDER BY created_at DESC LIMIT 1",
-                         &st) != SDB_OK)
-        st = NULL;
+    store_lease *ls = NULL;
+    cb_error e = {0};
+    if (n) {
+        store_sibling_sync_key(f->s, a->store);   /* the shared handle's key may be newer */
+        if (lease_list(f->s, 1, &ls, &m, &e)) LOG_WARN("fleet: cannot read the leases: %s", e.msg);
+    }
     for (size_t i = 0; i < n; i++) {
-        if (st) {
-            sdb_reset(st);
-            sdb_bind_text(st, 1, logins[i], -1);
-            if (sdb_step(st) == SDB_ROW) {
-                const char *state = (const char *)sdb_column_text(st, 0);
-                if (state && (!strcmp(state, "revoking") || !strcmp(state, "revoked"))) {
-                    int k = mcp_pool_drop_login(a, logins[i]);
-                    cb_log_notice("fleet: lease login %s revoked elsewhere: %d pooled session(s) closed", logins[i], k);
-                }
-            }
+        const store_lease *newest = NULL;   /* the list is oldest first */
+        for (size_t j = 0; j < m; j++)
+            if (ls[j].login && strcmp(ls[j].login, logins[i]) == 0) newest = &ls[j];
+        if (newest && newest->state && (!strcmp(newest->state, "revoking") || !strcmp(newest->state, "revoked"))) {
+            int k = mcp_pool_drop_login(a, logins[i]);
+            cb_log_notice("fleet: lease login %s revoked elsewhere: %d pooled session(s) closed", logins[i], k);
         }
         free(logins[i]);
     }
-    sdb_finalize(st);
+    for (size_t j = 0; j < m; j++) store_lease_free(&ls[j]);
+    free(ls);
     free(logins);
 }
 
@@ -126,7 +127,7 @@ int fleet_sync_start(mcp_app *a, cb_error *e)
 {
     if (a->fleet) return 0;
     struct fleet_sync *f = cb_calloc(1, sizeof *f);
-    if (store_open(store_path(a->store), &f->s, e)) {
+    if (store_open_sibling(a->store, 0, &f->s, e)) {
         free(f);
         cb_error_prefix(e, "store connection for changes by other brokers");
         return e->code ? e->code : CB_ERR;
