@@ -7,6 +7,7 @@
 # LoadCredential) simulated for an unprivileged uid: defaults from systemd's variables,
 # the master key from $CREDENTIALS_DIRECTORY and in no environment; `make deb` installed
 # with dpkg -x into a throwaway root, `credbroker --version` run from it.
+# test-store: none (the installed binary, make install/deb and the systemd StateDirectory default path)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 [ -x "$CB" ] || skip_all "credbroker not built"

@@ -169,7 +169,7 @@ for c in app selfie orders billing billing_b multi emerg; do remember "$(url_par
 my_sql "SET GLOBAL general_log = OFF"
 diag "leak check over $(grep -c . "$PWLIST") passwords; general log: $(wc -l <"$MYDIR/general.log") lines"
 hit=0
-for f in "$ALL" "$TMP/audit.json" "$MYDIR/general.log" "$MYDIR/error.log" "$CREDBROKER_DB" "$TMP/store2.db"; do
+for f in "$ALL" "$TMP/audit.json" "$MYDIR/general.log" "$MYDIR/error.log" $(store_files "$CREDBROKER_DB" "$TMP/store2.db"); do
   if grep -aqF -f "$PWLIST" "$f"; then hit=1; diag "password found in $f"; fi
 done
 is "$hit" 0 "no password in any output, the audit log, the store files, or MariaDB's general and error logs"
