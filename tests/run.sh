@@ -12,7 +12,8 @@
 # Every integration suite runs twice: with the store in a SQLite file, then (as NAME@pg)
 # with the store on PostgreSQL (CREDBROKER_TEST_STORE=postgresql, one store server for the
 # run: tests/lib/pgstore.sh), same assertions. A suite that never opens a store says so
-# with a line `# test-store: none` and runs once. TEST_STORES="sqlite" (or "postgresql")
+# with a line `# test-store: none (why)`, one that picks its store backend itself with
+# `# test-store: own (why)`; either runs once. TEST_STORES="sqlite" (or "postgresql")
 # runs one mode only.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -84,7 +85,7 @@ for s in tests/integration/test_*.sh; do
   n=$(basename "$s" .sh)
   [ -n "$FILTER" ] && [[ "$n" != *$FILTER* ]] && continue
   on_pg=0
-  [[ " $STORES " == *" postgresql "* ]] && ! grep -q '^# test-store: none' "$s" && on_pg=1
+  [[ " $STORES " == *" postgresql "* ]] && ! grep -q '^# test-store: ' "$s" && on_pg=1
   if grep -q '^# test-runner: exclusive' "$s"; then
     [[ " $STORES " == *" sqlite "* ]] && exclusive+=("$s")
     [ $on_pg = 1 ] && pg_exclusive+=("$s@pg")

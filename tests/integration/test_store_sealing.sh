@@ -26,7 +26,7 @@ found_in_store() {
   if pg_store; then store_dump >"$TMP/store.dump"; found_in "$TMP/store.dump"; else found_in "$CREDBROKER_DB"; fi
 }
 # schema_version: the store's schema version (SQLite: user_version)
-schema_version() { if pg_store; then store_sql "select v from meta where k = 'schema_version'"; else store_sql "pragma user_version"; fi; }
+schema_version() { if pg_store; then store_sql "select v from schema_version"; else store_sql "pragma user_version"; fi; }
 
 # conn list still shows the redacted form, derived from the sealed URL
 like "$("$CB" conn list)" "pg1 +postgres +encrypted +postgresql://$USR:\*\*\*\*@$HOST:5432/$DBN" "conn list shows the redacted URL"
