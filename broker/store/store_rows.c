@@ -22,10 +22,12 @@ int store_conn_put(cb_store *s, const char *name, const char *engine, const char
     size_t bl = 0;
     if (url && store_seal(s, "connections", name, "url", url, strlen(url), &blob, &bl))
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "encryption failed");
+    /* connections.description, qualified: in PostgreSQL's DO UPDATE a bare column name is
+     * ambiguous between the row and excluded (SQLite reads it as the row's) */
     const char *sql = replace
         ? "INSERT INTO connections(name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8) ON CONFLICT(name) DO UPDATE SET engine=excluded.engine,"
-          " description=COALESCE(excluded.description, description), url_enc=excluded.url_enc, redacted=excluded.redacted,"
+          " description=COALESCE(excluded.description, connections.description), url_enc=excluded.url_enc, redacted=excluded.redacted,"
           " source_ref=excluded.source_ref, key_version=excluded.key_version, updated_at=excluded.updated_at"
         : "INSERT INTO connections(name, engine, description, url_enc, redacted, source_ref, key_version, created_at, updated_at)"
           " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8)";
