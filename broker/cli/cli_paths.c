@@ -92,7 +92,10 @@ void cli_default_paths(cli_ctx *ctx)
 void cli_say_paths(const cli_ctx *ctx)
 {
     /* through the logger, so that --log-format json holds for these lines too */
-    LOG_INFO("store %s (%s)", ctx->paths.db_path, ctx->db_from);
+    /* which backend, and the location without any password */
+    char where[1200];
+    sdb_describe(ctx->paths.db_path, where, sizeof where);
+    LOG_INFO("store %s (%s, backend %s)", where, ctx->db_from, sdb_backend_for(ctx->paths.db_path)->name);
     LOG_INFO("policies %s (%s)", ctx->paths.policies_dir, ctx->policies_from);
     LOG_INFO("config %s (%s)", ctx->paths.config_path, ctx->config_from);
 }

@@ -23,7 +23,7 @@ static char *mcp_problems(const cli_ctx *ctx, const cb_error *e)
     int n = 0, known = 0;
     char *m;
 #define ITEM(...) do { m = cb_sprintf(__VA_ARGS__); cb_buf_printf(&b, "%s%d) %s", n ? "\n" : "", n + 1, m); free(m); n++; } while (0)
-    if (stat(p->db_path, &sb) != 0) {
+    if (!sdb_is_url(p->db_path) && stat(p->db_path, &sb) != 0) {
         ITEM("no store at %s (store path from %s). Create it with: credbroker --db %s init (with the master key "
              "set), or set CREDBROKER_DB to the absolute path of your store.", p->db_path, ctx->db_from, p->db_path);
         known = e && e->kind == CB_K_NOTFOUND;

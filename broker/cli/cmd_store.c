@@ -20,7 +20,7 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
     const char *src = NULL;
     if (store_master_key_from_env(&key, &src, &e)) return cli_report_error(ctx, &e);
     /* a default location (XDG, /var/lib/credbroker) may not exist yet */
-    if (cli_make_parent_dir(ctx->paths.db_path, &e)) { cb_free_secret(key); return cli_report_error(ctx, &e); }
+    if (!sdb_is_url(ctx->paths.db_path) && cli_make_parent_dir(ctx->paths.db_path, &e)) { cb_free_secret(key); return cli_report_error(ctx, &e); }
     int rc = store_create(ctx->paths.db_path, key, &e);
     cb_free_secret(key);
     if (rc) return cli_report_error(ctx, &e);
@@ -33,6 +33,11 @@ int cmd_init(cli_ctx *ctx, int argc, char **argv)
     json_decref(d);
     store_close(s);
     if (ctx->json) cli_print_json(json_pack("{s:b,s:s,s:s}", "ok", 1, "store", ctx->paths.db_path, "kdf", k.kdf));
+    else if (sdb_is_url(ctx->paths.db_path)) {
+        char where[1200];
+        sdb_describe(ctx->paths.db_path, where, sizeof where);
+        cli_say(ctx, "created store %s (kdf %s)", where, k.kdf);
+    }
     else cli_say(ctx, "created store %s (kdf %s, mode 0600)", ctx->paths.db_path, k.kdf);
     return 0;
 }

@@ -62,6 +62,14 @@ static const char *col(sdb_stmt *st, int i)
     return t ? (const char *)t : "";
 }
 
+/* A query that fails while stepping (PostgreSQL reports errors at execution, not at
+ * prepare) is an error, never "no findings". */
+static int stepped(sdb *db, int r, cb_error *e)
+{
+    if (r == SDB_DONE) return 0;
+    return cb_fail(e, CB_ERR, CB_K_INTERNAL, "monitor: %s", sdb_errmsg(db));
+}
+
 static int prep(sdb *db, const char *sql, sdb_stmt **st, cb_error *e)
 {
     if (sdb_prepare(db, sql, st) != SDB_OK)
@@ -80,7 +88,8 @@ static int rule_auth(sdb *db, const policy_monitoring *m, int64_t since, json_t 
                  " AND outcome = 'denied' AND ts >= ? GROUP BY 1 ORDER BY 2 DESC", &st, e))
         return CB_ERR;
     sdb_bind_int64(st, 1, since);
-    while (sdb_step(st) == SDB_ROW) {
+    int r;
+    while ((r = sdb_step(st)) == SDB_ROW) {
         long long n = sdb_column_int64(st, 1);
         if (n < m->auth_failures) continue;
         add(out, "auth_failures", "high", col(st, 0),
@@ -90,7 +99,7 @@ static int rule_auth(sdb *db, const policy_monitoring *m, int64_t since, json_t 
             "%lld failed authentications from %s (threshold %d)", n, col(st, 0), m->auth_failures);
     }
     sdb_finalize(st);
-    return 0;
+    return stepped(db, r, e);
 }
 
 static int rule_rate(sdb *db, const policy_monitoring *m, int64_t now, json_t *out, cb_error *e)
@@ -102,7 +111,8 @@ static int rule_rate(sdb *db, const policy_monitoring *m, int64_t now, json_t *o
         return CB_ERR;
     sdb_bind_int64(st, 1, now - RECENT_S);
     sdb_bind_int64(st, 2, now - RECENT_S - BASELINE_S);
-    while (sdb_step(st) == SDB_ROW) {
+    int r;
+    while ((r = sdb_step(st)) == SDB_ROW) {
         long long recent = sdb_column_int64(st, 1), before = sdb_column_int64(st, 2);
         int64_t first = sdb_column_int64(st, 3);
         double hours = (double)(now - RECENT_S - first) / 3600.0;
@@ -115,7 +125,7 @@ static int rule_rate(sdb *db, const policy_monitoring *m, int64_t now, json_t *o
             "client %s made %lld calls in the last hour, %.1f per hour before", col(st, 0) + 4, recent, base);
     }
     sdb_finalize(st);
-    return 0;
+    return stepped(db, r, e);
 }
 
 static int rule_export(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
@@ -126,7 +136,8 @@ static int rule_export(sdb *db, const policy_monitoring *m, int64_t since, json_
                  " ('mcp.query_readonly','mcp.query_execute') AND outcome = 'ok' AND ts >= ? GROUP BY actor", &st, e))
         return CB_ERR;
     sdb_bind_int64(st, 1, since);
-    while (sdb_step(st) == SDB_ROW) {
+    int r;
+    while ((r = sdb_step(st)) == SDB_ROW) {
         long long rows = sdb_column_int64(st, 1), bytes = sdb_column_int64(st, 2);
         if (rows < m->export_rows && bytes < m->export_bytes) continue;
         add(out, "large_export", "medium", col(st, 0) + 4,
@@ -136,7 +147,7 @@ static int rule_export(sdb *db, const policy_monitoring *m, int64_t since, json_
             "client %s read %lld rows (%lld bytes) in the window", col(st, 0) + 4, rows, bytes);
     }
     sdb_finalize(st);
-    return 0;
+    return stepped(db, r, e);
 }
 
 static int rule_new_address(sdb *db, int64_t since, json_t *out, cb_error *e)
@@ -150,7 +161,8 @@ static int rule_new_address(sdb *db, int64_t since, json_t *out, cb_error *e)
                  " AND EXISTS (SELECT 1 FROM calls p WHERE p.actor = f.actor AND p.ts < f.first)", &st, e))
         return CB_ERR;
     sdb_bind_int64(st, 1, since);
-    while (sdb_step(st) == SDB_ROW) {
+    int r;
+    while ((r = sdb_step(st)) == SDB_ROW) {
         char *subj = cb_sprintf("%s@%s", col(st, 0) + 4, col(st, 1));
         add(out, "new_address", "medium", subj,
             json_pack("{s:s,s:s,s:o,s:I}", "client", col(st, 0) + 4, "address", col(st, 1), "first_seen",
@@ -159,7 +171,7 @@ static int rule_new_address(sdb *db, int64_t since, json_t *out, cb_error *e)
         free(subj);
     }
     sdb_finalize(st);
-    return 0;
+    return stepped(db, r, e);
 }
 
 static int rule_statements(sdb *db, const policy_monitoring *m, int64_t since, json_t *out, cb_error *e)
@@ -173,7 +185,8 @@ static int rule_statements(sdb *db, const policy_monitoring *m, int64_t since, j
         return CB_ERR;
 #undef MSG
     sdb_bind_int64(st, 1, since);
-    while (sdb_step(st) == SDB_ROW) {
+    int r;
+    while ((r = sdb_step(st)) == SDB_ROW) {
         long long to = sdb_column_int64(st, 1), den = sdb_column_int64(st, 2);
         if (to >= m->statement_timeouts)
             add(out, "statement_timeout", "medium", col(st, 0) + 4,
@@ -186,7 +199,7 @@ static int rule_statements(sdb *db, const policy_monitoring *m, int64_t since, j
                 "client %s had %lld calls or statements refused (policy or read-only guard)", col(st, 0) + 4, den);
     }
     sdb_finalize(st);
-    return 0;
+    return stepped(db, r, e);
 }
 
 static int rule_rotations(cb_store *s, const cb_policy *p, int64_t now, json_t *out, cb_error *e)

@@ -118,7 +118,7 @@ int audit_list(cb_store *s, int limit, int64_t since, json_t **out, cb_error *e)
     if (sdb_prepare(db, sql, &st) != SDB_OK)
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
     sdb_bind_int64(st, 1, since);
-    sdb_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX);
+    sdb_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX);   /* PostgreSQL has no LIMIT -1 */
     json_t *arr = json_array();
     int rc;
     while ((rc = sdb_step(st)) == SDB_ROW) {
@@ -156,7 +156,7 @@ int audit_verify(cb_store *s, json_t *problems, long *checked, cb_error *e)
     sdb_stmt *st;
     *checked = 0;
     if (sdb_prepare(db, "SELECT id, ts, actor, action, target, outcome, detail, duration_ms, prev_hash, hash"
-                               " FROM audit ORDER BY rowid", &st) != SDB_OK)
+                               " FROM audit ORDER BY id", &st) != SDB_OK)
         return cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
     uint8_t prev[32] = {0}, h[32];
     long long expect_id = 1, last_id = 0;

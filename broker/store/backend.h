@@ -36,6 +36,7 @@ typedef enum { SDB_KIND_SQLITE = 1, SDB_KIND_POSTGRES = 2 } sdb_kind;
 /* sdb_open flags */
 #define SDB_OPEN_READONLY    0x1
 #define SDB_OPEN_SYNC_NORMAL 0x2   /* a writer thread's own connection: durable across a process crash */
+#define SDB_OPEN_CREATE      0x4   /* a new store: make its place (PostgreSQL: the schema; a file is made by store_create) */
 
 typedef struct sdb_ops {
     const char *name;            /* "sqlite", "postgresql" */
@@ -92,6 +93,9 @@ extern const sdb_ops sdb_postgres_ops;
 const sdb_ops *sdb_backend_for(const char *where);
 int sdb_is_url(const char *where);
 int sdb_open(const char *where, int flags, sdb **out, char *err, size_t errlen);
+/* A store location for messages: "postgresql://app@db/x (schema credbroker)" or the path.
+ * A password in a URL (refused by sdb_open) is shown as ****. */
+void sdb_describe(const char *where, char *out, size_t n);
 
 static inline void sdb_close(sdb *db) { if (db) db->ops->close(db); }
 static inline sdb_kind sdb_kind_of(const sdb *db) { return db->ops->kind; }

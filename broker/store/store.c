@@ -1,4 +1,4 @@
-/* The store: schema and migrations, opening and unlocking (KEK, DEK, key check value),
+/* The store: opening (schema and migrations in store_schema.c) and unlocking (KEK, DEK, key check value),
  * metadata, and sealing with AAD. Rows live in store_rows.c, key management in
  * store_keys.c; they share store_internal.h. */
 #include "store.h"
@@ -11,74 +11,17 @@
 #include <unistd.h>
 #include "crypto.h"
 #include "store_internal.h"
+#include "store_schema.h"
 #include "secrets/secret_provider.h"
 
 static const char KCV_LABEL[] = "credbroker key check v1";
 static const char HKDF_INFO[] = "credbroker kek v1";
 
-/* Migrations: index i brings the schema from version i to i+1. */
-static const char *const MIGRATIONS[] = {
-    "CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB, key_version INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE connections ("
-    "  name TEXT PRIMARY KEY, engine TEXT NOT NULL, description TEXT,"
-    "  url_enc BLOB, redacted TEXT, source_ref TEXT, key_version INTEGER NOT NULL DEFAULT 0,"
-    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, last_used INTEGER, last_rotated INTEGER);"
-    "CREATE TABLE secrets ("
-    "  ns TEXT NOT NULL, name TEXT NOT NULL, value_enc BLOB NOT NULL, version TEXT, meta TEXT,"
-    "  key_version INTEGER NOT NULL DEFAULT 0, fetched_at INTEGER, updated_at INTEGER NOT NULL,"
-    "  PRIMARY KEY (ns, name));"
-    "CREATE TABLE api_keys ("
-    "  name TEXT PRIMARY KEY, policy TEXT NOT NULL, hash BLOB NOT NULL, prefix TEXT,"
-    "  created_at INTEGER NOT NULL, last_used INTEGER, revoked_at INTEGER);"
-    "CREATE TABLE audit ("
-    "  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,"
-    "  target TEXT, outcome TEXT NOT NULL, detail TEXT, duration_ms INTEGER,"
-    "  prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
-    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
-    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;",
-    /* 2: provider-backed connections: what was fetched when (values live in connections) */
-    "CREATE TABLE source_state ("
-    "  name TEXT PRIMARY KEY, ref TEXT NOT NULL, version TEXT, fetched_at INTEGER,"
-    "  last_attempt INTEGER, last_error TEXT);",
-    /* 3: rotation journal (one row per rotation in progress; pending passwords live sealed
-     * in secrets ns "pending", never here) and scheduler state */
-    "CREATE TABLE rotation_journal ("
-    "  credential TEXT PRIMARY KEY, id TEXT NOT NULL, step TEXT NOT NULL, strategy TEXT NOT NULL,"
-    "  target_user TEXT NOT NULL, connection TEXT NOT NULL, publish_to TEXT, pending_version TEXT,"
-    "  started_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, owner_pid INTEGER, owner_host TEXT,"
-    "  error TEXT);"
-    "CREATE TABLE schedule_state ("
-    "  credential TEXT PRIMARY KEY, schedule TEXT, first_seen INTEGER NOT NULL, last_success INTEGER,"
-    "  last_run INTEGER, last_result TEXT, next_run INTEGER);",
-    /* metadata sealed too: the plaintext redacted URL (host, port, user, database) is
-     * dropped; it is derived from the sealed URL on read (conn/conn_redacted.c), and
-     * secure_delete zeroes the freed bytes */
-    "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL;",
-    /* leased query logins (leases.c; passwords sealed in secrets ns "lease") and API-key
-     * attributes for session settings (apikeys.c) */
-    "CREATE TABLE leases ("
-    "  id TEXT PRIMARY KEY, client TEXT NOT NULL, connection TEXT NOT NULL, login TEXT NOT NULL,"
-    "  admin_connection TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-    "  updated_at INTEGER NOT NULL, state TEXT NOT NULL, error TEXT, owner_pid INTEGER, owner_host TEXT);"
-    "CREATE UNIQUE INDEX leases_live ON leases (client, connection) WHERE state IN ('creating', 'active');"
-    "ALTER TABLE api_keys ADD COLUMN attrs TEXT;",
-    /* 4: a generation number for the API keys, bumped by every change that can make a key
-     * valid or invalid (not last_used), so a server's token cache knows when to drop */
-    "INSERT OR IGNORE INTO meta(k, v) VALUES('apikeys_gen', 0);"
-    "CREATE TRIGGER api_keys_gen_ins AFTER INSERT ON api_keys BEGIN"
-    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
-    "CREATE TRIGGER api_keys_gen_upd AFTER UPDATE OF name, policy, hash, prefix, revoked_at ON api_keys BEGIN"
-    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;"
-    "CREATE TRIGGER api_keys_gen_del AFTER DELETE ON api_keys BEGIN"
-    "  UPDATE meta SET v = v + 1 WHERE k = 'apikeys_gen'; END;",
-};
-#define NMIGRATIONS (int)(sizeof MIGRATIONS / sizeof MIGRATIONS[0])
-
 int store_i_sqlerr(cb_store *s, cb_error *e, const char *what)
 {
     int ec = sdb_errcode(s->db);
     if (ec == SDB_CORRUPT)
-        return cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s is damaged or not a credbroker store (%s)", s->path, sdb_errmsg(s->db));
+        return cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s is damaged or not a credbroker store (%s)", s->shown, sdb_errmsg(s->db));
     if (ec == SDB_BUSY)
         return cb_fail(e, CB_ERR, CB_K_CONFLICT, "%s: store is busy (another credbroker is writing)", what);
     return cb_fail(e, CB_ERR, CB_K_INTERNAL, "%s: %s", what, sdb_errmsg(s->db));
@@ -226,12 +169,13 @@ static int open_db(const char *path, int flags, cb_store **out, cb_error *e)
 {
     cb_store *s = cb_calloc(1, sizeof *s);
     s->path = cb_strdup(path);
+    sdb_describe(path, s->shown, sizeof s->shown);
     char err[512] = "";
     int rc = sdb_open(path, flags, &s->db, err, sizeof err);
     if (rc != SDB_OK) {
         rc = rc == SDB_CORRUPT
-                 ? cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s is damaged or not a credbroker store (%s)", path, err)
-                 : cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", path, err);
+                 ? cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s is damaged or not a credbroker store (%s)", s->shown, err)
+                 : cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", s->shown, err);
         store_close(s);
         return rc;
     }
@@ -256,31 +200,25 @@ static int clear_plain_redacted(cb_store *s, cb_error *e)
     return 0;
 }
 
-static int migrate(cb_store *s, int allow_create, cb_error *e)
+/* Brings an existing store to this credbroker's schema. A new store is made by
+ * store_create, in the same transaction as its keys. */
+static int migrate(cb_store *s, cb_error *e)
 {
-    sdb_stmt *st;
-    if (sdb_prepare(s->db, "PRAGMA user_version", &st) != SDB_OK) return store_i_sqlerr(s, e, "schema");
-    int v = sdb_step(st) == SDB_ROW ? sdb_column_int(st, 0) : -1;
-    sdb_finalize(st);
-    if (v < 0) return store_i_sqlerr(s, e, "schema");
-    if (v == 0 && !allow_create) {
-        /* an empty, non-credbroker SQLite file */
-        return cb_fail(e, CB_ERR, CB_K_INVALID, "%s is not a credbroker store (run credbroker init)", s->path);
+    int v;
+    if (store_schema_version(s->db, &v)) return store_i_sqlerr(s, e, "schema");
+    if (v == 0) {
+        /* an empty, non-credbroker SQLite file, or a PostgreSQL schema with no store */
+        if (sdb_kind_of(s->db) == SDB_KIND_POSTGRES)
+            return cb_fail(e, CB_ERR, CB_K_NOTFOUND, "store %s does not exist (run credbroker init)", s->shown);
+        return cb_fail(e, CB_ERR, CB_K_INVALID, "%s is not a credbroker store (run credbroker init)", s->shown);
     }
-    if (v > NMIGRATIONS)
-        return cb_fail(e, CB_ERR, CB_K_INVALID, "store %s has schema %d, newer than this credbroker (%d)", s->path, v, NMIGRATIONS);
-    if (v == NMIGRATIONS) return clear_plain_redacted(s, e);
+    if (v > STORE_SCHEMA_VERSION)
+        return cb_fail(e, CB_ERR, CB_K_INVALID, "store %s has schema %d, newer than this credbroker (%d)", s->shown, v,
+                       STORE_SCHEMA_VERSION);
+    if (v == STORE_SCHEMA_VERSION) return clear_plain_redacted(s, e);
     if (store_begin(s, e)) return e ? e->code : CB_ERR;
-    for (int i = v; i < NMIGRATIONS; i++) {
-        if (sdb_exec(s->db, MIGRATIONS[i]) != SDB_OK) {
-            int rc = store_i_sqlerr(s, e, "migration");
-            store_rollback(s);
-            return rc;
-        }
-    }
-    char sql[64];
-    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", NMIGRATIONS);
-    if (sdb_exec(s->db, sql) != SDB_OK) {
+    /* read again under the write lock: another broker may have migrated meanwhile */
+    if (store_schema_version(s->db, &v) || (v < STORE_SCHEMA_VERSION && store_schema_migrate(s->db, v))) {
         int rc = store_i_sqlerr(s, e, "migration");
         store_rollback(s);
         return rc;
@@ -365,49 +303,64 @@ int store_i_write_key_meta(cb_store *s, const char *master, const uint8_t dek[CB
     return 0;
 }
 
+/* The schema, the key metadata and created_at in one write transaction: a store exists
+ * whole or not at all, and of two brokers running init on one PostgreSQL schema, one
+ * wins and the other is told it already exists (as O_EXCL tells it for a file). */
+static int create_in(cb_store *s, const char *master_key, cb_error *e)
+{
+    uint8_t dek[CB_KEY_LEN];
+    if (cb_random(dek, sizeof dek)) return cb_fail(e, CB_ERR, CB_K_INTERNAL, "no randomness");
+    int rc = store_begin(s, e), v = -1;
+    if (!rc && store_schema_version(s->db, &v)) rc = store_i_sqlerr(s, e, "schema");
+    if (!rc && v != 0) rc = cb_fail(e, CB_ERR, CB_K_CONFLICT, "store %s already exists", s->shown);
+    if (!rc && store_schema_migrate(s->db, 0)) rc = store_i_sqlerr(s, e, "init");
+    if (!rc) rc = store_i_write_key_meta(s, master_key, dek, 1, e);
+    if (!rc && meta_put_long(s, "created_at", (long)cb_now())) rc = store_i_sqlerr(s, e, "init");
+    if (rc) store_rollback(s);
+    else rc = store_commit(s, e);
+    cb_wipe(dek, sizeof dek);
+    return rc;
+}
+
 int store_create(const char *path, const char *master_key, cb_error *e)
 {
     if (!master_key || !*master_key) return cb_fail(e, CB_EKEY, CB_K_INVALID, "no master key");
-    /* O_EXCL: never clobber an existing store; 0600 from the first byte */
-    int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "store %s already exists", path);
-        return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot create store %s: %s", path, strerror(errno));
+    int file = !sdb_is_url(path);
+    if (file) {
+        /* O_EXCL: never clobber an existing store; 0600 from the first byte */
+        int fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST) return cb_fail(e, CB_ERR, CB_K_CONFLICT, "store %s already exists", path);
+            return cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot create store %s: %s", path, strerror(errno));
+        }
+        fchmod(fd, 0600);
+        close(fd);
     }
-    fchmod(fd, 0600);
-    close(fd);
     cb_store *s = NULL;
-    int rc = open_db(path, 0, &s, e);
-    if (!rc) rc = migrate(s, 1, e);
-    uint8_t dek[CB_KEY_LEN];
-    if (!rc && cb_random(dek, sizeof dek)) rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "no randomness");
-    if (!rc) rc = store_begin(s, e);
-    if (!rc) {
-        rc = store_i_write_key_meta(s, master_key, dek, 1, e);
-        if (!rc && meta_put_long(s, "created_at", (long)cb_now())) rc = store_i_sqlerr(s, e, "init");
-        if (rc) store_rollback(s);
-        else rc = store_commit(s, e);
-    }
-    cb_wipe(dek, sizeof dek);
+    int rc = open_db(path, SDB_OPEN_CREATE, &s, e);
+    if (!rc) rc = create_in(s, master_key, e);
     store_close(s);
-    if (rc) unlink(path);
+    if (rc && file) unlink(path);
     return rc;
 }
 
 int store_open(const char *path, cb_store **out, cb_error *e)
 {
     *out = NULL;
-    int rc = check_mode(path, e);
-    if (rc) return rc;
-    char wal[4096];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    struct stat st;
-    if (stat(wal, &st) == 0 && (st.st_mode & 077))
-        return cb_fail(e, CB_ERR, CB_K_DENIED, "store journal %s is readable by group/others; run: chmod 600 %s", wal, wal);
+    int rc;
+    /* a file's mode and owner guard it; a PostgreSQL store is guarded by its grants */
+    if (!sdb_is_url(path)) {
+        if ((rc = check_mode(path, e))) return rc;
+        char wal[4096];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        struct stat st;
+        if (stat(wal, &st) == 0 && (st.st_mode & 077))
+            return cb_fail(e, CB_ERR, CB_K_DENIED, "store journal %s is readable by group/others; run: chmod 600 %s", wal, wal);
+    }
     cb_store *s;
     rc = open_db(path, 0, &s, e);
     if (rc) return rc;
-    rc = migrate(s, 0, e);
+    rc = migrate(s, e);
     if (rc) {
         store_close(s);
         return rc;
@@ -423,7 +376,7 @@ int store_unlock(cb_store *s, const char *master, cb_error *e)
     int rc = 0;
     if (meta_get(s, "kdf", &kdfname, &nl) || meta_get(s, "kdf_salt", &salt, &sl) ||
         meta_get(s, "kcv", &kcv, &kl) || meta_get(s, "dek_wrapped", &wrapped, &wl) || kl != 16) {
-        rc = cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s has no key metadata (damaged store)", s->path);
+        rc = cb_fail(e, CB_ERR, CB_K_TAMPERED, "store %s has no key metadata (damaged store)", s->shown);
         goto out;
     }
     store_kdf k = {0};

@@ -11,7 +11,7 @@
 
 typedef struct cb_store cb_store;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 6   /* logical; both backends (store_schema.c) */
 
 /* KDF parameters for a passphrase master key (Argon2id). Defaults: t=3, m=64 MiB, p=1.
  * CREDBROKER_ARGON2_T / CREDBROKER_ARGON2_M_KIB override at init and key rotation

@@ -9,7 +9,8 @@
 
 struct cb_store {
     sdb *db;
-    char *path;
+    char *path;           /* the location sdb_open takes (never holds a password: refused) */
+    char shown[1200];     /* the location for messages (sdb_describe) */
     int unlocked;
     uint8_t dek[CB_KEY_LEN];
     int key_version;

@@ -14,7 +14,7 @@ typedef struct sealed_col {
 } sealed_col;
 static const sealed_col SEALED[] = {
     {"connections", "url", "url_enc", "name", "url_enc IS NOT NULL"},
-    {"secrets", "value", "value_enc", "ns || '/' || name", "1"},
+    {"secrets", "value", "value_enc", "ns || '/' || name", "TRUE"},
     {"meta", "v", "v", "k", "k LIKE 'sealed:%'"},
 };
 #define NSEALED (sizeof SEALED / sizeof SEALED[0])
@@ -32,7 +32,8 @@ typedef int (*row_fn)(cb_store *s, const sealed_col *c, const char *rowkey, int 
 static int each_sealed(cb_store *s, const sealed_col *c, row_fn fn, void *arg, cb_error *e)
 {
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT rowid, %s, key_version, %s FROM %s WHERE %s ORDER BY rowid", c->rowkey_sql,
+    /* rows are named by their AAD row key, which is unique (PostgreSQL has no rowid) */
+    snprintf(sql, sizeof sql, "SELECT 0, %s, key_version, %s FROM %s WHERE %s ORDER BY 2", c->rowkey_sql,
              c->value_col, c->table, c->where);
     sdb_stmt *st;
     if (sdb_prepare(s->db, sql, &st) != SDB_OK) return store_i_sqlerr(s, e, "scan");
@@ -61,6 +62,7 @@ struct rekey_ctx {
 static int rekey_row(cb_store *s, const sealed_col *c, const char *rowkey, int kv, const void *blob,
                      size_t len, int is_blob, int64_t rowid, void *arg)
 {
+    (void)rowid;
     struct rekey_ctx *x = arg;
     x->rows++;
     char *pt = NULL;
@@ -95,7 +97,7 @@ static int rekey_row(cb_store *s, const sealed_col *c, const char *rowkey, int k
     sdb_reset(x->upd);
     sdb_bind_blob(x->upd, 1, nb, (int)nl);
     sdb_bind_int64(x->upd, 2, x->new_kv);
-    sdb_bind_int64(x->upd, 3, rowid);
+    sdb_bind_text(x->upd, 3, rowkey, -1);
     int r = sdb_step(x->upd);
     free(nb);
     if (r != SDB_DONE) add_failure(x->failures, c->table, rowkey, c->column, sdb_errmsg(s->db));
@@ -126,7 +128,8 @@ int store_rekey(cb_store *s, const char *new_master_key, int reencrypt, json_t *
         }
         for (size_t i = 0; i < NSEALED && !rc; i++) {
             char sql[256];
-            snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE rowid = ?", SEALED[i].table, SEALED[i].value_col);
+            snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE %s = ?", SEALED[i].table, SEALED[i].value_col,
+                 SEALED[i].rowkey_sql);
             if (sdb_prepare(s->db, sql, &x.upd) != SDB_OK) {
                 rc = store_i_sqlerr(s, e, "rekey");
                 break;
@@ -184,7 +187,7 @@ struct mig_ctx { int count; sdb_stmt *upd; int failed; };
 static int migrate_row(cb_store *s, const sealed_col *c, const char *rowkey, int kv, const void *blob,
                        size_t len, int is_blob, int64_t rowid, void *arg)
 {
-    (void)kv;
+    (void)kv, (void)rowid;
     struct mig_ctx *m = arg;
     if (is_blob && cb_is_sealed(blob, len)) return 0;
     uint8_t *nb = NULL;
@@ -196,7 +199,7 @@ static int migrate_row(cb_store *s, const sealed_col *c, const char *rowkey, int
     sdb_reset(m->upd);
     sdb_bind_blob(m->upd, 1, nb, (int)nl);
     sdb_bind_int64(m->upd, 2, s->key_version);
-    sdb_bind_int64(m->upd, 3, rowid);
+    sdb_bind_text(m->upd, 3, rowkey, -1);
     int r = sdb_step(m->upd);
     free(nb);
     if (r != SDB_DONE) {
@@ -215,7 +218,8 @@ int store_migrate_plaintext(cb_store *s, int *migrated, cb_error *e)
     struct mig_ctx m = {0};
     for (size_t i = 0; i < NSEALED && !rc; i++) {
         char sql[256];
-        snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE rowid = ?", SEALED[i].table, SEALED[i].value_col);
+        snprintf(sql, sizeof sql, "UPDATE %s SET %s = ?, key_version = ? WHERE %s = ?", SEALED[i].table, SEALED[i].value_col,
+                 SEALED[i].rowkey_sql);
         if (sdb_prepare(s->db, sql, &m.upd) != SDB_OK) {
             rc = store_i_sqlerr(s, e, "migrate");
             break;

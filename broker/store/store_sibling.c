@@ -14,9 +14,10 @@ int store_open_sibling(cb_store *s, int sync_normal, cb_store **out, cb_error *e
     if (!s->unlocked) return cb_fail(e, CB_EKEY, CB_K_DENIED, "store is locked");
     cb_store *n = cb_calloc(1, sizeof *n);
     n->path = cb_strdup(s->path);
+    memcpy(n->shown, s->shown, sizeof n->shown);
     char err[512] = "";
     if (sdb_open(s->path, sync_normal ? SDB_OPEN_SYNC_NORMAL : 0, &n->db, err, sizeof err) != SDB_OK) {
-        int rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", s->path, err);
+        int rc = cb_fail(e, CB_ERR, CB_K_INTERNAL, "cannot open store %s: %s", s->shown, err);
         store_close(n);
         return rc;
     }

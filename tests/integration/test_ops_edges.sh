@@ -20,20 +20,20 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
   KEY=$(openssl rand -hex 32)
   out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v init 2>&1); rc=$?
   is "$rc" 0 "a user's init from / creates the store under ~/.local/share/credbroker"
-  like "$out" "store $U/.local/share/credbroker/credbroker.db \(XDG_DATA_HOME\)" "-v names the store and why"
+  like "$out" "store $U/.local/share/credbroker/credbroker.db \(XDG_DATA_HOME, backend sqlite\)" "-v names the store, why and its backend"
   like "$out" "policies $U/.config/credbroker/policies \(XDG_CONFIG_HOME\)" "-v names the policy directory and why"
   is "$(stat -c %a "$U/.local/share/credbroker")" 700 "the store's directory is created private"
   if sqlite_store_only 2 "-v prints the store's file path (here a URL)"; then
     out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" XDG_DATA_HOME="$U/data" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v --db "$U/x.db" conn list 2>&1)
-    like "$out" "store $U/x.db \(--db\)" "--db wins over XDG"
+    like "$out" "store $U/x.db \(--db, backend sqlite\)" "--db wins over XDG"
     out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" CREDBROKER_DB="$U/y.db" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v conn list 2>&1)
-    like "$out" "store $U/y.db \(CREDBROKER_DB\)" "CREDBROKER_DB wins over XDG"
+    like "$out" "store $U/y.db \(CREDBROKER_DB, backend sqlite\)" "CREDBROKER_DB wins over XDG"
   fi
 else
   skip "setpriv missing or not root: user defaults not checked"
 fi
 out=$(cd / && env -i PATH=/usr/bin:/bin "$CB" -v --version 2>&1 >/dev/null; env -i PATH=/usr/bin:/bin "$CB" -v cron validate '* * * * *' 2>&1 >/dev/null)
-like "$out" "store /var/lib/credbroker/credbroker.db \(system default\)" "as root: /var/lib/credbroker (system default)"
+like "$out" "store /var/lib/credbroker/credbroker.db \(system default, backend sqlite\)" "as root: /var/lib/credbroker (system default)"
 like "$out" "config /etc/credbroker/credbroker.json \(system default\)" "as root: /etc/credbroker/credbroker.json"
 
 # --- master_key_ref in credbroker.json is a master key source ---

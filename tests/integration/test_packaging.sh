@@ -99,7 +99,7 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
        setpriv --reuid=61234 --regid=61234 --clear-groups "$R/usr/local/bin/credbroker")
   "${SVC[@]}" -v init >"$TMP/svc.out" 2>&1
   ok $? "as the service: init with the key from \$CREDENTIALS_DIRECTORY"
-  like "$(cat "$TMP/svc.out")" "store $S/state/credbroker.db \(\\\$STATE_DIRECTORY \(systemd\)\)" "-v names the store and where it came from"
+  like "$(cat "$TMP/svc.out")" "store $S/state/credbroker.db \(\\\$STATE_DIRECTORY \(systemd\), backend sqlite\)" "-v names the store and where it came from"
   like "$(cat "$TMP/svc.out")" "policies $S/etc/policies \(\\\$CONFIGURATION_DIRECTORY \(systemd\)\)" "-v names the policy directory"
   [ -f "$S/state/credbroker.db" ]; ok $? "the store is in the StateDirectory"
   PORT=$(free_port)
