@@ -257,6 +257,8 @@ for step in revoke:journaled revoke:dropped; do
   "$CB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>>"$TMP/serve3.err" &
   SPID=$!
   wait_port "$PORT" 10
+  # serve binds first and resumes after (test_ops_edges): give the resume its time (10 s)
+  for _ in $(seq 100); do [ -z "$(roles)" ] && break; sleep 0.1; done
   kill "$SPID"; wait "$SPID" 2>/dev/null
   is "$(roles)" "" "kill -9 at $step: serve's start finished the revocation"
   like "$("$CB" --json lease list)" '"leases":\[\]' "kill -9 at $step: the lease is recorded revoked"
