@@ -88,9 +88,9 @@ len=$(store_sql "select length(url_enc) from connections where name='erp'")
 orig=$(store_sql "select hex(url_enc) from connections where name='erp'")
 caught=0
 for ((i=0; i<len; i++)); do
-  store_flip erp "$i" 1
+  store_flip erp "$i" 1 || diag "byte $i: the flip itself failed"
   "$CB" verify >"$TMP/o" 2>&1; rc=$?
-  [ "$rc" -eq 3 ] && grep -q "erp" "$TMP/o" && caught=$((caught+1))
+  if [ "$rc" -eq 3 ] && grep -q "erp" "$TMP/o"; then caught=$((caught+1)); else diag "byte $i: verify exit $rc: $(head -3 "$TMP/o")"; fi
   store_sql "update connections set url_enc=$(blob_lit "$orig") where name='erp'"
 done
 is "$caught" "$len" "verify catches a flipped byte at each of the $len positions and names the row"
