@@ -104,6 +104,7 @@ if [ ${#pg_parallel[@]} -gt 0 ] || [ ${#pg_exclusive[@]} -gt 0 ]; then
   source tests/lib/pgstore.sh
   PGSTORE_RUN_DIR=$(mktemp -d -t cbpgstore.XXXXXX)
   trap 'pgstore_stop "$PGSTORE_RUN_DIR"' EXIT
+  trap 'exit 130' INT TERM   # so an interrupted run still stops its store server
   if pgstore_start "$PGSTORE_RUN_DIR" "$BUILD" 2>"$LOGDIR/pgstore.stderr"; then
     export CREDBROKER_TEST_PGSTORE=$PGSTORE_RUN_DIR
   else
