@@ -8,6 +8,13 @@
 # free ports). A suite whose file has a line `# test-runner: exclusive` (load, latency
 # or timing tests) runs afterwards, alone. `not ok ... # TODO reason` is an expected
 # failure (counted as skipped, reason shown); `ok ... # TODO` is reported as a surprise.
+#
+# Every integration suite runs twice: with the store in a SQLite file, then (as NAME@pg)
+# with the store on PostgreSQL (CREDBROKER_TEST_STORE=postgresql, one store server for the
+# run: tests/lib/pgstore.sh), same assertions. A suite that never opens a store says so
+# with a line `# test-store: none (why)`, one that picks its store backend itself with
+# `# test-store: own (why)`; either runs once. TEST_STORES="sqlite" (or "postgresql")
+# runs one mode only.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${BUILD:-build}
@@ -15,8 +22,10 @@ export BUILD
 FILTER=${1:-}
 JOBS=${TEST_JOBS:-2}
 pass=0; fail=0; skip=0; failed_names=()
+pg_pass=0; pg_fail=0; pg_skip=0   # the @pg runs' share of the totals
 mkdir -p "$BUILD/test-logs"; LOGDIR=$(mktemp -d "$BUILD/test-logs/run.XXXXXX")
 export CREDBROKER_TEST_LOGDIR=$LOGDIR
+STORES=${TEST_STORES:-sqlite postgresql}
 
 # Tallies one finished suite from its raw output ($LOGDIR/NAME.raw, last line "# exit RC").
 tally_suite() {
@@ -44,6 +53,9 @@ tally_suite() {
     echo "  stderr tail:"; tail -20 "$LOGDIR/$name.stderr" | sed 's/^/    /'
   fi
   echo "   $((pass-before_pass)) passed, $((fail-before_fail)) failed, $((skip-before_skip)) skipped"
+  if [[ $name == *@pg ]]; then
+    pg_pass=$((pg_pass+pass-before_pass)); pg_fail=$((pg_fail+fail-before_fail)); pg_skip=$((pg_skip+skip-before_skip))
+  fi
 }
 
 # Runs one suite to $LOGDIR/NAME.raw (stdout) and NAME.stderr.
@@ -66,34 +78,71 @@ for t in "$BUILD"/tests/test_*; do
   tally_suite "$n"
 done
 
-parallel=(); exclusive=()
+# Each entry is FILE or FILE@pg (the same suite with the store on PostgreSQL).
+parallel=(); exclusive=(); pg_parallel=(); pg_exclusive=()
 for s in tests/integration/test_*.sh; do
   [ -f "$s" ] || continue
   n=$(basename "$s" .sh)
   [ -n "$FILTER" ] && [[ "$n" != *$FILTER* ]] && continue
-  if grep -q '^# test-runner: exclusive' "$s"; then exclusive+=("$s"); else parallel+=("$s"); fi
+  on_pg=0
+  [[ " $STORES " == *" postgresql "* ]] && ! grep -q '^# test-store: ' "$s" && on_pg=1
+  if grep -q '^# test-runner: exclusive' "$s"; then
+    [[ " $STORES " == *" sqlite "* ]] && exclusive+=("$s")
+    [ $on_pg = 1 ] && pg_exclusive+=("$s@pg")
+  else
+    [[ " $STORES " == *" sqlite "* ]] && parallel+=("$s")
+    [ $on_pg = 1 ] && pg_parallel+=("$s@pg")
+  fi
 done
+# The PostgreSQL runs follow the SQLite ones in each phase (two runs of one suite never
+# overlap, and a run's log reads SQLite first).
+parallel+=("${pg_parallel[@]}"); exclusive+=("${pg_exclusive[@]}")
+
+# One store server for every @pg suite, stopped when the run ends.
+if [ ${#pg_parallel[@]} -gt 0 ] || [ ${#pg_exclusive[@]} -gt 0 ]; then
+  # shellcheck source=tests/lib/pgstore.sh
+  source tests/lib/pgstore.sh
+  PGSTORE_RUN_DIR=$(mktemp -d -t cbpgstore.XXXXXX)
+  trap 'pgstore_stop "$PGSTORE_RUN_DIR"' EXIT
+  trap 'exit 130' INT TERM   # so an interrupted run still stops its store server
+  if pgstore_start "$PGSTORE_RUN_DIR" "$BUILD" 2>"$LOGDIR/pgstore.stderr"; then
+    export CREDBROKER_TEST_PGSTORE=$PGSTORE_RUN_DIR
+  else
+    echo "  [warn] no PostgreSQL store server (see $LOGDIR/pgstore.stderr); each @pg suite tries its own"
+  fi
+fi
+
+# suite_name FILE[@pg] -> test_x or test_x@pg; run_suite FILE[@pg] runs it (background-safe).
+suite_name() { local f=${1%@pg} n; n=$(basename "$f" .sh); [ "$f" != "$1" ] && n="$n@pg"; echo "$n"; }
+run_suite() {
+  local n; n=$(suite_name "$1")
+  if [ "${1%@pg}" != "$1" ]; then
+    exec_suite "$n" env CREDBROKER_TEST_STORE=postgresql bash "${1%@pg}"
+  else
+    exec_suite "$n" env CREDBROKER_TEST_STORE=sqlite bash "$1"
+  fi
+}
 
 # Parallel phase: at most JOBS suites at once; results are printed in file order as
 # each one's turn comes (so the log reads the same whatever finished first).
 declare -A pid_of=()
 running=0
 for s in "${parallel[@]}"; do
-  n=$(basename "$s" .sh)
+  n=$(suite_name "$s")
   while [ "$running" -ge "$JOBS" ]; do wait -n 2>/dev/null; running=$(jobs -rp | wc -l); done
-  exec_suite "$n" bash "$s" &
+  run_suite "$s" &
   pid_of[$n]=$!
   running=$(jobs -rp | wc -l)
 done
 for s in "${parallel[@]}"; do
-  n=$(basename "$s" .sh)
+  n=$(suite_name "$s")
   wait "${pid_of[$n]}" 2>/dev/null
   tally_suite "$n"
 done
 
 for s in "${exclusive[@]}"; do
-  n=$(basename "$s" .sh)
-  exec_suite "$n" bash "$s"
+  n=$(suite_name "$s")
+  run_suite "$s"
   tally_suite "$n"
 done
 
@@ -102,5 +151,9 @@ if [ ${#failed_names[@]} -gt 0 ]; then
   echo "Failures:"; printf '  %s\n' "${failed_names[@]}"
 fi
 echo "logs: $LOGDIR"
+if [[ " $STORES " == *" postgresql "* ]]; then
+  echo "store on SQLite (and suites run once): $((pass-pg_pass)) passed, $((fail-pg_fail)) failed, $((skip-pg_skip)) skipped"
+  echo "store on PostgreSQL (@pg runs): $pg_pass passed, $pg_fail failed, $pg_skip skipped"
+fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

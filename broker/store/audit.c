@@ -110,7 +110,9 @@ int audit_list(cb_store *s, int limit, int64_t since, json_t **out, cb_error *e)
 {
     sdb *db = store_db(s);
     sdb_stmt *st;
-    /* newest N, returned oldest first */
+    /* newest N, returned oldest first. Written for both backends: PostgreSQL wants the
+     * subquery named and refuses a negative LIMIT (SQLite's "no limit"), so no limit is
+     * INT64_MAX */
     const char *sql = "SELECT * FROM (SELECT id, ts, actor, action, target, outcome, detail, duration_ms FROM audit"
                       " WHERE ts >= ? ORDER BY id DESC LIMIT ?) AS newest ORDER BY id";
     if (sdb_prepare(db, sql, &st) != SDB_OK)
@@ -118,7 +120,8 @@ int audit_list(cb_store *s, int limit, int64_t since, json_t **out, cb_error *e)
     sdb_bind_int64(st, 1, since);
     sdb_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX);   /* PostgreSQL has no LIMIT -1 */
     json_t *arr = json_array();
-    while (sdb_step(st) == SDB_ROW) {
+    int rc;
+    while ((rc = sdb_step(st)) == SDB_ROW) {
         char ts[32];
         cb_iso8601(sdb_column_int64(st, 1), ts);
         const char *target = (const char *)sdb_column_text(st, 4);
@@ -129,6 +132,13 @@ int audit_list(cb_store *s, int limit, int64_t since, json_t **out, cb_error *e)
             "actor", (const char *)sdb_column_text(st, 2), "action", (const char *)sdb_column_text(st, 3),
             "target", target ? json_string(target) : json_null(), "outcome", (const char *)sdb_column_text(st, 5),
             "detail", d ? d : json_null(), "duration_ms", (json_int_t)sdb_column_int64(st, 7)));
+    }
+    if (rc != SDB_DONE) {
+        /* a failed read is an error, never an empty (or cut short) audit log */
+        int r = cb_fail(e, CB_ERR, CB_K_INTERNAL, "audit: %s", sdb_errmsg(db));
+        sdb_finalize(st);
+        json_decref(arr);
+        return r;
     }
     sdb_finalize(st);
     *out = arr;

@@ -219,6 +219,12 @@ static int clear_plain_redacted(cb_store *s, cb_error *e)
     }
     if (dirty && sdb_exec(s->db, "UPDATE connections SET redacted = NULL WHERE redacted IS NOT NULL") != SDB_OK)
         return store_i_sqlerr(s, e, "clearing plaintext metadata");
+    /* SQLite's secure_delete zeroes the old row in the file; PostgreSQL keeps the old row
+     * version (host, user, database in clear) in the table's file until a vacuum. VACUUM
+     * FULL writes the table anew, so the plaintext leaves the store's files here too. It
+     * runs outside a transaction (we are past the migration's commit), once per old store. */
+    if (dirty && sdb_kind_of(s->db) == SDB_KIND_POSTGRES && sdb_exec(s->db, "VACUUM FULL connections") != SDB_OK)
+        return store_i_sqlerr(s, e, "clearing plaintext metadata (vacuum)");
     return 0;
 }
 

@@ -51,4 +51,4 @@ wait_pause() {
   local i; for i in $(seq 200); do grep -q "test pause at $2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1
 }
 # journal_rows: number of rotations in progress in the store.
-journal_rows() { sqlite3 "$CREDBROKER_DB" 'SELECT count(*) FROM rotation_journal' 2>/dev/null; }
+journal_rows() { store_sql 'SELECT count(*) FROM rotation_journal' 2>/dev/null; }

@@ -17,7 +17,7 @@ mkdir -p "$CREDBROKER_POLICIES"
 echo '{}' >"$CREDBROKER_CONFIG"
 echo '{"clients":{"loader":{"tools":["connections_list"],"connections":["*"]}}}' >"$CREDBROKER_POLICIES/p.json"
 KEY=$("$CB" -q apikey create loader --policy loader)
-rows() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select count(*) from audit where action='mcp.connections_list'\").fetchone()[0])" "$CREDBROKER_DB"; }
+rows() { store_sql "select count(*) from audit where action='mcp.connections_list'"; }
 
 lost=0 answered=0 bad_rounds=0 verify_bad=0 died=0
 for r in $(seq 1 "$ROUNDS"); do

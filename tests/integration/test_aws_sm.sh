@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # AWS Secrets Manager provider against moto_server, an IMDSv2 fake and fault-injecting
 # fakes (all on 127.0.0.1), plus the SigV4 interop oracle (@smithy/signature-v4).
+# test-store: none (secret_tool and aws_sm_tool talk to the provider only)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=tests/lib/moto.sh

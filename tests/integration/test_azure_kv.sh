@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Azure Key Vault provider against fake_azure_kv over HTTPS, with the official Azure SDK
 # for JS as the proof that the fake is faithful, plus auth paths and fault injection.
+# test-store: none (secret_tool talks to the provider only)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `credbroker cron next|validate` through the tests/tools/cron_cli driver (the same
 # cmd_cron the real binary calls): exit codes, output format, --count/--from/--tz/--json.
+# test-store: none (the cron parser only)
 # shellcheck source=/dev/null
 . "$(dirname "$0")/../lib/common.sh"
 CLI="$BUILD/tools/cron_cli"

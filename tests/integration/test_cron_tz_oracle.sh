@@ -2,6 +2,7 @@
 # Cross-checks cron next-fire times in real time zones against an independent brute-force
 # oracle (Python zoneinfo, minute by minute, cronie's DST rules) around DST transitions,
 # including a 30-minute shift (Australia/Lord_Howe) and a southern-hemisphere zone.
+# test-store: none (the cron parser and zone files only)
 # shellcheck source=/dev/null
 . "$(dirname "$0")/../lib/common.sh"
 CLI="$BUILD/tools/cron_cli"

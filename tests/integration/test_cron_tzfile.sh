@@ -2,6 +2,7 @@
 # The TZif reader (broker/tzfile.c) against Python's zoneinfo on the same system files:
 # UTC offsets of every installed zone at 760 instants from 1900 to 2102 (past the last
 # explicit transition, where the POSIX footer rule takes over).
+# test-store: none (zone files only)
 # shellcheck source=/dev/null
 . "$(dirname "$0")/../lib/common.sh"
 TOOL="$BUILD/tools/tz_offsets"

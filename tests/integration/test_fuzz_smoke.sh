@@ -3,6 +3,7 @@
 # corpus for a fixed number of inputs with a fixed seed (deterministic: the same tree gives
 # the same result on every machine); a crash or sanitizer report fails the suite.
 # Random, longer campaigns: make fuzz-run FUZZ_SECONDS=600.
+# test-store: none (the fuzz targets only)
 # shellcheck source=tests/lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 command -v clang >/dev/null || skip_all "clang not installed"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The layers of docs/architecture.md hold (scripts/check-layers.sh), no source file is
 # over 900 lines, and the checker itself catches each kind of breach in a copy of the tree.
+# test-store: none (a check of the sources' includes)
 # shellcheck disable=SC1091
 source "$(dirname "$0")/../lib/common.sh"
 CHK="$CB_ROOT/scripts/check-layers.sh"

@@ -94,21 +94,14 @@ like "$LJ" "\"client\":\"local\",\"connection\":\"app\",\"login\":\"$LOGIN\"" "l
 like "$LJ" '"state":"active"' "lease is active"
 like "$("$CB" lease list)" "$LOGIN" "lease list (text) shows the login"
 # renewal while in use: once less than half the ttl is left, the next use moves VALID UNTIL
-python3 - "$CREDBROKER_DB" <<'PY'
-import sqlite3,sys,time
-c=sqlite3.connect(sys.argv[1]); c.execute("update leases set expires_at=? where state='active'", (int(time.time())+100,)); c.commit()
-PY
+store_sql "update leases set expires_at = strftime('%s','now') + 100 where state = 'active'" >/dev/null
 pg_sql "ALTER ROLE \"$LOGIN\" VALID UNTIL 'now'::timestamptz + interval '100 seconds'" >/dev/null
 like "$(mcp_q app "SELECT 1")" '"rows":\[\[1\]\]' "a query with little of the lease left"
 VU=$(pg_sql "SELECT round(extract(epoch FROM rolvaliduntil) - extract(epoch FROM now())) FROM pg_roles WHERE rolname = '$LOGIN'")
 ok "$([ "$VU" -gt 3500 ] && [ "$VU" -le 3600 ]; echo $?)" "the lease was renewed: rolvaliduntil is now + ttl_s again ($VU s)"
 is "$(roles)" "$LOGIN" "renewal keeps the same login"
 like "$("$CB" --json audit list)" "\"action\":\"lease.renew\",\"target\":\"app\",\"outcome\":\"ok\"" "the renewal is audited"
-PW=$(python3 - "$CREDBROKER_DB" <<'PY' 2>/dev/null
-import sqlite3,sys
-print(sqlite3.connect(sys.argv[1]).execute("select count(*) from secrets where ns='lease'").fetchone()[0])
-PY
-)
+PW=$(store_sql "select count(*) from secrets where ns='lease'" 2>/dev/null)
 is "$PW" 1 "the lease password is sealed in the store (secrets ns lease)"
 
 # ---- what the database refuses to the leased login, with the text layer switched off ----
@@ -200,10 +193,7 @@ expect_exit 2 "lease revoke without a selector is a usage error" "$CB" lease rev
 write_policy 60 ""
 like "$(mcp_q app "SELECT 1")" '"rows":\[\[1\]\]' "new lease with ttl 60 s"
 L60=$(roles)
-python3 - "$CREDBROKER_DB" <<'PY'
-import sqlite3,sys,time
-c=sqlite3.connect(sys.argv[1]); c.execute("update leases set expires_at=? where state='active'", (int(time.time())-1,)); c.commit()
-PY
+store_sql "update leases set expires_at = strftime('%s','now') - 1 where state = 'active'" >/dev/null
 PORT=$(free_port)
 CREDBROKER_SCHEDULER_INTERVAL_S=1 "$CB" serve --listen "127.0.0.1:$PORT" >/dev/null 2>"$TMP/serve2.err" &
 SPID=$!; on_exit "kill $SPID 2>/dev/null"
@@ -288,7 +278,7 @@ ALLTEXT="$TMP/alltext"
 { cat "$OUTS" "$TMP"/*.err "$TMP"/*.out 2>/dev/null; "$CB" --json lease list --all; "$CB" --json audit list; cat "$PGSOCK"/server.log; } >"$ALLTEXT" 2>&1
 while IFS= read -r pw; do [ -n "$pw" ] && grep -qF -- "$pw" "$ALLTEXT" && LEAKS=$((LEAKS+1)); done <"$PWS"
 is "$LEAKS" 0 "no lease password in any MCP output, broker stderr, lease list, the audit log or PostgreSQL's log (log_statement=all)"
-unlike "$(strings "$CREDBROKER_DB" | grep -F -f "$PWS" | head -1)" "." "no lease password in plaintext in the store file"
+unlike "$(store_dump | strings -a | grep -F -f "$PWS" | head -1)" "." "no lease password in plaintext in the store (file, or schema, its files and the store server's log)"
 LIST=$("$CB" --json lease list --all); AUD=$("$CB" --json audit list 2>/dev/null)
 like "$AUD" '"action":"lease.create"' "lease creation is audited"
 unlike "$LIST$AUD" '[Pp]assword"|SCRAM-SHA-256' "lease list and the audit log hold no password or verifier"

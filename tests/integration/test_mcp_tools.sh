@@ -128,10 +128,9 @@ unlike "$LIST" 'hash' "apikey list never shows a hash"
 check "apikey revoke" "$CLI" apikey revoke revoked-key
 like "$("$CLI" --json apikey list)" '"name":"revoked-key"[^}]*"revoked_at":"20' "revoked key listed with its date"
 expect_exit 1 "revoking twice fails" "$CLI" apikey revoke revoked-key
-HASHHEX=$(sqlite3 "$CREDBROKER_DB" "SELECT lower(hex(hash)) FROM api_keys WHERE name = 'analyst-key'" 2>/dev/null ||
-          python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(\"select lower(hex(hash)) from api_keys where name='analyst-key'\").fetchone()[0])" "$CREDBROKER_DB")
+HASHHEX=$(store_sql "SELECT lower(hex(hash)) FROM api_keys WHERE name = 'analyst-key'")
 like "$HASHHEX" '^[0-9a-f]{64}$' "only a 32-byte keyed hash is stored"
-unlike "$(strings "$CREDBROKER_DB")" "${AK#cbk_????????_}" "the token is not in the store file"
+unlike "$(store_dump | strings -a)" "${AK#cbk_????????_}" "the token is not in the store (file, or schema, its files and the store server's log)"
 
 # ---- HTTP server ----
 PORT=$(free_port)

@@ -2,6 +2,7 @@
 # MCP transports end to end: the official SDK client and the Inspector CLI over stdio and
 # Streamable HTTP against tests/tools/mcp_testserver, plus curl checks for every HTTP
 # status the transport promises (mcp.md sections 3 and 7.5) and the 2026-07-28 rules.
+# test-store: none (the protocol layer's test server has no store)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 SRV="$BUILD/tools/mcp_testserver"

@@ -6,6 +6,7 @@
 # before/after each item, with a query_execute control that shows the detector sees a
 # change), the server-side layers alone (prefilter off, least-privilege login), and the
 # lease family (CREATE USER ... MAX_USER_CONNECTIONS, roles, KILL + DROP).
+# test-store: none (db_tool against MariaDB only)
 # shellcheck source=tests/lib/common.sh disable=SC1091
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=tests/lib/mariadb.sh disable=SC1091

@@ -77,7 +77,7 @@ PY
 
 # the schedule record: svc has been due for two minutes, gone's daily slot passed days ago
 NOW=$(date +%s)
-sqlite3 "$CREDBROKER_DB" "INSERT INTO schedule_state(credential, schedule, first_seen) VALUES('svc', '* * * * *', $((NOW-120))), ('gone', '0 0 * * *', $((NOW-3*86400)))"
+store_sql "INSERT INTO schedule_state(credential, schedule, first_seen) VALUES('svc', '* * * * *', $((NOW-120))), ('gone', '0 0 * * *', $((NOW-3*86400)))"
 
 # ---- phase B: now, with the scheduler, the monitor and an HTTPS webhook receiver
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1" \
@@ -107,7 +107,7 @@ is "$(call "$port" "$K_LOCAL" query_execute '{"connection":"app","sql":"DELETE F
 for _ in $(seq 100); do grep -q 'scheduled rotation of svc' "$TMP/serve.err" && grep -q 'scheduled rotation of gone' "$TMP/serve.err" && break; sleep 0.2; done
 like "$(cat "$TMP/serve.err")" 'notice: scheduled rotation of svc: ok \([0-9]+ ms\)' "a scheduled rotation logs one line with its outcome"
 like "$(cat "$TMP/serve.err")" 'error: scheduled rotation of gone: denied after [0-9]+ ms: .*connection .nosuch. is not stored' "a failed scheduled rotation logs one line with the reason"
-is "$(sqlite3 "$CREDBROKER_DB" "select actor from audit where action like 'rotate%' and target='svc' order by id desc limit 1")" serve "scheduler work is audited as actor serve"
+is "$(store_sql "select actor from audit where action like 'rotate%' and target='svc' order by id desc limit 1")" serve "scheduler work is audited as actor serve"
 
 # ---- /metrics: its own token, a real parser, the series the issue asks for
 is "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/metrics")" 401 "/metrics without its token -> 401"
@@ -197,7 +197,7 @@ kill -HUP "$spid"
 for _ in $(seq 50); do grep -q 'reload incomplete' "$TMP/serve.err" && break; sleep 0.1; done
 like "$(cat "$TMP/serve.err")" 'error: reload: policies: .*15-newcomer.json:[0-9]+:[0-9]+: .*keeping the previous policy' "a broken policy file is reported with its position"
 is "$(call "$port" "$K_NEW" connections_list '{}' | iserr)" False "the previous policy stays active after a failed reload"
-is "$(sqlite3 "$CREDBROKER_DB" "select group_concat(outcome) from audit where action='serve.reload' and actor='serve'")" "ok,error" "both reloads are audited"
+is "$(store_sql "select group_concat(outcome) from audit where action='serve.reload' and actor='serve'")" "ok,error" "both reloads are audited"
 
 # ---- /healthz: ok, then 503 when the scheduler cannot read its policy
 for _ in $(seq 50); do [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 503 ] && break; sleep 0.2; done

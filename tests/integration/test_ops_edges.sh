@@ -20,18 +20,20 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
   KEY=$(openssl rand -hex 32)
   out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v init 2>&1); rc=$?
   is "$rc" 0 "a user's init from / creates the store under ~/.local/share/credbroker"
-  like "$out" "store $U/.local/share/credbroker/credbroker.db \(XDG_DATA_HOME\)" "-v names the store and why"
+  like "$out" "store $U/.local/share/credbroker/credbroker.db \(XDG_DATA_HOME, backend sqlite\)" "-v names the store, why and its backend"
   like "$out" "policies $U/.config/credbroker/policies \(XDG_CONFIG_HOME\)" "-v names the policy directory and why"
   is "$(stat -c %a "$U/.local/share/credbroker")" 700 "the store's directory is created private"
-  out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" XDG_DATA_HOME="$U/data" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v --db "$U/x.db" conn list 2>&1)
-  like "$out" "store $U/x.db \(--db\)" "--db wins over XDG"
-  out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" CREDBROKER_DB="$U/y.db" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v conn list 2>&1)
-  like "$out" "store $U/y.db \(CREDBROKER_DB\)" "CREDBROKER_DB wins over XDG"
+  if sqlite_store_only 2 "-v prints the store's file path (here a URL)"; then
+    out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" XDG_DATA_HOME="$U/data" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v --db "$U/x.db" conn list 2>&1)
+    like "$out" "store $U/x.db \(--db, backend sqlite\)" "--db wins over XDG"
+    out=$(cd / && env -i PATH=/usr/bin:/bin HOME="$U" CREDBROKER_DB="$U/y.db" CREDBROKER_MASTER_KEY="$KEY" setpriv --reuid=61235 --regid=61235 --clear-groups "$CB" -v conn list 2>&1)
+    like "$out" "store $U/y.db \(CREDBROKER_DB, backend sqlite\)" "CREDBROKER_DB wins over XDG"
+  fi
 else
   skip "setpriv missing or not root: user defaults not checked"
 fi
 out=$(cd / && env -i PATH=/usr/bin:/bin "$CB" -v --version 2>&1 >/dev/null; env -i PATH=/usr/bin:/bin "$CB" -v cron validate '* * * * *' 2>&1 >/dev/null)
-like "$out" "store /var/lib/credbroker/credbroker.db \(system default\)" "as root: /var/lib/credbroker (system default)"
+like "$out" "store /var/lib/credbroker/credbroker.db \(system default, backend sqlite\)" "as root: /var/lib/credbroker (system default)"
 like "$out" "config /etc/credbroker/credbroker.json \(system default\)" "as root: /etc/credbroker/credbroker.json"
 
 # --- master_key_ref in credbroker.json is a master key source ---
@@ -101,7 +103,7 @@ unlike "$("$CB" cache list)" "fromref" "a removed --from-ref connection leaves c
 
 # --- rotate --journal --discard: a credential no longer in the policy ---
 jrow() { # CREDENTIAL CONNECTION
-  sqlite3 "$CREDBROKER_DB" "INSERT INTO rotation_journal(credential, id, step, strategy, target_user, connection, started_at, updated_at, owner_pid, owner_host)
+  store_sql "INSERT INTO rotation_journal(credential, id, step, strategy, target_user, connection, started_at, updated_at, owner_pid, owner_host)
     VALUES('$1', 'r-$1', 'create', 'single-user', 'app', '$2', strftime('%s','now') - 600, strftime('%s','now') - 600, 999999, '$(hostname)')"
 }
 jrow gone-db nowhere
@@ -170,7 +172,9 @@ fi
 rm "$POL/30-cred.json"
 
 # --- no unaudited secret read: a real full disk ---
-if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+if pg_store; then
+  sqlite_store_only 5 "the full disk is the store file's (a PostgreSQL store's disk is the server's)"
+elif [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
   cat >"$TMP/full.sh" <<'SH'
 set -u
 D=$1; CB=$2; REF=$3

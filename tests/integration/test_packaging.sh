@@ -7,6 +7,7 @@
 # LoadCredential) simulated for an unprivileged uid: defaults from systemd's variables,
 # the master key from $CREDENTIALS_DIRECTORY and in no environment; `make deb` installed
 # with dpkg -x into a throwaway root, `credbroker --version` run from it.
+# test-store: none (the installed binary, make install/deb and the systemd StateDirectory default path)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 [ -x "$CB" ] || skip_all "credbroker not built"
@@ -109,7 +110,7 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
        setpriv --reuid=61234 --regid=61234 --clear-groups "$R/usr/local/bin/credbroker")
   "${SVC[@]}" -v init >"$TMP/svc.out" 2>&1
   ok $? "as the service: init with the key from \$CREDENTIALS_DIRECTORY"
-  like "$(cat "$TMP/svc.out")" "store $S/state/credbroker.db \(\\\$STATE_DIRECTORY \(systemd\)\)" "-v names the store and where it came from"
+  like "$(cat "$TMP/svc.out")" "store $S/state/credbroker.db \(\\\$STATE_DIRECTORY \(systemd\), backend sqlite\)" "-v names the store and where it came from"
   like "$(cat "$TMP/svc.out")" "policies $S/etc/policies \(\\\$CONFIGURATION_DIRECTORY \(systemd\)\)" "-v names the policy directory"
   [ -f "$S/state/credbroker.db" ]; ok $? "the store is in the StateDirectory"
   PORT=$(free_port)

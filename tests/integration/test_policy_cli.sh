@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `policy check|show` through the tests/tools/policy_cli driver: exit codes, error lines,
 # --json shape, the shipped policies and examples, and the schema describing them.
+# test-store: none (policy files only)
 # shellcheck disable=SC1091
 source "$(dirname "$0")/../lib/common.sh"
 PC="$BUILD/tools/policy_cli"

@@ -3,6 +3,7 @@
 # with __linux__ undefined and the Linux-only headers replaced by ones that #error
 # (tests/portability/include), so a Linux-only call must sit behind #ifdef __linux__.
 # Also checks that the stand-ins do fire (a file including one fails).
+# test-store: none (a compile check)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 command -v cc >/dev/null || skip_all "no C compiler"

@@ -3,6 +3,7 @@
 # SCRAM, plaintext never logged), session termination, advisory locks, read-only queries
 # and the known read-only bypass catalogue, each checked against a database fingerprint
 # and each paired with a control proving the same statement does change the database.
+# test-store: none (db_tool against the target cluster only)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=tests/lib/pg.sh

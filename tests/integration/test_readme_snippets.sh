@@ -73,9 +73,16 @@ spec.update(label=label, expect=[], instructions=instr)
 print(json.dumps(spec))
 PY
 }
-mk_spec "no store" "no store at .*/nowhere/cb.db" "CREDBROKER_DB=$TMP/nowhere/cb.db" >"$TMP/nostore.json"
-run_snippet "$TMP/nostore.json"
-like "$(cat "$TMP/node.out")" "# stderr: credbroker mcp: 1\) no store at $TMP/nowhere/cb.db \(store path from CREDBROKER_DB\)\. Create it with: credbroker --db" "no store: stderr names the path, where it came from and the fix"
+if pg_store; then # the store is a schema: named with its server, where it came from, and the fix
+  mk_spec "no store" "store postgresql://.* \\(schema $(store_schema "$TMP/nowhere/cb.db")\\) does not exist" "CREDBROKER_DB=$TMP/nowhere/cb.db" >"$TMP/nostore.json"
+  run_snippet "$TMP/nostore.json"
+  like "$(cat "$TMP/node.out")" "# stderr: credbroker mcp: 1\) store postgresql://[^ ]* \(schema $(store_schema "$TMP/nowhere/cb.db")\) does not exist \(run credbroker init\)" "no store: stderr names the store, and the fix"
+  like "$(cat "$TMP/node.out")" "store postgresql://[^ ]* from CREDBROKER_DB" "... and where it came from"
+else
+  mk_spec "no store" "no store at .*/nowhere/cb.db" "CREDBROKER_DB=$TMP/nowhere/cb.db" >"$TMP/nostore.json"
+  run_snippet "$TMP/nostore.json"
+  like "$(cat "$TMP/node.out")" "# stderr: credbroker mcp: 1\) no store at $TMP/nowhere/cb.db \(store path from CREDBROKER_DB\)\. Create it with: credbroker --db" "no store: stderr names the path, where it came from and the fix"
+fi
 like "$(cat "$TMP/node.out")" "tools/list: no tools, because:" "... and says it again on tools/list"
 mk_spec "no key" "master key is not set" "CREDBROKER_MASTER_KEY_REF=" >"$TMP/nokey.json"
 run_snippet "$TMP/nokey.json"
@@ -91,7 +98,9 @@ mkdir -p "$TMP/nolocal"; printf '{ "clients": { "other": { "tools": ["*"], "conn
 mk_spec "no local client" "define no client \"local\"" "CREDBROKER_POLICIES=$TMP/nolocal" >"$TMP/nolocal.json"
 run_snippet "$TMP/nolocal.json"
 # all three at once: every problem is listed, not just the first
-mk_spec "nothing at all" "1\) no store.*2\) the master key.*3\) no policy directory" "CREDBROKER_DB=$TMP/x.db" \
+# (a PostgreSQL store is looked at after the key and the policies: it is a connection)
+if pg_store; then all3="1\) the master key.*2\) no policy directory.*3\) store .* does not exist"; else all3="1\) no store.*2\) the master key.*3\) no policy directory"; fi
+mk_spec "nothing at all" "$all3" "CREDBROKER_DB=$TMP/x.db" \
   "CREDBROKER_MASTER_KEY_REF=" "CREDBROKER_POLICIES=$TMP/nowhere" >"$TMP/none.json"
 run_snippet "$TMP/none.json"
 # the exit code still tells a script what went wrong

@@ -133,12 +133,14 @@ like "$out" "ssl-mode=DISABLED, below requirements.min_sslmode=require" "... nam
 
 # --- GET_LOCK: two stores, one database -------------------------------------------------------------------
 STORE1=$CREDBROKER_DB
-CREDBROKER_TEST_PAUSE_AT=after-set CREDBROKER_TEST_PAUSE_S=3 "$CB" --policies "$POL" rotate app-db >"$TMP/b.out" 2>&1 &
-APID=$!
-for _ in $(seq 100); do grep -q "test pause at after-set" "$TMP/b.out" && break; sleep 0.05; done
+# the second store is made before the first broker pauses, so its 3 s are the lock's alone
+# (init and two conn adds take longer than that on a loaded machine's PostgreSQL store)
 export CREDBROKER_DB="$TMP/store2.db"; "$CB" init -q
 conn_add myadmin "$MY_ADMIN_URL"
 printf '%s' "$(CREDBROKER_DB=$STORE1 "$CB" conn url app 2>/dev/null)" | "$CB" conn add app >>"$ALL" 2>&1
+CREDBROKER_DB=$STORE1 CREDBROKER_TEST_PAUSE_AT=after-set CREDBROKER_TEST_PAUSE_S=3 "$CB" --policies "$POL" rotate app-db >"$TMP/b.out" 2>&1 &
+APID=$!
+for _ in $(seq 100); do grep -q "test pause at after-set" "$TMP/b.out" && break; sleep 0.05; done
 out=$(crb rotate app-db); rc=$?
 is "$rc" 5 "a second broker (other store) exits 5 while the first holds GET_LOCK"
 like "$out" "another broker holds the database lock" "... and says why"
@@ -169,7 +171,7 @@ for c in app selfie orders billing billing_b multi emerg; do remember "$(url_par
 my_sql "SET GLOBAL general_log = OFF"
 diag "leak check over $(grep -c . "$PWLIST") passwords; general log: $(wc -l <"$MYDIR/general.log") lines"
 hit=0
-for f in "$ALL" "$TMP/audit.json" "$MYDIR/general.log" "$MYDIR/error.log" "$CREDBROKER_DB" "$TMP/store2.db"; do
+for f in "$ALL" "$TMP/audit.json" "$MYDIR/general.log" "$MYDIR/error.log" $(store_files "$CREDBROKER_DB" "$TMP/store2.db"); do
   if grep -aqF -f "$PWLIST" "$f"; then hit=1; diag "password found in $f"; fi
 done
 is "$hit" 0 "no password in any output, the audit log, the store files, or MariaDB's general and error logs"

@@ -61,7 +61,7 @@ isnt "$NEWP" "$P_APP" "the stored password changed"
 like "$NEWP" '^[a-np-z2-9]{40}$' "the new password follows the policy (40, lower+digit, no 0 o 1 l)"
 ! login_ok "$(pg_url app "$P_APP")"; ok $? "the old password is rejected"
 is "$(journal_rows)" 0 "the journal is empty after a finished rotation"
-is "$(sqlite3 "$CREDBROKER_DB" "SELECT count(*) FROM secrets WHERE ns='pending'")" 0 "no pending password is left in the store"
+is "$(store_sql "SELECT count(*) FROM secrets WHERE ns='pending'")" 0 "no pending password is left in the store"
 is "$(pg_sql "SELECT substr(rolpassword,1,14) FROM pg_authid WHERE rolname='app'")" "SCRAM-SHA-256\$" "the server holds a SCRAM hash (hashed client-side)"
 
 # --- single-user, the login rotates itself ---------------------------------------
@@ -205,7 +205,7 @@ for u in "$(stored_url app)" "$OA_NOW"; do
 done
 for _ in $(seq 50); do [ "$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE usename IN ('app','orders_a','orders_b') AND query LIKE '%pg_sleep%'")" -ge 2 ] && break; sleep 0.1; done
 now=$(date +%s)
-sqlite3 "$CREDBROKER_DB" "INSERT INTO api_keys(name, policy, hash, prefix, created_at) VALUES ('k1','local',x'00','cbk_1',$now),('k2','analyst',x'01','cbk_2',$now)"
+store_sql "INSERT INTO api_keys(name, policy, hash, prefix, created_at) VALUES ('k1','local',$(blob_lit 00),'cbk_1',$now),('k2','analyst',$(blob_lit 01),'cbk_2',$now)"
 out=$("$RC" --policies "$EP" --json emergency-rotate --all --incident INC-42 --reason "laptop stolen" --revoke-api-keys 2>&1); rc=$?
 printf '%s\n' "$out" >>"$ALL"
 is "$rc" 0 "emergency-rotate --all --revoke-api-keys exits 0"
@@ -213,7 +213,7 @@ J() { python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.arg
 is "$(J 'sorted(d["rotated"])')" "['app-db', 'orders-db']" "... both credentials rotated"
 ok "$([ "$(J 'd["sessions_ended_total"]')" -ge 2 ]; echo $?)" "... the held sessions were ended ($(J 'd["sessions_ended_total"]'))"
 is "$(J 'd["api_keys_revoked"]')" 2 "... 2 API keys revoked"
-is "$(sqlite3 "$CREDBROKER_DB" 'SELECT count(*) FROM api_keys WHERE revoked_at IS NULL')" 0 "every API key row has revoked_at"
+is "$(store_sql 'SELECT count(*) FROM api_keys WHERE revoked_at IS NULL')" 0 "every API key row has revoked_at"
 is "$(pg_sql "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()")" 0 "no session of the affected users is left"
 check "app: the stored URL logs in" stored_ok app
 check "orders: the stored URL logs in" stored_ok orders
@@ -238,7 +238,7 @@ for c in app selfie orders billing billing_b; do remember "$(url_part "$(stored_
 NPW=$(grep -c . "$PWLIST")
 diag "leak check over $NPW passwords (generated and initial)"
 hit=0
-for f in "$ALL" "$TMP/audit.json" "$PGSOCK/server.log" "$CREDBROKER_DB" "$TMP/store2.db"; do
+for f in "$ALL" "$TMP/audit.json" "$PGSOCK/server.log" $(store_files "$CREDBROKER_DB" "$TMP/store2.db"); do
   if grep -aqF -f "$PWLIST" "$f"; then hit=1; diag "password found in $f"; fi
 done
 is "$hit" 0 "no password in any output, the audit log, the store files or the PostgreSQL log"

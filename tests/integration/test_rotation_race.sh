@@ -138,10 +138,10 @@ wait_pause "$TMP/k.out" after-create; ok $? "self3: paused after journaling"
 kill -9 "$P1" 2>/dev/null; wait "$P1" 2>/dev/null; cat "$TMP/k.out" >>"$ALL"
 # the database lock dies with the session; wait until the server has noticed
 for _ in $(seq 50); do [ "$(pg_sql "SELECT count(*) FROM pg_locks WHERE locktype='advisory'")" = 0 ] && break; sleep 0.1; done
-sqlite3 "$CREDBROKER_DB" "UPDATE rotation_journal SET owner_host='other-host.example', owner_pid=4242, updated_at=strftime('%s','now') WHERE credential='self3'"
+store_sql "UPDATE rotation_journal SET owner_host='other-host.example', owner_pid=4242, updated_at=strftime('%s','now') WHERE credential='self3'"
 out=$(rot rotate --resume self3); is "$?" 5 "a row of another host with a fresh heartbeat is in progress: exit 5"
 like "$out" "in progress \(pid 4242 on other-host.example\)" "... naming it"
-sqlite3 "$CREDBROKER_DB" "UPDATE rotation_journal SET updated_at=strftime('%s','now')-3600 WHERE credential='self3'"
+store_sql "UPDATE rotation_journal SET updated_at=strftime('%s','now')-3600 WHERE credential='self3'"
 out=$(rot rotate --resume self3); is "$?" 0 "the same row with a stale heartbeat is resumed (exit 0)"
 like "$out" "resumed from step set" "... from its step (publish done: set)"
 check "self3: the stored credential logs in" stored_ok selfc3
@@ -187,7 +187,7 @@ is "$n" "$PAIRS" "$PAIRS simultaneous pairs ran (self and admin rotation)"
 is "$bad" 0 "every pair ended 0/0, 0/5 or 5/0, never 1"
 is "$lost" 0 "after every pair the stored credential logs in"
 is "$(journal_rows)" 0 "no rotation is left in the journal"
-is "$(sqlite3 "$CREDBROKER_DB" "SELECT count(*) FROM secrets WHERE ns='pending'")" 0 "no pending password is left in the store"
+is "$(store_sql "SELECT count(*) FROM secrets WHERE ns='pending'")" 0 "no pending password is left in the store"
 
 # --- serve: its scheduler tick and an MCP call rotate in threads of ONE process ---------
 # (the journal's owner pid is the same for both: the engine keeps an in-process set)
@@ -198,7 +198,7 @@ cat >"$SPOL/10-serve.json" <<'J'
 { "credentials": { "srv-db": { "connection": "srvc", "admin_connection": "pgadmin", "schedule": "* * * * *" } },
   "clients": { "ops": { "tools": ["*"], "admin": true, "connections": ["*"], "mode": "read-only" } } }
 J
-sqlite3 "$CREDBROKER_DB" "INSERT INTO schedule_state(credential, schedule, first_seen) VALUES('srv-db', '* * * * *', strftime('%s','now') - 600)"
+store_sql "INSERT INTO schedule_state(credential, schedule, first_seen) VALUES('srv-db', '* * * * *', strftime('%s','now') - 600)"
 port=$(free_port); KEY=$(openssl rand -hex 24)
 CREDBROKER_POLICIES="$SPOL" CREDBROKER_API_KEY=$KEY CREDBROKER_API_KEY_POLICY=ops CREDBROKER_SCHEDULER_INTERVAL_S=1 \
   CREDBROKER_TEST_PAUSE_AT=after-create CREDBROKER_TEST_PAUSE_S=$PAUSE CREDBROKER_TEST_PAUSE_UNTIL="$TMP/go.serve" \
@@ -216,19 +216,19 @@ curl -s -o "$TMP/b" -X POST "$URL" "${H[@]}" -H "Mcp-Session-Id: $SID" -H 'MCP-P
 body=$(cat "$TMP/b"); printf '%s\n' "$body" >>"$ALL"
 like "$body" '"isError":true' "credentials_rotate over MCP while the tick rotates the same credential: refused"
 like "$body" "already in progress \(in this process\)" "... as in progress in this process"
-is "$(sqlite3 "$CREDBROKER_DB" "SELECT owner_pid FROM rotation_journal WHERE credential='srv-db'")" "$SPID" "... and the tick still owns its journal row"
+is "$(store_sql "SELECT owner_pid FROM rotation_journal WHERE credential='srv-db'")" "$SPID" "... and the tick still owns its journal row"
 touch "$TMP/go.serve"
 for _ in $(seq 100); do [ "$(journal_rows)" = 0 ] && break; sleep 0.2; done
 is "$(journal_rows)" 0 "the tick's rotation finished"
 kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
 cat "$TMP/serve.out" "$TMP/serve.err" >>"$ALL"
 check "srv-db: the stored credential logs in" stored_ok srvc
-is "$(sqlite3 "$CREDBROKER_DB" "SELECT count(*) FROM audit WHERE action='rotate' AND target='srv-db' AND outcome='ok'")" 1 "one rotation of srv-db, by the tick"
+is "$(store_sql "SELECT count(*) FROM audit WHERE action='rotate' AND target='srv-db' AND outcome='ok'")" 1 "one rotation of srv-db, by the tick"
 
 # --- leak check ----------------------------------------------------------------------------
 for c in selfc1 selfc2 selfc3 selfc4 appc1 appc2 appc3 appc4 appc5 adm2c orders billing billing_b srvc; do remember "$(url_part "$(stored_url "$c")" password)"; done
 hit=0
-for f in "$ALL" "$CREDBROKER_DB"; do
+for f in "$ALL" $(store_files "$CREDBROKER_DB"); do
   if grep -aqF -f "$PWLIST" "$f"; then hit=1; diag "password found in $f"; fi
 done
 is "$hit" 0 "no password in any broker output or the store file"

@@ -41,13 +41,13 @@ wait_port "$port" 15; ok $? "serve is listening"
 for _ in $(seq 50); do [ "$(journal_rows)" = 0 ] && break; sleep 0.2; done
 is "$(journal_rows)" 0 "serve finished the interrupted rotation at start"
 stored_ok svc; ok $? "the stored svc credential logs in after the resume"
-last=$(sqlite3 "$CREDBROKER_DB" "select count(*) from audit where action like 'rotate%' and target='svc' and outcome='ok'")
+last=$(store_sql "select count(*) from audit where action like 'rotate%' and target='svc' and outcome='ok'")
 # due at the next minute boundary (the last success is the resume, just now): wait until
 # that boundary plus 20 s for the 1 s tick and the rotation itself on a loaded machine
 # (a fixed 60 polls could end before the boundary was reached plus the rotation's time)
 deadline=$(( ($(date +%s) / 60 + 1) * 60 + 20 ))
 while :; do
-  n=$(sqlite3 "$CREDBROKER_DB" "select count(*) from audit where action like 'rotate%' and target='svc' and outcome='ok'")
+  n=$(store_sql "select count(*) from audit where action like 'rotate%' and target='svc' and outcome='ok'")
   [ "$n" -gt "$last" ] && break
   [ "$(date +%s)" -ge "$deadline" ] && break
   sleep 1
@@ -92,7 +92,7 @@ is "$(printf '%s' "$r" | python3 -c 'import json,sys; c=json.load(sys.stdin)["ca
 
 # --- leak check: no password in any output, MCP message or audit row
 snapshot
-sqlite3 "$CREDBROKER_DB" "select * from audit" >> "$ALL"
+store_sql "select * from audit" >> "$ALL"
 cat "$TMP/serve.out" >> "$ALL"
 leaks=0
 while IFS= read -r pw; do [ -n "$pw" ] && grep -qF -- "$pw" "$ALL" && leaks=$((leaks+1)); done < "$PWLIST"

@@ -101,6 +101,10 @@ fi
 # leak check over everything printed and the store files
 for w in "$PW@" "$PW-2" "$PW-r" "$KEY"; do
   is "$(cat "$LOG" | grep -c -F -- "$w" || true)" 0 "no '$w' in command output"
-  is "$(cat "$CREDBROKER_DB"* "$TMP"/ref.db* | grep -a -c -F -- "$w" || true)" 0 "no '$w' in the store files"
+  if pg_store; then
+    is "$({ store_dump; store_dump "$TMP/ref.db"; } | grep -a -c -F -- "$w" || true)" 0 "no '$w' in the stores (schemas, their files, the store server's log)"
+  else
+    is "$(cat "$CREDBROKER_DB"* "$TMP"/ref.db* | grep -a -c -F -- "$w" || true)" 0 "no '$w' in the store files"
+  fi
 done
 done_testing

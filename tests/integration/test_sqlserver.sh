@@ -2,6 +2,7 @@
 # SQL Server target against the fake TDS server: the fake is first checked with
 # FreeTDS tsql (an official client), then driven through tds_tool (sqlserver_target).
 # Every password here is a throwaway; tsql takes -P on argv only in this test.
+# test-store: none (tds_tool against the fake and the target only)
 # shellcheck disable=SC1091
 . "$(dirname "$0")/../lib/common.sh"
 

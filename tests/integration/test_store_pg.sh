@@ -6,6 +6,7 @@
 # refused within 1 s), the store password never from argv (refused) but from PGPASSWORD or
 # CREDBROKER_DB_REF, and no secret in clear in the store's tables nor in the server log
 # (log_statement=all).
+# test-store: own (the PostgreSQL store's own suite: it sets CREDBROKER_DB itself)
 # shellcheck source=tests/lib/common.sh
 source "$(dirname "$0")/../lib/common.sh"
 # shellcheck source=tests/lib/pg.sh

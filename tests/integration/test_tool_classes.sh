@@ -60,7 +60,7 @@ unlike "$("$CB" policy check --policies "$TMP/old" 2>&1)" "warning" "saying \"ad
 # ---- key references that cannot brick the store ----
 mkdir -p "$TMP/adm"
 echo '{"clients":{"local":{"tools":["security_rotate_key","security_assess"],"connections":["*"]}}}' >"$TMP/adm/p.json"
-digest() { python3 -c "import hashlib,sqlite3,sys; d=sqlite3.connect(sys.argv[1]); print(hashlib.sha256(repr(d.execute(\"select k,v,key_version from meta where k in ('kcv','dek_wrapped','kdf_salt','key_version') order by k\").fetchall()).encode()).hexdigest())" "$CREDBROKER_DB"; }
+digest() { store_sql "select k, hex(v), key_version from meta where k in ('kcv','dek_wrapped','kdf_salt','key_version') order by k" | sha256sum; }
 rotate() { mcp_session "$TMP/adm" "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"security_rotate_key\",\"arguments\":{\"new_key_ref\":\"$1\"}}}" | result_of 3; }
 D0=$(digest)
 R=$(rotate "file:///proc/sys/kernel/random/uuid")

@@ -2,6 +2,7 @@
 # Vault KV v2 provider against fake_vault: node-vault interop (the fake is faithful),
 # cross-client reads and writes, every auth path, staging, CAS races, errors, faults,
 # TLS and token expiry. Tokens and values never appear in argv of our client.
+# test-store: none (secret_tool talks to the provider only)
 # shellcheck source=tests/lib/common.sh disable=SC1091
 source "$(dirname "$0")/../lib/common.sh"
 
