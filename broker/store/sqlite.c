@@ -1,6 +1,6 @@
 /* The embedded default backend (backend.h): a SQLite file, WAL mode. The calls pass
- * straight through; what is SQLite's own is here: the pragmas a store needs and
- * BEGIN IMMEDIATE for writers. */
+ * straight through; what is SQLite's own is here: the pragmas a store needs,
+ * BEGIN IMMEDIATE for writers, and a small cache of prepared statements (below). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -13,12 +13,19 @@
 #include "backend.h"
 
 #define MAX_LOCKS 4
+/* Idle prepared statements kept per connection. Callers prepare the same few statements
+ * on every MCP call (the audit row, the API-key generation, BEGIN/COMMIT): parsing them
+ * each time was a third of the server's CPU per call. A finalized statement is reset,
+ * its bindings cleared, and kept here for the next prepare of the same text. */
+#define STMT_CACHE 32
 
 typedef struct {
     sdb base;
     sqlite3 *h;
     sqlite3_stmt *dv;     /* PRAGMA data_version, prepared once */
     struct { char name[32]; int fd; } locks[MAX_LOCKS];   /* held leadership locks */
+    sqlite3_stmt *cache[STMT_CACHE]; /* idle: reset, no bindings */
+    unsigned next_evict;
 } lite;
 
 typedef struct {
@@ -35,6 +42,7 @@ static void l_close(sdb *db)
     for (int i = 0; i < MAX_LOCKS; i++)
         if (L(db)->locks[i].name[0]) close(L(db)->locks[i].fd);
     sqlite3_finalize(L(db)->dv);
+    for (int i = 0; i < STMT_CACHE; i++) sqlite3_finalize(L(db)->cache[i]);
     sqlite3_close_v2(L(db)->h);
     free(db);
 }
@@ -70,17 +78,60 @@ static int l_open(const char *path, int flags, sdb **out, char *err, size_t errl
     return SDB_OK;
 }
 
-static int l_exec(sdb *db, const char *sql) { return sqlite3_exec(L(db)->h, sql, NULL, NULL, NULL); }
+/* A statement of the cache whose text is sql (taken out: a statement is never shared), or
+ * a new one. sqlite3_sql() is the first statement's text only, so a multi-statement
+ * string never matches and is prepared afresh. */
+static int cached_prepare(lite *d, const char *sql, sqlite3_stmt **out)
+{
+    for (int i = 0; i < STMT_CACHE; i++)
+        if (d->cache[i] && strcmp(sqlite3_sql(d->cache[i]), sql) == 0) {
+            *out = d->cache[i];
+            d->cache[i] = NULL;
+            return SQLITE_OK;
+        }
+    return sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
+}
+
+/* Returns a statement to the cache: reset (which ends its read of the file and keeps the
+ * connection's error code as finalize would) and its bound values freed. */
+static void cached_release(lite *d, sqlite3_stmt *st)
+{
+    if (!st) return;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    int slot = -1;
+    for (int i = 0; i < STMT_CACHE && slot < 0; i++)
+        if (!d->cache[i]) slot = i;
+    if (slot < 0) {
+        slot = (int)(d->next_evict++ % STMT_CACHE);
+        sqlite3_finalize(d->cache[slot]);
+    }
+    d->cache[slot] = st;
+}
+
+/* One statement (BEGIN IMMEDIATE, COMMIT, ...) goes through the cache; a script of
+ * several (migrations, pragmas) through sqlite3_exec. */
+static int l_exec(sdb *db, const char *sql)
+{
+    const char *semi = strchr(sql, ';');
+    if (semi && semi[strspn(semi + 1, " \t\n") + 1]) return sqlite3_exec(L(db)->h, sql, NULL, NULL, NULL);
+    sqlite3_stmt *st;
+    int rc = cached_prepare(L(db), sql, &st);
+    if (rc != SQLITE_OK || !st) return rc; /* !st: only whitespace or comments */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+    cached_release(L(db), st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
 
 static int l_prepare(sdb *db, const char *sql, sdb_stmt **out)
 {
     *out = NULL;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(L(db)->h, sql, -1, &st, NULL);
+    int rc = cached_prepare(L(db), sql, &st);
     if (rc != SQLITE_OK) return rc;
     lite_stmt *s = calloc(1, sizeof *s);
     if (!s) {
-        sqlite3_finalize(st);
+        cached_release(L(db), st);
         return SDB_ERROR;
     }
     s->base.db = db;
@@ -106,7 +157,7 @@ static int l_reset(sdb_stmt *st) { return sqlite3_reset(S(st)); }
 
 static void l_finalize(sdb_stmt *st)
 {
-    sqlite3_finalize(S(st));
+    cached_release(L(st->db), S(st));
     free(st);
 }
 
@@ -126,7 +177,7 @@ static const void *l_column_blob(sdb_stmt *st, int i) { return sqlite3_column_bl
 static int l_column_bytes(sdb_stmt *st, int i) { return sqlite3_column_bytes(S(st), i); }
 static int l_changes(sdb *db) { return sqlite3_changes(L(db)->h); }
 static int l_in_transaction(sdb *db) { return !sqlite3_get_autocommit(L(db)->h); }
-static int l_begin_write(sdb *db) { return sqlite3_exec(L(db)->h, "BEGIN IMMEDIATE", NULL, NULL, NULL); }
+static int l_begin_write(sdb *db) { return l_exec(db, "BEGIN IMMEDIATE"); }
 
 static int l_errcode(sdb *db)
 {

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 #include <poll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <libpq-fe.h>
 #include <openssl/sha.h>
 #include "db_json.h"
@@ -108,6 +111,7 @@ int pg_res_fail(db_conn *c, PGresult *r, const char *what, cb_error *e)
 /* Runs one statement of ours (constant text or properly escaped). */
 int pg_exec_cmd(db_conn *c, const char *sql, cb_error *e)
 {
+    pg_settle(c);
     PGresult *r = PQexec(c->pg, sql);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return pg_res_fail(c, r, "query failed", e);
@@ -117,6 +121,7 @@ int pg_exec_cmd(db_conn *c, const char *sql, cb_error *e)
 
 static int pg_set_password(db_conn *c, const char *user, const char *pw, const char *old_pw, cb_error *e)
 {
+    pg_settle(c);
     (void)old_pw; /* a superuser/CREATEROLE admin needs no old password in PostgreSQL */
     if (!user || !*user || !pw) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "user and password required");
     /* NULL algorithm: the server's password_encryption (scram-sha-256 by default) */
@@ -152,6 +157,7 @@ static int pg_test_login(const conn_url *url, cb_error *e)
 
 int pg_terminate_user(db_conn *c, const char *user, int *count, cb_error *e)
 {
+    pg_settle(c);
     const char *vals[1] = {user};
     PGresult *r = PQexecParams(c->pg,
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()",
@@ -178,6 +184,7 @@ long long pg_lock_key(const char *name)
 
 static int lock_call(db_conn *c, const char *fn, const char *name, int *out, cb_error *e)
 {
+    pg_settle(c);
     char key[32];
     snprintf(key, sizeof key, "%lld", pg_lock_key(name));
     const char *vals[1] = {key};
@@ -215,67 +222,6 @@ static int prefilter(const char *sql, cb_error *e)
     return cb_fail(e, CB_EUSAGE, CB_K_DENIED, "%s", why);
 }
 
-static const char *type_name(Oid t)
-{
-    switch (t) {
-    case 16: return "bool";
-    case 17: return "bytea";
-    case 18: return "char";
-    case 19: return "name";
-    case 20: return "int8";
-    case 21: return "int2";
-    case 23: return "int4";
-    case 25: return "text";
-    case 26: return "oid";
-    case 114: return "json";
-    case 700: return "float4";
-    case 701: return "float8";
-    case 1042: return "bpchar";
-    case 1043: return "varchar";
-    case 1082: return "date";
-    case 1083: return "time";
-    case 1114: return "timestamp";
-    case 1184: return "timestamptz";
-    case 1186: return "interval";
-    case 1700: return "numeric";
-    case 2950: return "uuid";
-    case 3802: return "jsonb";
-    default: return NULL;
-    }
-}
-
-/* Binds a JSON array of scalars as text parameters. */
-static int bind_params(json_t *params, int *n, char ***vals, cb_error *e)
-{
-    *n = 0;
-    *vals = NULL;
-    if (!params || json_is_null(params)) return 0;
-    if (!json_is_array(params)) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "params must be a JSON array");
-    size_t cnt = json_array_size(params);
-    if (cnt > 65535) return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "too many params");
-    char **v = cb_calloc(cnt ? cnt : 1, sizeof *v);
-    for (size_t i = 0; i < cnt; i++) {
-        json_t *x = json_array_get(params, i);
-        if (json_is_string(x)) {
-            if (memchr(json_string_value(x), 0, json_string_length(x))) goto bad;
-            v[i] = cb_strdup(json_string_value(x));
-        } else if (json_is_integer(x)) v[i] = cb_sprintf("%lld", (long long)json_integer_value(x));
-        else if (json_is_real(x)) v[i] = cb_sprintf("%.17g", json_real_value(x));
-        else if (json_is_true(x)) v[i] = cb_strdup("true");
-        else if (json_is_false(x)) v[i] = cb_strdup("false");
-        else if (json_is_null(x)) v[i] = NULL;
-        else {
-bad:
-            for (size_t j = 0; j < i; j++) free(v[j]);
-            free(v);
-            return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "param %zu: only strings, numbers, booleans and null can be bound", i + 1);
-        }
-    }
-    *n = (int)cnt;
-    *vals = v;
-    return 0;
-}
-
 static void cancel_running(PGconn *pg)
 {
     PGcancel *cn = PQgetCancel(pg);
@@ -301,6 +247,7 @@ static void drop_session(db_conn *c)
  * carries into the next call. */
 static void ensure_clean(db_conn *c)
 {
+    pg_settle(c);
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE &&
         PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF)
         return;
@@ -363,11 +310,26 @@ static int read_sync(db_conn *c, rx *x)
     return ok ? 0 : -1;
 }
 
+/* Time allowed to the server for a ROLLBACK and a DISCARD ALL that were sent with the last
+ * call: past it the session is replaced rather than waited for. */
+#define PG_SETTLE_MS 10000
+
+void pg_settle(db_conn *c)
+{
+    int n = c->tail, bad = !c->pg;
+    if (!n) return;
+    c->tail = 0;
+    rx x = {.hard_cap = (size_t)-1, .deadline_ms = cb_now_ms() + PG_SETTLE_MS};
+    for (int i = 0; i < n && !bad; i++) bad = read_step(c, &x, NULL) || read_sync(c, &x);
+    if (bad || !PQexitPipelineMode(c->pg)) drop_session(c); /* its reset is not known to have run */
+}
+
 /* Type names not in the built-in table, asked of the catalog once per session. */
 static const char *cached_type(db_conn *c, Oid oid)
 {
     for (int i = 0; i < c->ntypes; i++)
         if (c->types[i].oid == oid) return c->types[i].name;
+    pg_settle(c); /* the catalog query needs the session out of the pipeline */
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE) return "";
     char o[16];
     snprintf(o, sizeof o, "%u", oid);
@@ -512,6 +474,15 @@ static char *session_setting_sql(db_conn *c, const char *name, const char *value
     return cb_buf_steal(&b);
 }
 
+static void cork(PGconn *pg, int on)
+{
+#ifdef TCP_CORK
+    setsockopt(PQsocket(pg), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+#else
+    (void)pg, (void)on;
+#endif
+}
+
 static int run_statement(db_conn *c, const char *sql, json_t *params, const db_limits *lim, int readonly,
                          json_t **result, cb_buf *text, db_query_info *info, cb_error *e)
 {
@@ -521,7 +492,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     if (readonly && pg_readonly_prefilter && prefilter(sql, e)) return CB_EUSAGE;
     int nparams = 0;
     char **vals = NULL;
-    if (bind_params(params, &nparams, &vals, e)) return CB_EUSAGE;
+    if (pg_bind_params(params, &nparams, &vals, e)) return CB_EUSAGE;
     int max_rows = lim && lim->max_rows > 0 ? lim->max_rows : 1000;
     int timeout = lim && lim->statement_timeout_ms > 0 ? lim->statement_timeout_ms : 30000;
     if (timeout > 86400000) timeout = 86400000; /* a day; keeps timeout + 5000 in range */
@@ -579,16 +550,20 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         steps[nsteps++] = ss;
     }
     if (readonly) steps[nsteps++] = cb_strdup("SELECT 1");
+    /* libpq before 17 flushes at every sync: corked, the three syncs leave in one segment
+     * and the server is woken once, not three times (no-op where TCP_CORK is unknown or
+     * on a Unix socket) */
+    cork(c->pg, 1);
     int sent = PQenterPipelineMode(c->pg);
     for (size_t i = 0; sent && i < nsteps; i++) sent = PQsendQueryParams(c->pg, steps[i], 0, NULL, NULL, NULL, NULL, 0);
     for (size_t j = 0; j < nsteps; j++) free(steps[j]);
     free(steps);
-    if (!sent ||
-        !PQsendQueryParams(c->pg, sql, nparams, NULL, (const char *const *)vals, NULL, NULL, 0) ||
-        !PQpipelineSync(c->pg) ||
-        !PQsendQueryParams(c->pg, readonly ? "ROLLBACK" : "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQpipelineSync(c->pg) ||
-        !PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c->pg)) {
+    sent = sent && PQsendQueryParams(c->pg, sql, nparams, NULL, (const char *const *)vals, NULL, NULL, 0) &&
+           PQpipelineSync(c->pg) && PQsendQueryParams(c->pg, readonly ? "ROLLBACK" : "COMMIT", 0, NULL, NULL, NULL, NULL, 0) &&
+           PQpipelineSync(c->pg) && PQsendQueryParams(c->pg, "DISCARD ALL", 0, NULL, NULL, NULL, NULL, 0) &&
+           PQpipelineSync(c->pg);
+    cork(c->pg, 0);
+    if (!sent) {
         rc = pg_driver_fail(e, CB_K_UNAVAILABLE, "query failed", PQerrorMessage(c->pg), c->password);
         drop_session(c); /* half a pipeline was sent: never reuse it */
         goto out;
@@ -660,15 +635,21 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
         x.hard_cap = (size_t)-1;
         /* end of the first half, then the transaction's end and the reset */
         PGresult *cerr = NULL;
+        /* The answer does not wait for the reset: the server runs the ROLLBACK (a read-only
+         * call's result cannot depend on it) and DISCARD ALL while the broker audits and
+         * answers, and pg_settle reads them before the session's next use, dropping it if
+         * one failed. Read now after an error, and after our own cancel, which may hit them. */
+        int defer = want && !rc;
         if (read_sync(c, &x)) dead = 1;
+        else if (readonly && defer) c->tail = 2;
         else if (read_step(c, &x, &cerr)) {
             dead = 1;
             if (!readonly && !rc) rc = pg_res_fail(c, cerr, "commit failed", e), cerr = NULL;
-        } else if (read_sync(c, &x) || read_step(c, &x, NULL) || read_sync(c, &x)) {
-            dead = 1; /* the reset failed (e.g. hit by our own cancel): never reuse it */
-        }
+        } else if (read_sync(c, &x)) dead = 1;
+        else if (defer) c->tail = 1;
+        else if (read_step(c, &x, NULL) || read_sync(c, &x)) dead = 1; /* the reset failed (e.g. hit by our own cancel): never reuse it */
         PQclear(cerr);
-        if (!dead && !PQexitPipelineMode(c->pg)) dead = 1;
+        if (!dead && !c->tail && !PQexitPipelineMode(c->pg)) dead = 1;
     }
     if (dead) drop_session(c);
     if (rc) goto out;
@@ -681,7 +662,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     if (text) {
         cb_buf_puts(text, "{\"columns\":[");
         for (int i = 0; i < q.nf; i++) {
-            const char *tn = type_name(q.ftype[i]);
+            const char *tn = pg_type_name(q.ftype[i]);
             cb_buf_puts(text, i ? ",{\"name\":" : "{\"name\":");
             db_json_string(text, q.fname[i], strlen(q.fname[i]));
             cb_buf_puts(text, ",\"type\":");
@@ -697,7 +678,7 @@ static int run_statement(db_conn *c, const char *sql, json_t *params, const db_l
     } else {
         json_t *cols = json_array();
         for (int i = 0; i < q.nf; i++) {
-            const char *tn = type_name(q.ftype[i]);
+            const char *tn = pg_type_name(q.ftype[i]);
             json_array_append_new(cols, json_pack("{s:s,s:s}", "name", q.fname[i], "type", tn ? tn : cached_type(c, q.ftype[i])));
         }
         *result = json_pack("{s:o,s:O,s:i,s:b}", "columns", cols, "rows", q.rows, "row_count", q.nrows, "truncated", q.truncated);
@@ -735,6 +716,7 @@ static int pg_query_json(db_conn *c, const char *sql, json_t *params, const db_l
 
 static int pg_server_version(db_conn *c, char **out, cb_error *e)
 {
+    pg_settle(c);
     PGresult *r = PQexec(c->pg, "SHOW server_version");
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         *out = cb_strdup(PQgetvalue(r, 0, 0));
@@ -759,6 +741,7 @@ static json_t *find_table(json_t *tables, json_t *idx, const char *schema, const
 
 static int pg_describe(db_conn *c, json_t **out, cb_error *e)
 {
+    ensure_clean(c); /* reads the last call's reset; logs in again if the session was dropped */
     *out = NULL;
     PGresult *r = PQexec(c->pg,
         "SELECT n.nspname, c.relname, CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'"

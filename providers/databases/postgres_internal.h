@@ -11,6 +11,7 @@ struct db_conn {
     char *password; /* for redacting driver messages */
     char *conninfo; /* secret: to log in again after a dropped session */
     int ntypes;     /* type names asked of the catalog (query results) */
+    int tail;       /* steps of the last call's pipeline left unread (pg_settle) */
     struct { Oid oid; char name[64]; } types[PG_TYPE_CACHE];
 };
 
@@ -18,6 +19,14 @@ struct db_conn {
 int pg_driver_fail(cb_error *e, int kind, const char *what, const char *msg, const char *pw);
 /* The same for a failed result (cleared). */
 int pg_res_fail(db_conn *c, PGresult *r, const char *what, cb_error *e);
+/* Reads what the last call left unread in its pipeline (its ROLLBACK and DISCARD ALL,
+ * already run by the server), so c can be used again; a failed one drops the session.
+ * Every use of a connection that may have served a query starts with it. */
+void pg_settle(db_conn *c);
+/* The name of a built-in type, NULL for others (postgres_values.c). */
+const char *pg_type_name(Oid t);
+/* Binds a JSON array of scalars as text parameters (*vals: malloc'd, values wiped by the caller). */
+int pg_bind_params(json_t *params, int *n, char ***vals, cb_error *e);
 /* Runs one command (no result rows) on c. */
 int pg_exec_cmd(db_conn *c, const char *sql, cb_error *e);
 /* Ends every session of user except the calling one. */

@@ -21,6 +21,7 @@ static char *pg_ident(db_conn *c, const char *s, cb_error *e)
 
 int pg_lease_create(db_conn *c, const db_lease_spec *spec, const char *password, cb_error *e)
 {
+    pg_settle(c);
     if (!spec || !spec->login || !*spec->login || !password)
         return cb_fail(e, CB_EUSAGE, CB_K_INVALID, "lease: login and password required");
     char *hash = PQencryptPasswordConn(c->pg, password, spec->login, NULL);
@@ -73,6 +74,7 @@ int pg_lease_create(db_conn *c, const db_lease_spec *spec, const char *password,
 
 int pg_lease_renew(db_conn *c, const char *login, int64_t valid_until, cb_error *e)
 {
+    pg_settle(c);
     char *id = pg_ident(c, login, e);
     if (!id) return CB_ERR;
     char ts[32];
@@ -86,6 +88,7 @@ int pg_lease_renew(db_conn *c, const char *login, int64_t valid_until, cb_error 
 
 int pg_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e)
 {
+    pg_settle(c);
     (void)host;
     const char *vals[1] = {login};
     PGresult *r = PQexecParams(c->pg, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", 1, NULL, vals, NULL, NULL, 0);
@@ -126,6 +129,7 @@ int pg_lease_drop(db_conn *c, const char *login, const char *host, cb_error *e)
 
 int pg_lease_list(db_conn *c, const char *prefix, json_t **out, cb_error *e)
 {
+    pg_settle(c);
     *out = NULL;
     const char *vals[1] = {prefix ? prefix : ""};
     PGresult *r = PQexecParams(c->pg,

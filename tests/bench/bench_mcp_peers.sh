@@ -46,7 +46,10 @@ DBURL="postgresql://postgres:$PG_ADMIN_PW@127.0.0.1:$PGPORT/bench?sslmode=disabl
 new_store bench >/dev/null
 export CREDBROKER_POLICIES="$TMP/policies" CREDBROKER_CONFIG="$TMP/credbroker.json"
 mkdir -p "$CREDBROKER_POLICIES"
-echo '{}' >"$CREDBROKER_CONFIG"
+# 64 clients share one API key here: the per-key cap on requests in flight (3/4 of the
+# workers, 24 by default) would answer 40 of them 429, so the workers and the cap are
+# sized for the benchmark's concurrency, as an operator would for such a client
+echo '{"http":{"workers":80,"max_inflight_per_key":64}}' >"$CREDBROKER_CONFIG"
 echo '{"clients":{"local":{"tools":["*"],"connections":["*"]},"bench":{"tools":["query_readonly"],"connections":["db"]}}}' \
   >"$CREDBROKER_POLICIES/p.json"
 printf '%s\n' "$DBURL" | "$BUILD/credbroker" -q conn add db

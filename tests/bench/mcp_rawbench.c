@@ -3,6 +3,7 @@
  * (C clients in parallel, one session each, keep-alive). Prints one JSON object:
  *   {"calls":n,"errors":n,"seconds":s,"calls_per_s":x,"p50_ms":x,"p99_ms":x,
  *    "bytes_per_call":x,"cpu_ms":x,"rss_kb":n,"hwm_kb":n}
+ * calls: answered calls (errors, e.g. 429s, are counted apart and not in calls/s or latency);
  * cpu_ms: the server's user+system CPU during the run (/proc/PID/stat).
  * Usage:
  *   mcp_rawbench stdio SECONDS TOOL ARGS_JSON -- CMD ARGS...
@@ -81,15 +82,20 @@ typedef struct stats {
     size_t n, cap, errors, bytes;
 } stats;
 
+/* A failed call (an error answer, e.g. a 429) is counted apart: calls, calls/s, latency
+ * and bytes are those of the answered calls only, so refusing fast never looks fast. */
 static void add(stats *s, double ms, size_t bytes, int err)
 {
+    if (err) {
+        s->errors++;
+        return;
+    }
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 4096;
         s->lat = realloc(s->lat, s->cap * sizeof *s->lat);
     }
     s->lat[s->n++] = ms;
     s->bytes += bytes;
-    s->errors += err != 0;
 }
 
 static int cmp(const void *a, const void *b)
