@@ -3,6 +3,7 @@
  * BEGIN IMMEDIATE for writers, and a small cache of prepared statements (below). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ typedef struct {
     struct { char name[32]; int fd; } locks[MAX_LOCKS];   /* held leadership locks */
     sqlite3_stmt *cache[STMT_CACHE]; /* idle: reset, no bindings */
     unsigned next_evict;
+    pthread_mutex_t cache_mu; /* a handle may be shared by threads (SQLite serializes its own calls) */
 } lite;
 
 typedef struct {
@@ -43,6 +45,7 @@ static void l_close(sdb *db)
         if (L(db)->locks[i].name[0]) close(L(db)->locks[i].fd);
     sqlite3_finalize(L(db)->dv);
     for (int i = 0; i < STMT_CACHE; i++) sqlite3_finalize(L(db)->cache[i]);
+    pthread_mutex_destroy(&L(db)->cache_mu);
     sqlite3_close_v2(L(db)->h);
     free(db);
 }
@@ -53,6 +56,7 @@ static int l_open(const char *path, int flags, sdb **out, char *err, size_t errl
     lite *d = calloc(1, sizeof *d);
     if (!d) return SDB_ERROR;
     d->base.ops = &sdb_sqlite_ops;
+    pthread_mutex_init(&d->cache_mu, NULL);
     int of = (flags & SDB_OPEN_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (sqlite3_open_v2(path, &d->h, of | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s", d->h ? sqlite3_errmsg(d->h) : "out of memory");
@@ -83,12 +87,15 @@ static int l_open(const char *path, int flags, sdb **out, char *err, size_t errl
  * string never matches and is prepared afresh. */
 static int cached_prepare(lite *d, const char *sql, sqlite3_stmt **out)
 {
+    pthread_mutex_lock(&d->cache_mu);
     for (int i = 0; i < STMT_CACHE; i++)
         if (d->cache[i] && strcmp(sqlite3_sql(d->cache[i]), sql) == 0) {
             *out = d->cache[i];
             d->cache[i] = NULL;
+            pthread_mutex_unlock(&d->cache_mu);
             return SQLITE_OK;
         }
+    pthread_mutex_unlock(&d->cache_mu);
     return sqlite3_prepare_v3(d->h, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL);
 }
 
@@ -99,14 +106,18 @@ static void cached_release(lite *d, sqlite3_stmt *st)
     if (!st) return;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    pthread_mutex_lock(&d->cache_mu);
     int slot = -1;
     for (int i = 0; i < STMT_CACHE && slot < 0; i++)
         if (!d->cache[i]) slot = i;
+    sqlite3_stmt *old = NULL;
     if (slot < 0) {
         slot = (int)(d->next_evict++ % STMT_CACHE);
-        sqlite3_finalize(d->cache[slot]);
+        old = d->cache[slot];
     }
     d->cache[slot] = st;
+    pthread_mutex_unlock(&d->cache_mu);
+    sqlite3_finalize(old);
 }
 
 /* One statement (BEGIN IMMEDIATE, COMMIT, ...) goes through the cache; a script of
