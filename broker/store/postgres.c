@@ -109,6 +109,10 @@ static int run(pg *d, const char *sql)
     if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_EMPTY_QUERY) {
         result_err(d, r);
         rc = d->err;
+    } else if (!strncasecmp(sql, "COMMIT", 6) && !strcmp(PQcmdStatus(r), "ROLLBACK")) {
+        /* PostgreSQL answers COMMIT of a failed transaction with a rollback */
+        set_err(d, SDB_ERROR, "", "the transaction failed and was rolled back");
+        rc = SDB_ERROR;
     }
     PQclear(r);
     drain(d);
@@ -257,21 +261,7 @@ static int p_exec(sdb *db, const char *sql)
     pg *d = P(db);
     if (!in_tx(d) && ensure_conn(d) != SDB_OK) return d->err;
     d->err = SDB_OK;
-    if (!in_tx(d) || is_tx_control(sql)) {
-        PGresult *r = PQexec(d->c, sql);
-        ExecStatusType s = PQresultStatus(r);
-        int rc = SDB_OK;
-        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_EMPTY_QUERY) {
-            result_err(d, r);
-            rc = d->err;
-        } else if (!strncasecmp(sql, "COMMIT", 6) && !strcmp(PQcmdStatus(r), "ROLLBACK")) {
-            /* PostgreSQL answers COMMIT of a failed transaction with a rollback */
-            set_err(d, SDB_ERROR, "", "the transaction failed and was rolled back");
-            rc = SDB_ERROR;
-        }
-        PQclear(r);
-        return rc;
-    }
+    if (!in_tx(d) || is_tx_control(sql)) return run(d, sql);
     /* in a transaction: one round trip, undone alone on failure */
     size_t n = strlen(sql);
     char *w = malloc(n + 64);
