@@ -37,7 +37,11 @@ void rotation_hostname(char out[256])
 
 /* 1 when the row's owner is another live process: same host and its pid alive (our own
  * pid: a leftover of this process, since the active set below already excludes a
- * concurrent run in another thread), or another host with a fresh heartbeat. */
+ * concurrent run in another thread), or another host with a fresh heartbeat. A heartbeat
+ * up to OWNER_STALE_S in the future is fresh too: brokers of a fleet share one store but
+ * not one clock, and a host whose clock runs a second ahead is still alive (taking its row
+ * as stale would resume a rotation that is running). Further ahead the clock is wrong, not
+ * skewed, and the row counts as stale rather than blocking the credential for ever. */
 int rotation_owner_live(long pid, const char *host, int64_t updated_at)
 {
     char me[256];
@@ -45,7 +49,7 @@ int rotation_owner_live(long pid, const char *host, int64_t updated_at)
     if (!host || !*host || pid <= 0) return 0;
     if (strcmp(host, me) == 0) return pid != (long)getpid() && rotation_pid_alive(pid);
     int64_t age = cb_now() - updated_at;
-    return age >= 0 && age < OWNER_STALE_S;
+    return age > -OWNER_STALE_S && age < OWNER_STALE_S;
 }
 
 /* Credentials being rotated by this process (serve: the scheduler tick and MCP calls run

@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# test-store: sqlite-only for now (on a PostgreSQL store checks 47-50 fail: a journal row of another host with a fresh heartbeat, written with store_sql, is resumed instead of refused with exit 5 — issue 15 is open for it)
 # Two brokers rotating the same credential at once (issue #8), against a real PostgreSQL.
 # Deterministic part: the test-only pause CREDBROKER_TEST_PAUSE_AT=after-read-credential
 # holds the first broker between reading the stored credential and taking the journal

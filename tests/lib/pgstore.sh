@@ -58,7 +58,7 @@ pgstore_start() {
 CREATE SCHEMA cbtest_compat;
 SET search_path = cbtest_compat;
 CREATE FUNCTION strftime(f text, t text) RETURNS bigint LANGUAGE sql STABLE
-  AS $$ SELECT CASE WHEN f = '%s' AND t = 'now' THEN extract(epoch FROM now())::bigint END $$;
+  AS $$ SELECT CASE WHEN f = '%s' AND t = 'now' THEN floor(extract(epoch FROM now()))::bigint END $$;  -- truncated like SQLite's (a cast rounds: half a second in the future)
 CREATE FUNCTION hex(b bytea) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper(encode(b, 'hex')) $$;
 CREATE FUNCTION hex(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT upper(encode(convert_to(t, 'UTF8'), 'hex')) $$;
 CREATE FUNCTION instr(b bytea, t text) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT position(convert_to(t, 'UTF8') IN b) $$;

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "rotation/password.h"
 #include "policy/policy.h"
 #include "rotation/rotation.h"
+#include "rotation/rotation_internal.h"
 #include "rotation/scheduler.h"
 #include "rotation/schedule_state.h"
 #include "store/store.h"
@@ -29,6 +31,25 @@ static void test_step_names(void **st)
     assert_int_equal(rotation_step_from_name(NULL), 0);
     assert_string_equal(rotation_step_name(0), "none");
     assert_string_equal(rotation_step_name(9), "none");
+}
+
+/* another host's row: live by its heartbeat, also when that host's clock is a little
+ * ahead of ours (a fleet shares a store, not a clock); our own host: by its pid */
+static void test_owner_live(void **st)
+{
+    (void)st;
+    int64_t now = (int64_t)time(NULL);
+    assert_int_equal(rotation_owner_live(4242, "other-host.example", now), 1);
+    assert_int_equal(rotation_owner_live(4242, "other-host.example", now - 60), 1);
+    assert_int_equal(rotation_owner_live(4242, "other-host.example", now + 2), 1);
+    assert_int_equal(rotation_owner_live(4242, "other-host.example", now - 3600), 0);
+    assert_int_equal(rotation_owner_live(4242, "other-host.example", now + 3600), 0);
+    assert_int_equal(rotation_owner_live(4242, "", now), 0);
+    assert_int_equal(rotation_owner_live(0, "other-host.example", now), 0);
+    char me[256];
+    rotation_hostname(me);
+    assert_int_equal(rotation_owner_live((long)getppid(), me, 0), 1);
+    assert_int_equal(rotation_owner_live((long)getpid(), me, now), 0);
 }
 
 static void test_pw_policy(void **st)
@@ -191,6 +212,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_names),
+        cmocka_unit_test(test_owner_live),
         cmocka_unit_test(test_pw_policy),
         cmocka_unit_test(test_sslmode),
         cmocka_unit_test(test_published_value),
