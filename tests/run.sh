@@ -6,7 +6,9 @@
 #
 # Integration suites run TEST_JOBS at a time (default 2; each starts its own servers on
 # free ports). A suite whose file has a line `# test-runner: exclusive` (load, latency
-# or timing tests) runs afterwards, alone. `not ok ... # TODO reason` is an expected
+# or timing tests) runs afterwards, alone. One with `# test-runner: long` (minutes of
+# waiting for the wall clock, little CPU: the fleet's one-minute schedules) starts first
+# and does not take one of the TEST_JOBS slots. `not ok ... # TODO reason` is an expected
 # failure (counted as skipped, reason shown); `ok ... # TODO` is reported as a surprise.
 #
 # Every integration suite runs twice: with the store in a SQLite file, then (as NAME@pg)
@@ -126,13 +128,29 @@ run_suite() {
 # Parallel phase: at most JOBS suites at once; results are printed in file order as
 # each one's turn comes (so the log reads the same whatever finished first).
 declare -A pid_of=()
-running=0
+# the long ones first (file order otherwise); they run beside the JOBS slots
+long=(); short=()
 for s in "${parallel[@]}"; do
+  if grep -q '^# test-runner: long' "${s%@pg}"; then long+=("$s"); else short+=("$s"); fi
+done
+long_pids=()
+for s in "${long[@]}"; do
   n=$(suite_name "$s")
-  while [ "$running" -ge "$JOBS" ]; do wait -n 2>/dev/null; running=$(jobs -rp | wc -l); done
+  run_suite "$s" &
+  pid_of[$n]=$!; long_pids+=("$!")
+done
+# busy_slots: running suites that are not long ones
+busy_slots() {
+  local all p l=0
+  all=$(jobs -rp | wc -l)
+  for p in "${long_pids[@]}"; do kill -0 "$p" 2>/dev/null && l=$((l+1)); done
+  echo $((all - l))
+}
+for s in "${short[@]}"; do
+  n=$(suite_name "$s")
+  while [ "$(busy_slots)" -ge "$JOBS" ]; do wait -n 2>/dev/null; done
   run_suite "$s" &
   pid_of[$n]=$!
-  running=$(jobs -rp | wc -l)
 done
 for s in "${parallel[@]}"; do
   n=$(suite_name "$s")

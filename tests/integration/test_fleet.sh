@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-runner: long (five one-minute schedule periods of wall-clock waiting)
 # test-store: own (the fleet picks its store itself: SQLite here, PostgreSQL through test_fleet_pg.sh)
 # Several brokers on one store (issue 15): three `credbroker serve` processes share a store
 # and a real PostgreSQL target. Exactly one leads the scheduler; a key made with the CLI

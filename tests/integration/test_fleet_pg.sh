@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-runner: long (five one-minute schedule periods of wall-clock waiting)
 # test-store: own (test_fleet.sh with FLEET_STORE=postgresql: its own PostgreSQL store)
 # test_fleet.sh with the store on PostgreSQL (issue 15): the same three brokers, the same
 # assertions, the store a schema of the throwaway cluster (leadership: a session advisory
