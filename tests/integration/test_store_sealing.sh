@@ -30,11 +30,13 @@ printf '%s' "postgresql://srcuser_zq7:pw@srchost-zq7.example.com:5432/srcdb_zq7"
 chmod 600 "$TMP/refdir-zq7/url"
 check "conn add --from-ref" "$CB" conn add src1 --from-ref "$REF" -q
 NEEDLES=("$HOST" "$USR" "$DBN" mssql-zq7 sales_zq7 sa_zq7 rack-zq7 refdir-zq7 srcuser_zq7 srchost-zq7 srcdb_zq7)
-found_in() { # found_in FILE: prints the needles present in FILE (strings), nothing when clean
+found_in() { # found_in FILE [NEEDLE...]: prints the needles (default: NEEDLES) present in FILE (strings), nothing when clean
   # strings runs once to a file: `strings | grep -q` under pipefail reads "absent" whenever
   # grep finds the needle before strings has written everything (SIGPIPE), i.e. on any large file
-  strings -a "$1" >"$TMP/strings.out"
-  local n; for n in "${NEEDLES[@]}"; do grep -qF -- "$n" "$TMP/strings.out" && printf '%s ' "$n"; done
+  local f=$1 n; shift
+  [ $# -gt 0 ] || set -- "${NEEDLES[@]}"
+  strings -a "$f" >"$TMP/strings.out"
+  for n in "$@"; do grep -qF -- "$n" "$TMP/strings.out" && printf '%s ' "$n"; done
 }
 # found_in_store: the same for the store: its file, or (PostgreSQL) its schema's files and
 # rows and the store server's log (store_dump)
@@ -140,7 +142,7 @@ if sqlite_store_only 12 "an older broker's store is built and inspected as a SQL
     VALUES('l-old', 'local', 'o1', '$OLDLOGIN', 'o1', $now, $now + 3600, $now, 'active', 'role $OLDLOGIN: busy');
 SQL
   OLDNEEDLES=("${NEEDLES[@]}" "$OLDLOGIN")
-  found_old() { strings -a "$1" >"$TMP/strings.out"; local n; for n in "${OLDNEEDLES[@]}"; do grep -qF -- "$n" "$TMP/strings.out" && printf '%s ' "$n"; done; }
+  found_old() { found_in "$1" "${OLDNEEDLES[@]}"; }
   isnt "$(found_old "$CREDBROKER_DB")" "" "the older broker's store has description, reference, user and login in clear"
   like "$("$CB" conn list)" "o1 .*@$HOST:5432/$DBN" "conn list works on it (first unlocked open: migrated and sealed)"
   is "$(sqlite3 "$CREDBROKER_DB" "pragma user_version")" "$vnow" "the store is at the current schema"
