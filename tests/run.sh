@@ -54,16 +54,19 @@ tally_suite() {
   elif [ $fail -ne $before_fail ]; then
     echo "  stderr tail:"; tail -20 "$LOGDIR/$name.stderr" | sed 's/^/    /'
   fi
-  echo "   $((pass-before_pass)) passed, $((fail-before_fail)) failed, $((skip-before_skip)) skipped"
+  echo "   $((pass-before_pass)) passed, $((fail-before_fail)) failed, $((skip-before_skip)) skipped ($(cat "$LOGDIR/$name.secs" 2>/dev/null || echo ?) s)"
   if [[ $name == *@pg ]]; then
     pg_pass=$((pg_pass+pass-before_pass)); pg_fail=$((pg_fail+fail-before_fail)); pg_skip=$((pg_skip+skip-before_skip))
   fi
 }
 
 # Runs one suite to $LOGDIR/NAME.raw (stdout) and NAME.stderr.
+# Its wall time goes to NAME.secs (the run must stay under CI's 45 minutes: the slowest
+# suites are listed at the end).
 exec_suite() { # name, command...
-  local name=$1; shift
+  local name=$1 t0=$SECONDS; shift
   { "$@" 2>"$LOGDIR/$name.stderr"; echo "# exit $?"; } >"$LOGDIR/$name.raw"
+  echo $((SECONDS - t0)) >"$LOGDIR/$name.secs"
 }
 
 export CMOCKA_MESSAGE_OUTPUT=TAP
@@ -169,6 +172,9 @@ if [ ${#failed_names[@]} -gt 0 ]; then
   echo "Failures:"; printf '  %s\n' "${failed_names[@]}"
 fi
 echo "logs: $LOGDIR"
+echo "slowest suites (s):" $(for f in "$LOGDIR"/*.secs; do [ -f "$f" ] && echo "$(cat "$f") $(basename "$f" .secs)"; done |
+  sort -rn | head -8 | awk '{printf "%s %s,", $2, $1}' | sed 's/,$//')
+echo "whole run: $SECONDS s"
 if [[ " $STORES " == *" postgresql "* ]]; then
   echo "store on SQLite (and suites run once): $((pass-pg_pass)) passed, $((fail-pg_fail)) failed, $((skip-pg_skip)) skipped"
   echo "store on PostgreSQL (@pg runs): $pg_pass passed, $pg_fail failed, $pg_skip skipped"
