@@ -58,8 +58,13 @@ echo '{"clients":{"local":{"tools":["*"],"connections":["*"]},"bench":{"tools":[
   >"$CREDBROKER_POLICIES/p.json"
 printf '%s\n' "$DBURL" | "$BUILD/credbroker" -q conn add db
 KEY=$("$BUILD/tools/mcp_cli" -q apikey create bench --policy bench)
-# toolbox
-cat >"$TMP/tools.yaml" <<YAML
+# toolbox: its tools.yaml in a directory of its own. Toolbox watches its tools file's
+# directory for dynamic reload (fsnotify; --disable-reload turns it off) and handles every
+# write event there: beside credbroker's store in $TMP it woke on each audit commit to the
+# WAL and burnt CPU while credbroker was measured (its log at DEBUG: "WRITE event detected
+# in .../bench.db-wal"; credbroker's stdio SELECT 1 fell from ~5,000 to ~2,500 calls/s)
+mkdir -p "$TMP/toolbox"
+cat >"$TMP/toolbox/tools.yaml" <<YAML
 sources:
   bench-pg:
     kind: postgres
@@ -77,7 +82,7 @@ YAML
 
 CB_PORT=$(free_port) TB_PORT=$(free_port) DH_PORT=$(free_port)
 "$BUILD/credbroker" serve --listen "127.0.0.1:$CB_PORT" 2>"$TMP/cb.err" & CB_PID=$!
-"$TOOLBOX" --config "$TMP/tools.yaml" --address 127.0.0.1 --port "$TB_PORT" --disable-version-check --log-level ERROR \
+"$TOOLBOX" --config "$TMP/toolbox/tools.yaml" --address 127.0.0.1 --port "$TB_PORT" --disable-version-check --log-level ERROR \
   >"$TMP/tb.log" 2>&1 & TB_PID=$!
 "$NODE22" "$DBHUB" --transport http --port "$DH_PORT" --dsn "$DBURL" >"$TMP/dh.log" 2>&1 & DH_PID=$!
 on_exit "kill $CB_PID $TB_PID $DH_PID 2>/dev/null"
@@ -105,7 +110,7 @@ for rd in $(seq 1 "$ROUNDS"); do
   for q in Q1 QL; do
     sql=${!q}
     record "stdio $q" credbroker "$rd" -- "$RB" stdio "$SECS" query_readonly "$(cbargs "$sql")" -- "$BUILD/credbroker" mcp
-    record "stdio $q" toolbox "$rd" -- "$RB" stdio "$SECS" execute_sql "$(sqlargs "$sql")" -- "$TOOLBOX" --stdio --config "$TMP/tools.yaml" --disable-version-check --log-level ERROR
+    record "stdio $q" toolbox "$rd" -- "$RB" stdio "$SECS" execute_sql "$(sqlargs "$sql")" -- "$TOOLBOX" --stdio --config "$TMP/toolbox/tools.yaml" --disable-version-check --log-level ERROR
     record "stdio $q" dbhub "$rd" -- "$RB" stdio "$SECS" execute_sql "$(sqlargs "$sql")" -- "$NODE22" "$DBHUB" --transport stdio --dsn "$DBURL"
     record "stdio $q" server-postgres "$rd" -- "$RB" stdio "$SECS" query "$(sqlargs "$sql")" -- node "$SPG" "$DBURL"
     record "stdio $q" floor "$rd" -- env PGHOST=127.0.0.1 PGPORT="$PGPORT" PGUSER=postgres PGPASSWORD="$PG_ADMIN_PW" PGDATABASE=bench "$FLOOR" "$SECS" "$sql"
