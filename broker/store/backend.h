@@ -68,6 +68,11 @@ typedef struct sdb_ops {
     /* A number that changes when another connection commits a change (SQLite: PRAGMA
      * data_version); -1 when the backend cannot tell cheaply (then callers re-read). */
     int64_t (*data_version)(sdb *db);
+    /* 1 when data_version moves on any commit of another connection (SQLite: the broker's
+     * own audit writer commits on every call), so a caller that would then read a counter
+     * anyway does better to read it at once: one read transaction, not two. 0 when it
+     * moves only for the changes worth reading (PostgreSQL: NOTIFYs of the counters). */
+    int data_version_any_commit;
     /* Leadership among the brokers sharing this store (one scheduler for all): 1 when this
      * connection holds the named lock (just taken, or still held), 0 when another holds
      * it, -1 on error. The lock belongs to the connection: it goes with the connection or
@@ -100,6 +105,7 @@ void sdb_describe(const char *where, char *out, size_t n);
 static inline void sdb_close(sdb *db) { if (db) db->ops->close(db); }
 static inline sdb_kind sdb_kind_of(const sdb *db) { return db->ops->kind; }
 static inline int sdb_exec(sdb *db, const char *sql) { return db->ops->exec(db, sql); }
+static inline int sdb_data_version_any_commit(sdb *db) { return db->ops->data_version_any_commit; }
 static inline int sdb_prepare(sdb *db, const char *sql, sdb_stmt **out) { return db->ops->prepare(db, sql, out); }
 static inline int sdb_bind_text(sdb_stmt *st, int i, const char *v, int n) { return st->db->ops->bind_text(st, i, v, n); }
 static inline int sdb_bind_int64(sdb_stmt *st, int i, int64_t v) { return st->db->ops->bind_int64(st, i, v); }

@@ -296,6 +296,7 @@ const sdb_ops sdb_sqlite_ops = {
     .errcode = l_errcode,
     .errmsg = l_errmsg,
     .data_version = l_data_version,
+    .data_version_any_commit = 1,
     .try_lock = l_try_lock,
     .unlock = l_unlock,
 };

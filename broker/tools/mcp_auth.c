@@ -2,9 +2,11 @@
  * is unsealed once and kept in memory (wiped on close); a verified token's principal is
  * cached by its keyed hash; the cache is dropped whenever the API keys' generation
  * changes (a key created or revoked, by this process or the CLI: a trigger bumps it), so a
- * revoked key stops working at its next request. A request costs one HMAC and, only when
- * another connection committed since, one indexed read of the generation on this file's
- * own connection: never the store mutex.
+ * revoked key stops working at its next request. A request costs one HMAC and one read of
+ * the generation on this file's own connection (PostgreSQL: only when a NOTIFY said a
+ * counter moved), never the store mutex. On SQLite the read is made at once: the
+ * data_version pre-check moved on every call anyway (the audit writer's commit), and cost
+ * a second read transaction (three more fcntl locks and a page read per request).
  *
  * Also the bootstrap key (a token from the environment, for a first client before any
  * API key exists): CREDBROKER_BOOTSTRAP_API_KEY. The old name CREDBROKER_API_KEY still
@@ -128,8 +130,8 @@ void mcp_auth_close(mcp_app *a)
 static int verify_locked(mcp_app *a, struct mcp_auth *m, const char *token, char **name, char **policy)
 {
     *name = *policy = NULL;
-    int64_t dv = data_version(m);
-    if (dv != m->data_version) { /* another connection committed: has a key changed? */
+    int64_t dv = sdb_data_version_any_commit(m->db) ? -1 : data_version(m);
+    if (dv < 0 || dv != m->data_version) { /* another connection committed: has a key changed? */
         m->data_version = dv;
         int64_t g = apikey_generation(m->db);
         if (g != m->gen) {

@@ -155,6 +155,21 @@ is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer cbk_000000
 is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $RK" -d "$INIT")" 401 "revoked API key -> 401"
 is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $HASHHEX" -d "$INIT")" 401 "the stored hash presented as a token -> 401"
 is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer ${AK}x" -d "$INIT")" 401 "key with a suffix -> 401"
+# a key revoked while the server runs and holds it in its token cache: refused at once
+# (SQLite: every request reads the keys' generation; PostgreSQL: when its NOTIFY has
+# arrived, which the test gives one second). The fleet poll also drops the cache, every
+# 200 ms: without the per-request read this check fails unless a poll falls between the
+# revoke and the request.
+LK=$("$CLI" -q apikey create live-key --policy analyst)
+is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $LK" -d "$INIT")" 200 "a key made while serving works"
+is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $LK" -d "$INIT")" 200 "and again (from the token cache)"
+"$CLI" -q apikey revoke live-key
+code=$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $LK" -d "$INIT")
+if [ "${CREDBROKER_TEST_STORE:-sqlite}" = postgresql ]; then
+  for _ in $(seq 20); do [ "$code" = 401 ] && break; sleep 0.05; code=$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $LK" -d "$INIT"); done
+fi
+is "$code" 401 "revoked while cached: the next request (PostgreSQL: within 1 s) -> 401"
+is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $AK" -d "$INIT")" 200 "the other keys still work"
 is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $BOOT" -d "$INIT")" 200 "CREDBROKER_API_KEY bootstrap key accepted"
 is "$(req -X POST "$URL" -H "$ACC" -H "$CT" -H "Authorization: Bearer $AK" -d "$INIT")" 200 "analyst key: initialize -> 200"
 SID=$(tr -d '\r' <"$TMP/h" | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
